@@ -1,0 +1,53 @@
+# Two commands matter: `make run` (the demo on embedded defaults) and `make test`.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.13 2>/dev/null || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+STAMP := $(VENV)/.installed
+
+.PHONY: run test install worker beat bench lint format messages clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 13), "Python 3.13 is required, found " + sys.version'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# The demo: SQLite under var/, tasks in-process, emails on the console (unless the
+# environment says otherwise: EMAIL_URL, DATABASE_URL, CELERY_BROKER_URL pass through).
+run: $(STAMP)
+	mkdir -p var
+	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py migrate --noinput
+	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py seed_demo
+	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# A Celery worker with the beat scheduler, against CELERY_BROKER_URL.
+worker: $(STAMP)
+	DEBUG=$${DEBUG:-1} $(BIN)/celery -A billing_portal worker --beat --loglevel=INFO
+
+bench: $(STAMP)
+	$(BIN)/python -m bench.run
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	DEBUG=1 $(BIN)/python manage.py makemigrations --check --dry-run
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+# Needs GNU gettext (msgfmt); the compiled catalogues are committed.
+messages: $(STAMP)
+	cd . && DEBUG=1 $(BIN)/python manage.py makemessages -l en --no-obsolete -i '.venv/*' -i 'var/*'
+	DEBUG=1 $(BIN)/python manage.py compilemessages -l en -i '.venv'
+
+clean:
+	rm -rf $(VENV) var staticfiles

@@ -1,0 +1,90 @@
+"""Demo accounts, people and roles (idempotent: running it twice changes nothing)."""
+
+from django.contrib.auth.models import Group, Permission
+
+from .models import BillingContact, Membership, Organisation, User
+
+DEMO_PASSWORD = "billing-demo"
+
+SUPPORT_GROUP = "Support"
+SUPPORT_PERMISSIONS = {
+    "accounts": ["organisation", "membership", "billingcontact", "auditevent", "user"],
+    "emails": ["email"],
+    "invoices": ["invoice", "invoiceline", "numbersequence"],
+    "subscriptions": ["plan", "planprice", "subscription", "confirmation"],
+}
+SUPPORT_CHANGE = {"organisation", "billingcontact", "subscription", "email"}
+
+
+def _user(email, first_name, last_name, **extra):
+    user, created = User.objects.get_or_create(
+        email=email, defaults={"first_name": first_name, "last_name": last_name, **extra}
+    )
+    if created:
+        user.set_password(DEMO_PASSWORD)
+        user.save(update_fields=["password"])
+    return user
+
+
+def _account(name, members, contacts=(), **fields):
+    organisation, _created = Organisation.objects.get_or_create(name=name, defaults=fields)
+    for user, role in members:
+        Membership.objects.get_or_create(
+            user=user, defaults={"organisation": organisation, "role": role}
+        )
+    for first_name, last_name, email in contacts:
+        BillingContact.objects.get_or_create(
+            organisation=organisation,
+            email=email,
+            defaults={"first_name": first_name, "last_name": last_name},
+        )
+    return organisation
+
+
+def support_group() -> Group:
+    group, _created = Group.objects.get_or_create(name=SUPPORT_GROUP)
+    wanted = []
+    for app_label, models in SUPPORT_PERMISSIONS.items():
+        for model in models:
+            actions = ["view"] + (["change"] if model in SUPPORT_CHANGE else [])
+            wanted += [f"{action}_{model}" for action in actions]
+    group.permissions.set(
+        Permission.objects.filter(
+            content_type__app_label__in=SUPPORT_PERMISSIONS, codename__in=wanted
+        )
+    )
+    return group
+
+
+def seed():
+    owner = _user("owner@example.com", "Camille", "Martin")
+    manager = _user("manager@example.com", "Julien", "Bernard")
+    manager2 = _user("manager2@example.com", "Sophie", "Petit")
+    lyon = _account(
+        "Festival International du Film de Lyon",
+        [(owner, Membership.Role.OWNER), (manager, Membership.Role.MANAGER),
+         (manager2, Membership.Role.MANAGER)],
+        [("Claire", "Dubois", "compta@example.com")],
+        address_line1="14 quai Saint-Antoine",
+        postal_code="69002",
+        city="Lyon",
+        country="FR",
+        vat_number="FR44732829320",
+        currency="EUR",
+        language="fr",
+    )
+    other = _user("other@example.com", "Erik", "Lund")
+    nordic = _account(
+        "Nordic Design Awards",
+        [(other, Membership.Role.OWNER)],
+        address_line1="Sveavägen 24",
+        postal_code="111 57",
+        city="Stockholm",
+        country="SE",
+        vat_number="SE556677889901",
+        currency="EUR",
+        language="en",
+    )
+    support = _user("support@example.com", "Léa", "Moreau", is_staff=True)
+    support.groups.add(support_group())
+    return {"lyon": lyon, "nordic": nordic}

@@ -1,0 +1,53 @@
+from dataclasses import dataclass
+
+from django.db.models import Q
+
+from .models import BillingContact, Membership, Organisation
+
+
+@dataclass
+class ContactsPage:
+    owner: Membership | None
+    managers: list[Membership]
+    billing_contacts: list[BillingContact]
+
+
+def contacts_page(*, organisation: Organisation) -> ContactsPage:
+    """Owner, program managers and billing contacts in two queries, whatever their number."""
+    members = list(
+        Membership.objects.filter(organisation=organisation)
+        .select_related("user")
+        .order_by("user__last_name", "user__first_name", "pk")
+    )
+    return ContactsPage(
+        owner=next((m for m in members if m.is_owner), None),
+        managers=[m for m in members if not m.is_owner],
+        billing_contacts=list(BillingContact.objects.filter(organisation=organisation)),
+    )
+
+
+def owner_candidates(*, organisation: Organisation, query: str = "", limit: int = 50):
+    """The program managers who may become owner, filtered by name or email."""
+    qs = Membership.objects.filter(
+        organisation=organisation, role=Membership.Role.MANAGER
+    ).select_related("user")
+    for word in query.split()[:5]:
+        qs = qs.filter(
+            Q(user__first_name__icontains=word)
+            | Q(user__last_name__icontains=word)
+            | Q(user__email__icontains=word)
+        )
+    return list(qs.order_by("user__last_name", "user__first_name", "pk")[:limit])
+
+
+def invoice_recipients(*, organisation: Organisation) -> list[str]:
+    """Who receives invoices: the account owner and every billing contact."""
+    emails = list(
+        Membership.objects.filter(
+            organisation=organisation, role=Membership.Role.OWNER
+        ).values_list("user__email", flat=True)
+    )
+    emails += list(
+        BillingContact.objects.filter(organisation=organisation).values_list("email", flat=True)
+    )
+    return list(dict.fromkeys(emails))

@@ -1,0 +1,198 @@
+"""Every change to an account, its members and its billing contacts goes through here."""
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.validators import validate_email
+from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
+
+from emails.services import email_queue
+
+from .audit import audit_record
+from .models import NAME_MAX_LENGTH, BillingContact, Membership, Organisation, User
+
+
+def _lock_account(organisation: Organisation) -> Organisation:
+    # Every change that involves the account's roles takes this row lock first, so two
+    # concurrent transfers run one after the other and the second sees the first's result.
+    return Organisation.objects.select_for_update().get(pk=organisation.pk)
+
+
+@transaction.atomic
+def ownership_transfer(
+    *,
+    organisation: Organisation,
+    new_owner_membership_id: int | str | None,
+    actor: User,
+    by_support: bool = False,
+    reason: str = "",
+    ip: str | None = None,
+) -> Membership:
+    """Make a program manager of the account its owner; the previous owner becomes a manager.
+
+    Raises ValidationError (field "new_owner") for a choice that is not a current program
+    manager of this account, PermissionDenied when the actor is no longer the owner.
+    """
+    organisation = _lock_account(organisation)
+    members = {m.pk: m for m in organisation.memberships.select_related("user").order_by("pk")}
+    current = next((m for m in members.values() if m.role == Membership.Role.OWNER), None)
+    if not by_support and (current is None or current.user_id != actor.pk):
+        raise PermissionDenied(_("Seul le propriétaire du compte peut le transférer."))
+    try:
+        new_owner = members.get(int(new_owner_membership_id))
+    except (TypeError, ValueError):
+        new_owner = None
+    if new_owner is None or new_owner.role != Membership.Role.MANAGER:
+        raise ValidationError(
+            {"new_owner": _("Choisissez un gestionnaire du programme de ce compte.")}
+        )
+    if by_support and not reason.strip():
+        raise ValidationError({"reason": _("Indiquez la raison du changement.")})
+
+    # Demote first: the partial unique index allows one owner per account at every moment.
+    if current is not None:
+        current.role = Membership.Role.MANAGER
+        current.save(update_fields=["role"])
+    new_owner.role = Membership.Role.OWNER
+    new_owner.save(update_fields=["role"])
+
+    audit_record(
+        organisation=organisation,
+        action="ownership.transferred",
+        actor=actor,
+        support=by_support,
+        before={"owner": current.user.email if current else None},
+        after={"owner": new_owner.user.email, **({"reason": reason} if reason else {})},
+        ip=ip,
+    )
+    context = {
+        "organisation": organisation,
+        "previous_owner": current.user if current else None,
+        "new_owner": new_owner.user,
+    }
+    email_queue(
+        to=[new_owner.user.email],
+        template="ownership_received",
+        context=context,
+        language=organisation.language,
+        organisation=organisation,
+    )
+    if current is not None:
+        email_queue(
+            to=[current.user.email],
+            template="ownership_given",
+            context=context,
+            language=organisation.language,
+            organisation=organisation,
+        )
+    return new_owner
+
+
+def _clean_contact(organisation, first_name, last_name, email, *, exclude_pk=None):
+    first_name, last_name = (first_name or "").strip(), (last_name or "").strip()
+    email = (email or "").strip()
+    errors = {}
+    for field, value in (("first_name", first_name), ("last_name", last_name)):
+        if not value:
+            errors[field] = _("Ce champ est obligatoire.")
+        elif len(value) > NAME_MAX_LENGTH:
+            errors[field] = _("%(max)d caractères au maximum.") % {"max": NAME_MAX_LENGTH}
+        elif any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+            errors[field] = _("Caractères non autorisés.")
+    try:
+        if len(email) > 254:
+            raise ValidationError("too long")
+        validate_email(email)
+    except ValidationError:
+        errors["email"] = _("Saisissez une adresse e-mail valide.")
+    else:
+        duplicates = BillingContact.objects.filter(
+            organisation=organisation, email__iexact=email
+        ).exclude(pk=exclude_pk)
+        if duplicates.exists():
+            errors["email"] = _("Un contact avec cette adresse e-mail existe déjà.")
+    if errors:
+        raise ValidationError(errors)
+    return first_name, last_name, email.lower()
+
+
+def _duplicate_email_error():
+    return ValidationError({"email": _("Un contact avec cette adresse e-mail existe déjà.")})
+
+
+@transaction.atomic
+def contact_add(
+    *,
+    organisation: Organisation,
+    first_name: str,
+    last_name: str,
+    email: str,
+    actor: User | None,
+    by_support: bool = False,
+    ip: str | None = None,
+) -> BillingContact:
+    first_name, last_name, email = _clean_contact(organisation, first_name, last_name, email)
+    try:
+        with transaction.atomic():
+            contact = BillingContact.objects.create(
+                organisation=organisation, first_name=first_name, last_name=last_name, email=email
+            )
+    except IntegrityError:
+        raise _duplicate_email_error() from None
+    audit_record(
+        organisation=organisation,
+        action="contact.added",
+        actor=actor,
+        support=by_support,
+        after={"name": contact.full_name, "email": contact.email},
+        ip=ip,
+    )
+    return contact
+
+
+@transaction.atomic
+def contact_update(
+    *,
+    contact: BillingContact,
+    first_name: str,
+    last_name: str,
+    email: str,
+    actor: User | None,
+    by_support: bool = False,
+    ip: str | None = None,
+) -> BillingContact:
+    contact = BillingContact.objects.select_for_update().get(pk=contact.pk)
+    first_name, last_name, email = _clean_contact(
+        contact.organisation_id, first_name, last_name, email, exclude_pk=contact.pk
+    )
+    before = {"name": contact.full_name, "email": contact.email}
+    contact.first_name, contact.last_name, contact.email = first_name, last_name, email
+    try:
+        with transaction.atomic():
+            contact.save(update_fields=["first_name", "last_name", "email"])
+    except IntegrityError:
+        raise _duplicate_email_error() from None
+    audit_record(
+        organisation=contact.organisation,
+        action="contact.updated",
+        actor=actor,
+        support=by_support,
+        before=before,
+        after={"name": contact.full_name, "email": contact.email},
+        ip=ip,
+    )
+    return contact
+
+
+@transaction.atomic
+def contact_remove(
+    *, contact: BillingContact, actor: User | None, by_support: bool = False, ip: str | None = None
+) -> None:
+    audit_record(
+        organisation=contact.organisation,
+        action="contact.removed",
+        actor=actor,
+        support=by_support,
+        before={"name": contact.full_name, "email": contact.email},
+        ip=ip,
+    )
+    contact.delete()

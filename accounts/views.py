@@ -1,0 +1,133 @@
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django_htmx.http import HttpResponseClientRedirect
+
+from . import selectors, services
+from .forms import ContactForm, OwnerForm
+from .models import BillingContact
+from .permissions import client_ip, portal_view
+
+CONTACTS_TEMPLATE = "accounts/contacts.html"
+
+
+def _contacts_context(request, **extra):
+    page = selectors.contacts_page(organisation=request.account)
+    return {"tab": "contacts", "page": page, "is_owner": request.membership.is_owner, **extra}
+
+
+def _render_contacts(request, fragment=None, **extra):
+    """The whole tab for a browser, or just `fragment` for htmx."""
+    template = CONTACTS_TEMPLATE
+    if request.htmx and fragment:
+        template = f"{CONTACTS_TEMPLATE}#{fragment}"
+    return render(request, template, _contacts_context(request, **extra))
+
+
+@portal_view()
+def home(request):
+    return redirect("portal:contacts")
+
+
+@portal_view()
+def contacts(request):
+    return _render_contacts(request)
+
+
+@portal_view(methods=("GET", "POST"), owner_only=True)
+def owner_change(request):
+    query = request.GET.get("q", "")[:100]
+    form = OwnerForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.ownership_transfer(
+                organisation=request.account,
+                new_owner_membership_id=form.cleaned_data["new_owner"],
+                actor=request.user,
+                ip=client_ip(request),
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, _("Le propriétaire du compte a été modifié."))
+            if request.htmx:
+                return HttpResponseClientRedirect(reverse("portal:contacts"))
+            return redirect("portal:contacts")
+    candidates = selectors.owner_candidates(organisation=request.account, query=query)
+    if request.htmx and request.htmx.target == "owner-candidates":
+        return render(
+            request, f"{CONTACTS_TEMPLATE}#owner-candidates", {"candidates": candidates}
+        )
+    return _render_contacts(
+        request,
+        "owner-section",
+        owner_form=form,
+        candidates=candidates,
+        query=query,
+        editing_owner=True,
+    )
+
+
+@portal_view(methods=("GET", "POST"), owner_only=True)
+def contact_add(request):
+    form = ContactForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.contact_add(
+                organisation=request.account,
+                actor=request.user,
+                ip=client_ip(request),
+                **form.cleaned_data,
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            return _after_contact_change(request, _("Le contact a été ajouté."))
+    return _render_contacts(request, "billing-contacts", contact_form=form, adding=True)
+
+
+@portal_view(methods=("GET", "POST"), owner_only=True)
+def contact_edit(request, pk):
+    contact = get_object_or_404(BillingContact, organisation=request.account, pk=pk)
+    initial = {"first_name": contact.first_name, "last_name": contact.last_name}
+    initial["email"] = contact.email
+    form = ContactForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.contact_update(
+                contact=contact, actor=request.user, ip=client_ip(request), **form.cleaned_data
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            return _after_contact_change(request, _("Le contact a été modifié."))
+    return _render_contacts(request, "billing-contacts", contact_form=form, editing=contact.pk)
+
+
+@portal_view(methods=("GET", "POST"), owner_only=True)
+def contact_remove(request, pk):
+    contact = get_object_or_404(BillingContact, organisation=request.account, pk=pk)
+    if request.method == "POST":
+        services.contact_remove(contact=contact, actor=request.user, ip=client_ip(request))
+        return _after_contact_change(request, _("Le contact a été supprimé."))
+    return _render_contacts(request, "billing-contacts", removing=contact.pk)
+
+
+def _after_contact_change(request, message):
+    messages.success(request, message)
+    if request.htmx:
+        return _render_contacts(request, "billing-contacts")
+    return redirect("portal:contacts")
+
+
+def support_contact(request):
+    """« Besoin d'aide ? Contactez-nous » — the support contact page, open to everyone."""
+    return render(request, "accounts/support_contact.html", {"support_email": _support_email()})
+
+
+def _support_email():
+    from django.conf import settings
+
+    return settings.SUPPORT_EMAIL

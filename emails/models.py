@@ -1,0 +1,47 @@
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Email(models.Model):
+    """An outgoing email, written in the same transaction as the change that causes it.
+
+    The row is the outbox: a task sends it after commit and a periodic sweep sends the
+    rows still pending, so a broker outage delays an email but never loses it.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("En attente")
+        SENT = "sent", _("Envoyé")
+        FAILED = "failed", _("Échec")
+
+    organisation = models.ForeignKey(
+        "accounts.Organisation",
+        verbose_name=_("compte client"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="emails",
+    )
+    kind = models.CharField(_("type"), max_length=60)
+    to = models.EmailField(_("destinataire"), max_length=254)
+    subject = models.CharField(_("objet"), max_length=255)
+    body_text = models.TextField(_("texte"))
+    body_html = models.TextField(_("HTML"), blank=True)
+    # [{"storage": "documents", "name": "...", "filename": "INV-1.pdf", "mimetype": "..."}]
+    attachments = models.JSONField(_("pièces jointes"), default=list, blank=True)
+    status = models.CharField(
+        _("statut"), max_length=10, choices=Status.choices, default=Status.PENDING
+    )
+    attempts = models.PositiveIntegerField(_("tentatives"), default=0)
+    last_error = models.TextField(_("dernière erreur"), blank=True)
+    created_at = models.DateTimeField(_("créé le"), auto_now_add=True)
+    sent_at = models.DateTimeField(_("envoyé le"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("e-mail")
+        verbose_name_plural = _("e-mails")
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["status", "created_at"])]
+
+    def __str__(self):
+        return f"{self.subject} → {self.to}"

@@ -1,0 +1,152 @@
+"""The email outbox: queue an email with the change that causes it, send it once."""
+
+import logging
+from collections.abc import Iterable
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.files.storage import storages
+from django.core.mail import EmailMultiAlternatives
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.utils import timezone, translation
+
+from .models import Email
+
+logger = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 6
+
+
+def _one_line(text: str) -> str:
+    # Subjects are single-line headers: any CR/LF from user data is folded into spaces.
+    return " ".join(str(text).split())
+
+
+def email_queue(
+    *,
+    to: Iterable[str],
+    template: str,
+    context: dict,
+    language: str,
+    organisation=None,
+    attachments: Iterable[dict] = (),
+) -> list[Email]:
+    """Render `emails/<template>.txt|.html|_subject.txt` once per recipient and queue it.
+
+    Call inside the transaction of the change; the send is scheduled on commit.
+    """
+    context = {**context, "site_url": settings.SITE_URL}
+    with translation.override(language):
+        subject = _one_line(render_to_string(f"emails/{template}_subject.txt", context))
+        body_text = render_to_string(f"emails/{template}.txt", context)
+        body_html = render_to_string(f"emails/{template}.html", context)
+    return email_queue_message(
+        to=to,
+        kind=template,
+        subject=subject,
+        body_text=body_text,
+        body_html=body_html,
+        organisation=organisation,
+        attachments=attachments,
+    )
+
+
+def email_queue_message(
+    *,
+    to: Iterable[str],
+    kind: str,
+    subject: str,
+    body_text: str,
+    body_html: str = "",
+    organisation=None,
+    attachments: Iterable[dict] = (),
+) -> list[Email]:
+    """Queue an already rendered message, one outbox row per recipient."""
+    from .tasks import email_send_task
+
+    recipients = list(dict.fromkeys(addr.strip().lower() for addr in to if addr))
+    rows = Email.objects.bulk_create(
+        [
+            Email(
+                organisation=organisation,
+                kind=kind,
+                to=addr,
+                subject=_one_line(subject)[:255],
+                body_text=body_text,
+                body_html=body_html,
+                attachments=list(attachments),
+            )
+            for addr in recipients
+        ]
+    )
+    for row in rows:
+        email_send_task.delay_on_commit(row.pk)
+    return rows
+
+
+def _message(email: Email) -> EmailMultiAlternatives:
+    message = EmailMultiAlternatives(
+        subject=email.subject,
+        body=email.body_text,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[email.to],
+    )
+    if email.body_html:
+        message.attach_alternative(email.body_html, "text/html")
+    for attachment in email.attachments:
+        storage = storages[attachment.get("storage", "documents")]
+        with storage.open(attachment["name"], "rb") as fh:
+            message.attach(attachment["filename"], fh.read(), attachment["mimetype"])
+    return message
+
+
+def email_send(*, email_id: int) -> bool:
+    """Send one outbox row if it is still pending. Returns True when it was sent now.
+
+    The row stays locked during the SMTP conversation, so a redelivered task waits and
+    then finds it sent: each row goes out at most once.
+    """
+    with transaction.atomic():
+        email = Email.objects.select_for_update().filter(pk=email_id).first()
+        if email is None or email.status != Email.Status.PENDING:
+            return False
+        email.attempts += 1
+        try:
+            _message(email).send()
+        except Exception as exc:
+            email.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+            if email.attempts >= MAX_ATTEMPTS:
+                email.status = Email.Status.FAILED
+            email.save(update_fields=["attempts", "last_error", "status"])
+            logger.warning("email %s not sent (attempt %s)", email.pk, email.attempts)
+            if email.status == Email.Status.FAILED:
+                return False
+            raise
+        email.status = Email.Status.SENT
+        email.sent_at = timezone.now()
+        email.last_error = ""
+        email.save(update_fields=["attempts", "status", "sent_at", "last_error"])
+        return True
+
+
+def email_resend(*, email_id: int) -> Email:
+    """Put a failed (or sent) email back in the outbox; support uses it from the admin."""
+    from .tasks import email_send_task
+
+    with transaction.atomic():
+        email = Email.objects.select_for_update().get(pk=email_id)
+        email.status = Email.Status.PENDING
+        email.attempts = 0
+        email.save(update_fields=["status", "attempts"])
+        email_send_task.delay_on_commit(email.pk)
+    return email
+
+
+def pending_email_ids(*, older_than: timedelta = timedelta(minutes=1)) -> list[int]:
+    cutoff = timezone.now() - older_than
+    return list(
+        Email.objects.filter(status=Email.Status.PENDING, created_at__lt=cutoff)
+        .order_by("created_at")
+        .values_list("pk", flat=True)[:500]
+    )

@@ -1,0 +1,30 @@
+from smtplib import SMTPException
+
+from celery import shared_task
+
+from . import services
+
+
+@shared_task(
+    bind=True,
+    acks_late=True,
+    autoretry_for=(SMTPException, OSError),
+    retry_backoff=5,
+    retry_backoff_max=600,
+    retry_jitter=True,
+    max_retries=services.MAX_ATTEMPTS,
+)
+def email_send_task(self, email_id: int) -> bool:
+    return services.email_send(email_id=email_id)
+
+
+@shared_task
+def email_sweep() -> int:
+    """Send the emails still pending (broker down when they were queued, worker lost)."""
+    ids = services.pending_email_ids()
+    for pk in ids:
+        try:
+            services.email_send(email_id=pk)
+        except Exception:  # noqa: BLE001, S112 - the row keeps its error; the next sweep retries
+            continue
+    return len(ids)
