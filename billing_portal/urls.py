@@ -3,21 +3,14 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from accounts import urls as accounts_urls
 from accounts import views as account_views
 from accounts.forms import OutboxPasswordResetForm
-from invoices import views as invoice_views
-from subscriptions import views as subscription_views
+from invoices import urls as invoices_urls
+from subscriptions import urls as subscriptions_urls
 
-portal_patterns = [
-    path("", account_views.home, name="home"),
-    path("contacts/", account_views.contacts, name="contacts"),
-    path("contacts/owner/", account_views.owner_change, name="owner_change"),
-    path("contacts/add/", account_views.contact_add, name="contact_add"),
-    path("contacts/<int:pk>/edit/", account_views.contact_edit, name="contact_edit"),
-    path("contacts/<int:pk>/remove/", account_views.contact_remove, name="contact_remove"),
-    path("invoices/", invoice_views.invoices_tab, name="invoices"),
-    path("subscription/", subscription_views.subscription_tab, name="subscription"),
-]
+portal_patterns = accounts_urls.portal_patterns + invoices_urls.portal_patterns
+portal_patterns += subscriptions_urls.portal_patterns
 
 auth_patterns = [
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
@@ -49,6 +42,7 @@ urlpatterns = [
     path("billing/", include((portal_patterns, "portal"))),
     path("accounts/", include(auth_patterns)),
     path("support/contact/", account_views.support_contact, name="support_contact"),
+    *subscriptions_urls.public_patterns,
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
 ]

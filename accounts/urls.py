@@ -1,0 +1,13 @@
+from django.urls import path
+
+from . import views
+
+# Mounted under the portal namespace ("portal:") by billing_portal/urls.py.
+portal_patterns = [
+    path("", views.home, name="home"),
+    path("contacts/", views.contacts, name="contacts"),
+    path("contacts/owner/", views.owner_change, name="owner_change"),
+    path("contacts/add/", views.contact_add, name="contact_add"),
+    path("contacts/<int:pk>/edit/", views.contact_edit, name="contact_edit"),
+    path("contacts/<int:pk>/remove/", views.contact_remove, name="contact_remove"),
+]
