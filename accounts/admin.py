@@ -33,8 +33,14 @@ class UserAdmin(DjangoUserAdmin):
         # Only superusers grant staff or superuser rights or change permissions.
         if request.user.is_superuser:
             return super().get_readonly_fields(request, obj)
-        return ["is_staff", "is_superuser", "groups", "user_permissions", "last_login",
-                "date_joined"]
+        return [
+            "is_staff",
+            "is_superuser",
+            "groups",
+            "user_permissions",
+            "last_login",
+            "date_joined",
+        ]
 
 
 class MembershipInline(admin.TabularInline):

@@ -44,7 +44,7 @@ def _account(name, members, contacts=(), **fields):
 def support_group() -> Group:
     group, _created = Group.objects.get_or_create(name=SUPPORT_GROUP)
     wanted = []
-    for app_label, models in SUPPORT_PERMISSIONS.items():
+    for models in SUPPORT_PERMISSIONS.values():
         for model in models:
             actions = ["view"] + (["change"] if model in SUPPORT_CHANGE else [])
             wanted += [f"{action}_{model}" for action in actions]
@@ -62,8 +62,11 @@ def seed():
     manager2 = _user("manager2@example.com", "Sophie", "Petit")
     lyon = _account(
         "Festival International du Film de Lyon",
-        [(owner, Membership.Role.OWNER), (manager, Membership.Role.MANAGER),
-         (manager2, Membership.Role.MANAGER)],
+        [
+            (owner, Membership.Role.OWNER),
+            (manager, Membership.Role.MANAGER),
+            (manager2, Membership.Role.MANAGER),
+        ],
         [("Claire", "Dubois", "compta@example.com")],
         address_line1="14 quai Saint-Antoine",
         postal_code="69002",

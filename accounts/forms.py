@@ -10,7 +10,11 @@ from .models import NAME_MAX_LENGTH
 class ContactForm(forms.Form):
     first_name = forms.CharField(label=_("Prénom"), max_length=NAME_MAX_LENGTH)
     last_name = forms.CharField(label=_("Nom"), max_length=NAME_MAX_LENGTH)
-    email = forms.EmailField(label=_("Adresse e-mail"), max_length=254)
+    email = forms.EmailField(
+        label=_("Adresse e-mail"),
+        max_length=254,
+        error_messages={"invalid": _("Saisissez une adresse e-mail valide.")},
+    )
 
 
 class OwnerForm(forms.Form):

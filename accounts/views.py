@@ -57,9 +57,7 @@ def owner_change(request):
             return redirect("portal:contacts")
     candidates = selectors.owner_candidates(organisation=request.account, query=query)
     if request.htmx and request.htmx.target == "owner-candidates":
-        return render(
-            request, f"{CONTACTS_TEMPLATE}#owner-candidates", {"candidates": candidates}
-        )
+        return render(request, f"{CONTACTS_TEMPLATE}#owner-candidates", {"candidates": candidates})
     return _render_contacts(
         request,
         "owner-section",

@@ -25,10 +25,13 @@ PLANS = [
         "name_en": "Professional",
         "rank": 2,
         "prices": {"EUR": "6000.00", "USD": "6500.00", "GBP": "5200.00"},
-        "features_fr": ["5 programmes", "5 000 candidatures par an", "Jugement en ligne",
-                        "Support prioritaire"],
-        "features_en": ["5 programs", "5,000 entries a year", "Online judging",
-                        "Priority support"],
+        "features_fr": [
+            "5 programmes",
+            "5 000 candidatures par an",
+            "Jugement en ligne",
+            "Support prioritaire",
+        ],
+        "features_en": ["5 programs", "5,000 entries a year", "Online judging", "Priority support"],
     },
     {
         "code": "entreprise",
@@ -36,10 +39,18 @@ PLANS = [
         "name_en": "Enterprise",
         "rank": 3,
         "prices": {"EUR": "12000.00", "USD": "13000.00", "GBP": "10400.00"},
-        "features_fr": ["Programmes illimités", "Candidatures illimitées", "SSO et API",
-                        "Responsable de compte dédié"],
-        "features_en": ["Unlimited programs", "Unlimited entries", "SSO and API",
-                        "Dedicated account manager"],
+        "features_fr": [
+            "Programmes illimités",
+            "Candidatures illimitées",
+            "SSO et API",
+            "Responsable de compte dédié",
+        ],
+        "features_en": [
+            "Unlimited programs",
+            "Unlimited entries",
+            "SSO and API",
+            "Dedicated account manager",
+        ],
     },
 ]
 
@@ -49,8 +60,9 @@ def seed_plans() -> dict[str, Plan]:
     for spec in PLANS:
         plan, _created = Plan.objects.update_or_create(
             code=spec["code"],
-            defaults={k: spec[k] for k in ("name_fr", "name_en", "rank", "features_fr",
-                                           "features_en")},
+            defaults={
+                k: spec[k] for k in ("name_fr", "name_en", "rank", "features_fr", "features_en")
+            },
         )
         for currency, amount in spec["prices"].items():
             PlanPrice.objects.update_or_create(
@@ -76,9 +88,7 @@ def seed():
         ("Nordic Design Awards", "essentiel", 210),
     ):
         organisation = Organisation.objects.filter(name=name).first()
-        if organisation is None or Subscription.objects.filter(
-            organisation=organisation
-        ).exists():
+        if organisation is None or Subscription.objects.filter(organisation=organisation).exists():
             continue
         period_end = today + timedelta(days=renews_in)
         period_start = _one_year_after(period_end).replace(year=period_end.year - 1)

@@ -59,8 +59,9 @@ def manager(organisation):
 @pytest.fixture
 def other_owner(db):
     return MembershipFactory(
-        organisation=OrganisationFactory(name="Nordic Design Awards", country="SE",
-                                         vat_number="SE556677889901"),
+        organisation=OrganisationFactory(
+            name="Nordic Design Awards", country="SE", vat_number="SE556677889901"
+        ),
         role=Membership.Role.OWNER,
         user=UserFactory(email="other@example.com", first_name="Erik", last_name="Lund"),
     )
@@ -68,8 +69,9 @@ def other_owner(db):
 
 @pytest.fixture
 def support_user(db):
-    user = UserFactory(email="support@example.com", first_name="Léa", last_name="Moreau",
-                       is_staff=True)
+    user = UserFactory(
+        email="support@example.com", first_name="Léa", last_name="Moreau", is_staff=True
+    )
     user.groups.add(support_group())
     return user
 

@@ -123,27 +123,37 @@ def test_contact_update_and_remove(owner):
     BillingContactFactory(organisation=owner.organisation, email="b@example.com")
     with pytest.raises(ValidationError):
         services.contact_update(
-            contact=contact, first_name="A", last_name="B", email="b@example.com",
+            contact=contact,
+            first_name="A",
+            last_name="B",
+            email="b@example.com",
             actor=owner.user,
         )
     services.contact_update(
-        contact=contact, first_name="Anne", last_name="B", email="a@example.com",
+        contact=contact,
+        first_name="Anne",
+        last_name="B",
+        email="a@example.com",
         actor=owner.user,
     )
     contact.refresh_from_db()
     assert contact.first_name == "Anne"
     services.contact_remove(contact=contact, actor=owner.user)
     assert not BillingContact.objects.filter(pk=contact.pk).exists()
-    assert list(
-        AuditEvent.objects.order_by("pk").values_list("action", flat=True)
-    ) == ["contact.updated", "contact.removed"]
+    assert list(AuditEvent.objects.order_by("pk").values_list("action", flat=True)) == [
+        "contact.updated",
+        "contact.removed",
+    ]
 
 
 def test_unlimited_contacts(owner):
     for n in range(120):
         services.contact_add(
-            organisation=owner.organisation, first_name="P", last_name=str(n),
-            email=f"p{n}@example.com", actor=owner.user,
+            organisation=owner.organisation,
+            first_name="P",
+            last_name=str(n),
+            email=f"p{n}@example.com",
+            actor=owner.user,
         )
     assert owner.organisation.billing_contacts.count() == 120
 
@@ -152,6 +162,7 @@ def test_manager_of_other_account_cannot_be_made_owner(owner, other_owner):
     stranger = MembershipFactory(organisation=other_owner.organisation)
     with pytest.raises(ValidationError):
         services.ownership_transfer(
-            organisation=owner.organisation, new_owner_membership_id=stranger.pk,
+            organisation=owner.organisation,
+            new_owner_membership_id=stranger.pk,
             actor=owner.user,
         )

@@ -1,0 +1,133 @@
+"""Access control, built from the URLconf: every URL × role × method has an expected status.
+
+A URL added without an entry here fails `test_every_url_has_an_expectation`.
+"""
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from accounts.models import Organisation
+from tests.factories import BillingContactFactory, MembershipFactory, OrganisationFactory
+
+ROLES = ("anonymous", "manager", "other_owner", "owner", "support", "closed_member")
+
+# URL names not walked here, with the reason.
+EXCLUDED_NAMESPACES = {"admin"}  # the Django admin is covered by tests/test_admin_access.py
+
+
+def _expect(anonymous, manager, other_owner, owner, support, closed_member=None):
+    closed_member = anonymous if closed_member is None else closed_member
+    return dict(
+        zip(ROLES, (anonymous, manager, other_owner, owner, support, closed_member), strict=True)
+    )
+
+
+# A portal page open to every member; owner-only pages. 302 for anonymous is the login redirect.
+MEMBER_PAGE = _expect(302, 200, 200, 200, 403, 403)
+OWNER_PAGE = _expect(302, 403, 200, 200, 403, 403)
+# Scoped to the owner's account: another account's owner gets 404.
+OWNER_OBJECT = _expect(302, 403, 404, 200, 403, 403)
+PUBLIC = _expect(200, 200, 200, 200, 200, 200)
+NOT_ALLOWED = _expect(302, 405, 405, 405, 405, 405)
+
+EXPECTED = {
+    "root": {"GET": _expect(302, 302, 302, 302, 302, 302)},
+    "portal:home": {"GET": _expect(302, 302, 302, 302, 403, 403), "POST": NOT_ALLOWED},
+    "portal:contacts": {"GET": MEMBER_PAGE, "POST": NOT_ALLOWED},
+    "portal:owner_change": {"GET": OWNER_PAGE, "POST": OWNER_PAGE},
+    "portal:contact_add": {"GET": OWNER_PAGE, "POST": OWNER_PAGE},
+    "portal:contact_edit": {"GET": OWNER_OBJECT, "POST": OWNER_OBJECT},
+    "portal:contact_remove": {
+        "GET": OWNER_OBJECT,
+        # (page, htmx): a browser is redirected, htmx gets the updated fragment.
+        "POST": _expect(302, 403, 404, (302, 200), 403, 403),
+    },
+    "portal:invoices": {"GET": OWNER_PAGE, "POST": NOT_ALLOWED},
+    "portal:subscription": {"GET": OWNER_PAGE, "POST": NOT_ALLOWED},
+    "login": {
+        "GET": _expect(200, 302, 302, 302, 302, 302),
+        "POST": _expect(200, 302, 302, 302, 302, 302),
+    },
+    "logout": {
+        "GET": _expect(405, 405, 405, 405, 405, 405),
+        "POST": _expect(302, 302, 302, 302, 302, 302),
+    },
+    "password_reset": {"GET": PUBLIC, "POST": PUBLIC},
+    "password_reset_done": {"GET": PUBLIC},
+    "password_reset_confirm": {"GET": PUBLIC},
+    "password_reset_complete": {"GET": PUBLIC},
+    "support_contact": {"GET": PUBLIC},
+    "set_language": {
+        "GET": _expect(302, 302, 302, 302, 302, 302),
+        "POST": _expect(302, 302, 302, 302, 302, 302),
+    },
+}
+
+# Example arguments for URLs that take some; `contact` is a billing contact of the
+# owner's account.
+URL_KWARGS = {
+    "portal:contact_edit": lambda objs: {"pk": objs["contact"].pk},
+    "portal:contact_remove": lambda objs: {"pk": objs["contact"].pk},
+    "password_reset_confirm": lambda objs: {"uidb64": "MQ", "token": "set-password"},
+}
+
+
+def _walk(patterns, namespace=""):
+    for entry in patterns:
+        if isinstance(entry, URLResolver):
+            ns = entry.namespace or ""
+            if ns in EXCLUDED_NAMESPACES:
+                continue
+            yield from _walk(entry.url_patterns, f"{namespace}{ns}:" if ns else namespace)
+        elif isinstance(entry, URLPattern) and entry.name:
+            yield f"{namespace}{entry.name}"
+
+
+def url_names():
+    return sorted(set(_walk(get_resolver().url_patterns)))
+
+
+def test_every_url_has_an_expectation():
+    missing = [name for name in url_names() if name not in EXPECTED]
+    assert missing == [], f"add these URLs to the access matrix: {missing}"
+    stale = [name for name in EXPECTED if name not in url_names()]
+    assert stale == []
+
+
+@pytest.fixture
+def actors(owner, manager, other_owner, support_user):
+    closed = MembershipFactory(
+        organisation=OrganisationFactory(status=Organisation.Status.CLOSED, name="Closed Org")
+    )
+    contact = BillingContactFactory(organisation=owner.organisation)
+    return {
+        "anonymous": None,
+        "manager": manager.user,
+        "other_owner": other_owner.user,
+        "owner": owner.user,
+        "support": support_user,
+        "closed_member": closed.user,
+        "contact": contact,
+    }
+
+
+CASES = [
+    (name, method, role, status)
+    for name, methods in EXPECTED.items()
+    for method, by_role in methods.items()
+    for role, status in by_role.items()
+]
+
+
+@pytest.mark.parametrize(("name", "method", "role", "status"), CASES)
+@pytest.mark.parametrize("htmx", [False, True], ids=["page", "htmx"])
+def test_access(client, actors, name, method, role, status, htmx):
+    kwargs = URL_KWARGS.get(name, lambda objs: {})(actors)
+    url = reverse(name, kwargs=kwargs)
+    if actors[role] is not None:
+        client.force_login(actors[role])
+    headers = {"HX-Request": "true"} if htmx else {}
+    response = getattr(client, method.lower())(url, headers=headers)
+    if isinstance(status, tuple):
+        status = status[1] if htmx else status[0]
+    assert response.status_code == status, (name, method, role, htmx)
