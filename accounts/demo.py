@@ -12,8 +12,9 @@ SUPPORT_PERMISSIONS = {
     "emails": ["email"],
     "invoices": ["invoice", "invoiceline", "numbersequence"],
     "subscriptions": ["plan", "planprice", "subscription", "confirmation"],
+    "support": ["supportrequest"],
 }
-SUPPORT_CHANGE = {"organisation", "billingcontact", "subscription", "email"}
+SUPPORT_CHANGE = {"organisation", "billingcontact", "subscription", "email", "supportrequest"}
 
 
 def _user(email, first_name, last_name, **extra):

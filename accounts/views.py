@@ -118,14 +118,3 @@ def _after_contact_change(request, message):
     if request.htmx:
         return _render_contacts(request, "billing-contacts")
     return redirect("portal:contacts")
-
-
-def support_contact(request):
-    """« Besoin d'aide ? Contactez-nous » — the support contact page, open to everyone."""
-    return render(request, "accounts/support_contact.html", {"support_email": _support_email()})
-
-
-def _support_email():
-    from django.conf import settings
-
-    return settings.SUPPORT_EMAIL

@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "emails",
     "invoices",
     "subscriptions",
+    "support",
 ]
 
 MIDDLEWARE = [
@@ -240,3 +241,27 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }
+
+# --- Subscriptions ---
+# How long an emailed confirmation link (upgrade, closure) stays valid.
+CONFIRMATION_LINK_HOURS = env.int("CONFIRMATION_LINK_HOURS", default=48)
+# Days a closed account can still be reopened by support before its people are anonymised.
+CLOSURE_GRACE_DAYS = env.int("CLOSURE_GRACE_DAYS", default=30)
+# The owner is reminded of the renewal this many days before it.
+RENEWAL_REMINDER_DAYS = env.int("RENEWAL_REMINDER_DAYS", default=30)
+CELERY_BEAT_SCHEDULE.update(
+    {
+        "subscriptions-renewals": {
+            "task": "subscriptions.tasks.renewals_run",
+            "schedule": 3600.0,
+        },
+        "subscriptions-renewal-reminders": {
+            "task": "subscriptions.tasks.renewal_reminders_run",
+            "schedule": 3600.0,
+        },
+        "subscriptions-anonymisations": {
+            "task": "subscriptions.tasks.anonymisations_run",
+            "schedule": 3600.0,
+        },
+    }
+)

@@ -4,10 +4,10 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 
 from accounts import urls as accounts_urls
-from accounts import views as account_views
 from accounts.forms import OutboxPasswordResetForm
 from invoices import urls as invoices_urls
 from subscriptions import urls as subscriptions_urls
+from support import views as support_views
 
 portal_patterns = accounts_urls.portal_patterns + invoices_urls.portal_patterns
 portal_patterns += subscriptions_urls.portal_patterns
@@ -41,7 +41,8 @@ urlpatterns = [
     path("", RedirectView.as_view(pattern_name="portal:home"), name="root"),
     path("billing/", include((portal_patterns, "portal"))),
     path("accounts/", include(auth_patterns)),
-    path("support/contact/", account_views.support_contact, name="support_contact"),
+    path("support/contact/", support_views.contact, name="support_contact"),
+    path("support/contact/sent/", support_views.contact_sent, name="support_contact_sent"),
     *subscriptions_urls.public_patterns,
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),

@@ -56,7 +56,8 @@ EXPECTED = {
     "password_reset_done": {"GET": PUBLIC},
     "password_reset_confirm": {"GET": PUBLIC},
     "password_reset_complete": {"GET": PUBLIC},
-    "support_contact": {"GET": PUBLIC},
+    "support_contact": {"GET": PUBLIC, "POST": PUBLIC},
+    "support_contact_sent": {"GET": PUBLIC},
     "set_language": {
         "GET": _expect(302, 302, 302, 302, 302, 302),
         "POST": _expect(302, 302, 302, 302, 302, 302),

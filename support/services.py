@@ -1,0 +1,133 @@
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts.audit import audit_record
+from accounts.models import Membership
+from emails.services import email_queue
+
+from .models import MESSAGE_MAX_LENGTH, SUBJECT_MAX_LENGTH, SupportRequest
+
+# At most this many requests per signed-in user, and per IP address, in the window.
+RATE_LIMIT_PER_USER = 5
+RATE_LIMIT_PER_IP = 10
+RATE_LIMIT_WINDOW = timedelta(hours=1)
+
+
+class RateLimited(Exception):
+    pass
+
+
+def _has_control_chars(value: str, *, allow_newlines: bool = False) -> bool:
+    allowed = {"\n", "\r", "\t"} if allow_newlines else set()
+    return any((ord(ch) < 32 or ord(ch) == 127) and ch not in allowed for ch in value)
+
+
+def _check_rate(*, user, ip) -> None:
+    since = timezone.now() - RATE_LIMIT_WINDOW
+    recent = SupportRequest.objects.filter(created_at__gte=since)
+    if user is not None and recent.filter(user=user).count() >= RATE_LIMIT_PER_USER:
+        raise RateLimited
+    if ip and recent.filter(ip_address=ip).count() >= RATE_LIMIT_PER_IP:
+        raise RateLimited
+
+
+@transaction.atomic
+def support_request_create(
+    *,
+    subject: str,
+    message: str,
+    topic: str = SupportRequest.Topic.GENERAL,
+    user=None,
+    name: str = "",
+    email: str = "",
+    ip: str | None = None,
+) -> SupportRequest:
+    """Store a support request, email it to support and acknowledge it to the sender.
+
+    A signed-in user's name, email, account and role are attached automatically; an
+    anonymous visitor gives a name and an email. Raises RateLimited past the limits.
+    """
+    subject, message = (subject or "").strip(), (message or "").strip()
+    membership = None
+    if user is not None:
+        membership = Membership.objects.select_related("organisation").filter(user=user).first()
+        name, email = user.get_full_name() or user.email, user.email
+    name, email = (name or "").strip(), (email or "").strip().lower()
+    errors = {}
+    if not subject:
+        errors["subject"] = _("Ce champ est obligatoire.")
+    elif len(subject) > SUBJECT_MAX_LENGTH or _has_control_chars(subject):
+        errors["subject"] = _("Objet trop long ou caractères non autorisés.")
+    if not message:
+        errors["message"] = _("Ce champ est obligatoire.")
+    elif len(message) > MESSAGE_MAX_LENGTH or _has_control_chars(message, allow_newlines=True):
+        errors["message"] = _("Message trop long ou caractères non autorisés.")
+    if topic not in SupportRequest.Topic.values:
+        errors["topic"] = _("Choisissez un sujet de la liste.")
+    if user is None:
+        if not name:
+            errors["name"] = _("Ce champ est obligatoire.")
+        elif len(name) > 150 or _has_control_chars(name):
+            errors["name"] = _("Nom trop long ou caractères non autorisés.")
+        try:
+            if len(email) > 254:
+                raise ValidationError("too long")
+            validate_email(email)
+        except ValidationError:
+            errors["email"] = _("Saisissez une adresse e-mail valide.")
+    if errors:
+        raise ValidationError(errors)
+    _check_rate(user=user, ip=ip)
+
+    organisation = membership.organisation if membership else None
+    request = SupportRequest.objects.create(
+        organisation=organisation,
+        user=user,
+        role=membership.role if membership else "",
+        name=name,
+        email=email,
+        topic=topic,
+        subject=subject,
+        message=message,
+        ip_address=ip,
+    )
+    if organisation is not None:
+        audit_record(
+            organisation=organisation,
+            action="support.request_created",
+            actor=user,
+            after={"request": request.pk, "topic": topic, "subject": subject},
+            ip=ip,
+        )
+    context = {"request": request, "organisation": organisation}
+    email_queue(
+        to=[settings.SUPPORT_EMAIL],
+        template="support_request",
+        context=context,
+        language="fr",
+        organisation=organisation,
+    )
+    email_queue(
+        to=[email],
+        template="support_acknowledgement",
+        context=context,
+        language=organisation.language if organisation else "fr",
+        organisation=organisation,
+    )
+    return request
+
+
+@transaction.atomic
+def support_request_close(*, support_request: SupportRequest) -> SupportRequest:
+    support_request = SupportRequest.objects.select_for_update().get(pk=support_request.pk)
+    if support_request.status != SupportRequest.Status.CLOSED:
+        support_request.status = SupportRequest.Status.CLOSED
+        support_request.closed_at = timezone.now()
+        support_request.save(update_fields=["status", "closed_at"])
+    return support_request
