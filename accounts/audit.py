@@ -1,5 +1,7 @@
 """The audit trail: one append-only row per billing change, written by the services."""
 
+from django.utils.translation import gettext_lazy as _
+
 from .models import AuditEvent
 
 
@@ -30,3 +32,34 @@ def audit_record(
         after=after or {},
         ip_address=ip,
     )
+
+
+# What the owner sees of the audit trail on the Contacts tab: billing changes only.
+OWNER_VISIBLE_ACTIONS = {
+    "ownership.transferred": _("Propriétaire du compte modifié"),
+    "contact.added": _("Contact de facturation ajouté"),
+    "contact.updated": _("Contact de facturation modifié"),
+    "contact.removed": _("Contact de facturation supprimé"),
+    "organisation.address_changed": _("Adresse modifiée"),
+    "organisation.vat_changed": _("Numéro de TVA modifié"),
+    "upgrade.requested": _("Mise à niveau demandée"),
+    "upgrade.confirmed": _("Mise à niveau confirmée"),
+    "closure.requested": _("Fermeture du compte demandée"),
+    "closure.confirmed": _("Fermeture du compte confirmée"),
+    "account.reopened": _("Compte rouvert"),
+    "plan.changed": _("Forfait modifié par le support"),
+    "invoice.issued": _("Facture émise"),
+    "credit_note.issued": _("Avoir émis"),
+    "renewal.issued": _("Renouvellement facturé"),
+}
+
+
+def action_label(action: str) -> str:
+    return str(OWNER_VISIBLE_ACTIONS.get(action, action))
+
+
+def summary(event: AuditEvent) -> str:
+    """A one-line description of what changed, from the event's after/before values."""
+    values = event.after or event.before or {}
+    parts = [str(v) for k, v in values.items() if k not in {"reason", "request"} and v]
+    return " · ".join(parts)[:200]

@@ -51,3 +51,24 @@ def invoice_recipients(*, organisation: Organisation) -> list[str]:
         BillingContact.objects.filter(organisation=organisation).values_list("email", flat=True)
     )
     return list(dict.fromkeys(emails))
+
+
+def recent_activity(*, organisation: Organisation, limit: int = 10):
+    """The latest owner-relevant billing changes of the account (one query)."""
+    from .audit import OWNER_VISIBLE_ACTIONS, action_label, summary
+    from .models import AuditEvent
+
+    events = list(
+        AuditEvent.objects.filter(
+            organisation=organisation, action__in=list(OWNER_VISIBLE_ACTIONS)
+        ).order_by("-created_at", "-pk")[:limit]
+    )
+    return [
+        {
+            "when": e.created_at,
+            "who": e.actor_label,
+            "what": action_label(e.action),
+            "detail": summary(e),
+        }
+        for e in events
+    ]

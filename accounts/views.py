@@ -15,7 +15,9 @@ CONTACTS_TEMPLATE = "accounts/contacts.html"
 
 def _contacts_context(request, **extra):
     page = selectors.contacts_page(organisation=request.account)
-    return {"tab": "contacts", "page": page, "is_owner": request.membership.is_owner, **extra}
+    is_owner = request.membership.is_owner
+    activity = selectors.recent_activity(organisation=request.account) if is_owner else []
+    return {"tab": "contacts", "page": page, "is_owner": is_owner, "activity": activity, **extra}
 
 
 def _render_contacts(request, fragment=None, **extra):

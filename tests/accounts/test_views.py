@@ -204,3 +204,16 @@ def test_contacts_tab_query_count_does_not_grow(client_for, owner):
     large = _count_queries(client, url)
     assert small == large
     assert large <= 10
+
+
+def test_owner_sees_recent_billing_activity_manager_does_not(client_for, owner, manager):
+    client = client_for(owner)
+    client.post(
+        reverse("portal:contact_add"),
+        {"first_name": "Claire", "last_name": "Dubois", "email": "compta@example.com"},
+    )
+    html = client.get(reverse("portal:contacts")).content.decode()
+    assert "Activité récente" in html
+    assert "Contact de facturation ajouté" in html and "Camille Martin" in html
+    manager_html = client_for(manager).get(reverse("portal:contacts")).content.decode()
+    assert "Activité récente" not in manager_html
