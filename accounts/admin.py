@@ -1,8 +1,35 @@
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
 
+from . import services
 from .models import AuditEvent, BillingContact, Membership, Organisation, User
+from .permissions import client_ip
+
+
+class SupportOwnerForm(forms.Form):
+    """Support's "change the owner" form: only the account's program managers, and a reason."""
+
+    new_owner = forms.ModelChoiceField(
+        label=_("Nouveau propriétaire du compte"), queryset=Membership.objects.none()
+    )
+    reason = forms.CharField(
+        label=_("Raison du changement"),
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("Par exemple : demande signée sur papier à en-tête reçue le 12/03."),
+    )
+
+    def __init__(self, *args, organisation, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["new_owner"].queryset = Membership.objects.filter(
+            organisation=organisation, role=Membership.Role.MANAGER
+        ).select_related("user")
 
 
 @admin.register(User)
@@ -43,11 +70,32 @@ class UserAdmin(DjangoUserAdmin):
         ]
 
 
+class AuditEventInline(admin.TabularInline):
+    model = AuditEvent
+    extra = 0
+    fields = ["created_at", "actor_label", "action", "before", "after", "ip_address"]
+    readonly_fields = fields
+    can_delete = False
+    ordering = ["-created_at", "-pk"]
+    verbose_name_plural = _("journal d'audit")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
 class MembershipInline(admin.TabularInline):
     model = Membership
     extra = 0
-    fields = ["user", "role", "created_at"]
-    readonly_fields = ["user", "role", "created_at"]
+    fields = ["user", "user_email", "role", "created_at"]
+    readonly_fields = ["user", "user_email", "role", "created_at"]
+
+    @admin.display(description=_("adresse e-mail"))
+    def user_email(self, obj):
+        return obj.user.email
+
     can_delete = False
     show_change_link = False
 
@@ -78,8 +126,52 @@ class OrganisationAdmin(admin.ModelAdmin):
         "memberships__user__last_name",
         "billing_contacts__email",
     ]
-    inlines = [MembershipInline, BillingContactInline]
+    inlines = [MembershipInline, BillingContactInline, AuditEventInline]
     readonly_fields = ["status", "closed_at", "created_at"]
+    change_form_template = "admin/accounts/organisation/change_form.html"
+
+    def get_urls(self):
+        custom = [
+            path(
+                "<int:pk>/change-owner/",
+                self.admin_site.admin_view(self.change_owner_view),
+                name="accounts_organisation_change_owner",
+            ),
+        ]
+        return custom + super().get_urls()
+
+    def change_owner_view(self, request, pk):
+        """The seed's "contact support to take over" path: same service as the portal."""
+        organisation = get_object_or_404(Organisation, pk=pk)
+        if not self.has_change_permission(request, organisation):
+            raise PermissionDenied
+        form = SupportOwnerForm(request.POST or None, organisation=organisation)
+        if request.method == "POST" and form.is_valid():
+            try:
+                services.ownership_transfer(
+                    organisation=organisation,
+                    new_owner_membership_id=form.cleaned_data["new_owner"].pk,
+                    actor=request.user,
+                    by_support=True,
+                    reason=form.cleaned_data["reason"],
+                    ip=client_ip(request),
+                )
+            except ValidationError as exc:
+                form.add_error(None, exc)
+            else:
+                messages.success(request, _("Le propriétaire du compte a été modifié."))
+                return redirect(reverse("admin:accounts_organisation_change", args=[pk]))
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "original": organisation,
+            "title": _("Changer le propriétaire du compte"),
+            "form": form,
+            "current_owner": organisation.memberships.filter(role=Membership.Role.OWNER)
+            .select_related("user")
+            .first(),
+        }
+        return TemplateResponse(request, "admin/accounts/organisation/change_owner.html", context)
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("memberships__user")

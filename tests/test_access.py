@@ -12,7 +12,7 @@ from tests.factories import BillingContactFactory, MembershipFactory, Organisati
 ROLES = ("anonymous", "manager", "other_owner", "owner", "support", "closed_member")
 
 # URL names not walked here, with the reason.
-EXCLUDED_NAMESPACES = {"admin"}  # the Django admin is covered by tests/test_admin_access.py
+EXCLUDED_NAMESPACES = {"admin"}  # the Django admin: tests/*/test_admin.py
 
 
 def _expect(anonymous, manager, other_owner, owner, support, closed_member=None):

@@ -1,0 +1,118 @@
+"""The admin as support staff see it: a member of the "Support" group, not a superuser."""
+
+import pytest
+from django.urls import reverse
+
+from accounts.models import AuditEvent, Membership
+from emails.models import Email
+from tests.factories import BillingContactFactory
+
+
+@pytest.fixture
+def support(client, support_user):
+    client.force_login(support_user)
+    return client
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["Festival", "owner@example.com", "manager@example.com", "FR44732829320", "compta@example.com"],
+)
+def test_support_finds_an_account(support, owner, manager, other_owner, query):
+    BillingContactFactory(organisation=owner.organisation, email="compta@example.com")
+    response = support.get(reverse("admin:accounts_organisation_changelist"), {"q": query})
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "Festival International du Film de Lyon" in html
+    assert "Nordic Design Awards" not in html
+
+
+def test_account_page_shows_members_contacts_and_audit(support, owner, manager):
+    BillingContactFactory(organisation=owner.organisation, email="compta@example.com")
+    AuditEvent.objects.create(
+        organisation=owner.organisation,
+        actor_label="x",
+        action="contact.added",
+        after={"email": "compta@example.com"},
+    )
+    html = support.get(
+        reverse("admin:accounts_organisation_change", args=[owner.organisation.pk])
+    ).content.decode()
+    for text in (
+        "owner@example.com",
+        "manager@example.com",
+        "compta@example.com",
+        "contact.added",
+        "Changer le propriétaire",
+    ):
+        assert text in html
+
+
+def test_support_changes_the_owner_with_a_reason(
+    support, owner, manager, django_capture_on_commit_callbacks
+):
+    url = reverse("admin:accounts_organisation_change_owner", args=[owner.organisation.pk])
+    page = support.get(url).content.decode()
+    assert "Julien Bernard" in page
+    with django_capture_on_commit_callbacks(execute=True):
+        response = support.post(
+            url, {"new_owner": manager.pk, "reason": "Demande signée sur papier à en-tête"}
+        )
+    assert response.status_code == 302
+    assert Membership.objects.get(organisation=owner.organisation, role="owner") == manager
+    event = AuditEvent.objects.get(action="ownership.transferred")
+    assert event.actor_label == "support: Léa Moreau"
+    assert event.after["reason"] == "Demande signée sur papier à en-tête"
+    assert set(Email.objects.values_list("to", flat=True)) == {
+        "owner@example.com",
+        "manager@example.com",
+    }
+
+
+@pytest.mark.parametrize("case", ["no-reason", "other-account", "owner-itself"])
+def test_support_owner_change_refusals(support, owner, manager, other_owner, case):
+    target = {"no-reason": manager, "other-account": other_owner, "owner-itself": owner}[case]
+    reason = "" if case == "no-reason" else "Demande écrite"
+    url = reverse("admin:accounts_organisation_change_owner", args=[owner.organisation.pk])
+    response = support.post(url, {"new_owner": target.pk, "reason": reason})
+    assert response.status_code == 200
+    assert Membership.objects.get(organisation=owner.organisation, role="owner") == owner
+    assert not AuditEvent.objects.exists()
+
+
+def test_support_cannot_touch_passwords_or_rights(support, owner, support_user):
+    user = owner.user
+    assert support.get(reverse("admin:auth_user_password_change", args=[user.pk])).status_code in (
+        403,
+        404,
+    )
+    password_before = user.password
+    support.post(
+        reverse("admin:accounts_user_change", args=[user.pk]),
+        {"email": user.email, "is_superuser": "on", "is_staff": "on"},
+    )
+    user.refresh_from_db()
+    assert (user.is_superuser, user.is_staff, user.password) == (False, False, password_before)
+    support_user.refresh_from_db()
+    assert not support_user.is_superuser
+
+
+def test_support_cannot_edit_or_delete_audit_events(support, owner):
+    event = AuditEvent.objects.create(
+        organisation=owner.organisation, actor_label="x", action="contact.added"
+    )
+    assert (
+        support.post(
+            reverse("admin:accounts_auditevent_delete", args=[event.pk]), {"post": "yes"}
+        ).status_code
+        == 403
+    )
+    assert AuditEvent.objects.filter(pk=event.pk).exists()
+    with pytest.raises(ValueError):
+        event.save()
+
+
+def test_program_manager_has_no_admin(client, manager):
+    client.force_login(manager.user)
+    response = client.get(reverse("admin:index"))
+    assert response.status_code == 302 and "login" in response["Location"]
