@@ -4,6 +4,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 
 from accounts import urls as accounts_urls
+from billing_portal import health
 from accounts.forms import OutboxPasswordResetForm
 from invoices import urls as invoices_urls
 from subscriptions import urls as subscriptions_urls
@@ -46,4 +47,6 @@ urlpatterns = [
     *subscriptions_urls.public_patterns,
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
 ]

@@ -58,6 +58,8 @@ EXPECTED = {
     "password_reset_complete": {"GET": PUBLIC},
     "support_contact": {"GET": PUBLIC, "POST": PUBLIC},
     "support_contact_sent": {"GET": PUBLIC},
+    "healthz": {"GET": PUBLIC, "POST": _expect(405, 405, 405, 405, 405, 405)},
+    "readyz": {"GET": PUBLIC, "POST": _expect(405, 405, 405, 405, 405, 405)},
     "set_language": {
         "GET": _expect(302, 302, 302, 302, 302, 302),
         "POST": _expect(302, 302, 302, 302, 302, 302),

@@ -1,0 +1,94 @@
+"""Playwright fixtures: Debian's Chromium driving the live server, one browser per session.
+
+Playwright's sync API keeps an asyncio loop in the test thread, and Django refuses ORM
+calls from a thread with a running loop. The tests only call the ORM between browser
+steps, never concurrently with it, so the check is turned off for this process.
+"""
+
+import os
+
+os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+from playwright.sync_api import expect, sync_playwright  # noqa: E402
+
+from ..factories import PASSWORD  # noqa: E402
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+# Fail fast: every step is a local round trip, a few seconds means something is wrong.
+TIMEOUT_MS = 5_000
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not CHROMIUM.exists():
+        message = f"{CHROMIUM} is missing: apt-get install chromium"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        expect.set_options(timeout=TIMEOUT_MS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def new_page(browser, live_server, transactional_db):
+    """Open a page in a fresh context (own cookies); `new_page(java_script_enabled=False)`."""
+    contexts, errors = [], []
+
+    def open_page(**options):
+        context = browser.new_context(base_url=live_server.url, locale="fr-FR", **options)
+        context.set_default_timeout(TIMEOUT_MS)
+        contexts.append(context)
+        page = context.new_page()
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.on("console", lambda msg: _console_error(msg) and errors.append(msg.text))
+        page.on(
+            "response",
+            lambda response: (
+                _broken_asset(response) and errors.append(f"{response.status} {response.url}")
+            ),
+        )
+        return page
+
+    yield open_page
+    for context in contexts:
+        context.close()
+    # A CSP violation or a script error is a broken page even when the flow went through.
+    assert errors == [], errors
+
+
+def _console_error(message):
+    # HTTP errors are judged from the responses: a test may open a page it expects refused.
+    return message.type == "error" and not message.text.startswith("Failed to load resource")
+
+
+def _broken_asset(response):
+    return response.status >= 400 and response.request.resource_type != "document"
+
+
+@pytest.fixture
+def page(new_page):
+    return new_page()
+
+
+def login(page, email, *, next_url=""):
+    """Sign in through the login form, as a person would."""
+    page.goto(f"/accounts/login/?next={next_url}" if next_url else "/accounts/login/")
+    page.locator("#id_username").fill(email)
+    page.locator("#id_password").fill(PASSWORD)
+    page.get_by_role("button", name="Se connecter").click()
+    expect(page.get_by_test_id("user-menu")).to_be_visible()
