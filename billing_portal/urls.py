@@ -4,8 +4,8 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 
 from accounts import urls as accounts_urls
-from billing_portal import health
 from accounts.forms import OutboxPasswordResetForm
+from billing_portal import health
 from invoices import urls as invoices_urls
 from subscriptions import urls as subscriptions_urls
 from support import views as support_views
