@@ -53,6 +53,8 @@ def owner_change(request):
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
+            # Privileges changed: a new session key, so an old copied cookie is worthless.
+            request.session.cycle_key()
             messages.success(request, _("Le propriétaire du compte a été modifié."))
             if request.htmx:
                 return HttpResponseClientRedirect(reverse("portal:contacts"))
