@@ -1,0 +1,124 @@
+"""Bad input never breaks anything: whatever is typed, a validation message or a 4xx,
+never a 500, never a partial write, and what is shown back is escaped."""
+
+from urllib.parse import quote
+
+import pytest
+from django.db import transaction
+from django.urls import reverse
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from accounts.models import AuditEvent, BillingContact, Membership
+from support.models import SupportRequest
+
+nasty = st.one_of(
+    st.text(max_size=300),
+    st.sampled_from(
+        [
+            "",
+            " ",
+            "<script>alert(1)</script>",
+            "a@b.c\r\nBcc: victim@example.com",
+            "x" * 5000,
+            "\x00",
+            "🙂" * 80,
+            "' OR 1=1 --",
+            "${7*7}",
+            "{{ 7*7 }}",
+            "\u202e",
+            "jean@exemple.fr\n",
+            "-1",
+            "99999999999999999999",
+        ]
+    ),
+)
+FUZZ = settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+
+
+def _post(client, url, data, htmx):
+    headers = {"HX-Request": "true"} if htmx else {}
+    with transaction.atomic():
+        response = client.post(url, data, headers=headers)
+        state = (
+            BillingContact.objects.count(),
+            AuditEvent.objects.count(),
+            SupportRequest.objects.count(),
+            list(Membership.objects.order_by("pk").values_list("role", flat=True)),
+        )
+        transaction.set_rollback(True)
+    return response, state
+
+
+@pytest.fixture
+def owner_client(client, owner, manager):
+    client.force_login(owner.user)
+    return client
+
+
+@FUZZ
+@given(first=nasty, last=nasty, email=nasty, htmx=st.booleans())
+def test_contact_form(owner_client, first, last, email, htmx):
+    response, (contacts, events, _, _) = _post(
+        owner_client,
+        reverse("portal:contact_add"),
+        {"first_name": first, "last_name": last, "email": email},
+        htmx,
+    )
+    assert response.status_code in (200, 302, 400)
+    html = response.content.decode()
+    assert "<script>alert(1)</script>" not in html
+    if response.status_code == 302 or "Le contact a été ajouté." in html:
+        assert (contacts, events) == (1, 1)
+    else:
+        assert (contacts, events) == (0, 0)
+
+
+@FUZZ
+@given(choice=nasty, query=nasty, htmx=st.booleans())
+def test_owner_change_form(owner_client, owner, choice, query, htmx):
+    url = reverse("portal:owner_change")
+    assert owner_client.get(url, {"q": query}).status_code in (200, 400)
+    response, (_, events, _, roles) = _post(owner_client, url, {"new_owner": choice}, htmx)
+    assert response.status_code in (200, 400)
+    assert events == 0 and roles.count("owner") == 1
+    assert Membership.objects.get(role="owner") == owner
+
+
+@FUZZ
+@given(name=nasty, email=nasty, subject=nasty, message=nasty, topic=nasty)
+def test_support_form(client, db, name, email, subject, message, topic):
+    response, (_, _, requests, _) = _post(
+        client,
+        reverse("support_contact"),
+        {"name": name, "email": email, "subject": subject, "message": message, "topic": topic},
+        False,
+    )
+    assert response.status_code in (200, 302, 400, 429)
+    assert "<script>alert(1)</script>" not in response.content.decode()
+    assert requests == (1 if response.status_code == 302 else 0)
+
+
+@FUZZ
+@given(pk=st.one_of(st.integers(min_value=-(2**70), max_value=2**70), st.text(max_size=20)))
+def test_malformed_ids_are_not_found(owner_client, pk):
+    url = f"/billing/contacts/{quote(str(pk), safe='')}/edit/"
+    response = owner_client.get(url)
+    assert response.status_code in (400, 404)  # no contact exists: every id is unknown
+
+
+@FUZZ
+@given(username=nasty, password=nasty)
+def test_login_form(client, db, username, password):
+    response = client.post(
+        reverse("login"), {"username": username, "password": password}, REMOTE_ADDR="203.0.113.200"
+    )
+    assert response.status_code in (200, 400, 429)
+
+
+def test_nul_bytes_get_a_clear_400(owner_client):
+    response = owner_client.get(reverse("portal:owner_change"), {"q": "a\x00b"})
+    assert response.status_code == 400
+    assert "Caractère non autorisé" in response.content.decode()
