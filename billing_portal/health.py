@@ -26,10 +26,10 @@ def _database_ok() -> bool:
 def _broker_ok() -> bool | None:
     if not settings.CELERY_BROKER_URL:
         return None  # tasks run in-process: there is no broker to reach
-    from billing_portal.celery import app
+    from kombu import Connection
 
     try:
-        with app.connection_for_write() as conn:
+        with Connection(settings.CELERY_BROKER_URL, connect_timeout=1) as conn:
             conn.ensure_connection(max_retries=1, timeout=1)
         return True
     except Exception:

@@ -180,6 +180,9 @@ SUPPORT_EMAIL = env.str("SUPPORT_EMAIL", default="support@example.com")
 # Celery: without a broker, tasks run eagerly in-process (the embedded default).
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="")
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+# A worker consumes this queue, and tasks published from inside it go back to it; tests
+# give each worker its own so parallel runs never take each other's messages.
+CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="celery")
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True

@@ -11,6 +11,8 @@ from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
+from billing_portal.queue import enqueue_on_commit
+
 from .models import Email
 
 logger = logging.getLogger(__name__)
@@ -81,7 +83,7 @@ def email_queue_message(
         ]
     )
     for row in rows:
-        email_send_task.delay_on_commit(row.pk)
+        enqueue_on_commit(email_send_task, row.pk)
     return rows
 
 
@@ -95,6 +97,13 @@ def _message(email: Email) -> EmailMultiAlternatives:
     if email.body_html:
         message.attach_alternative(email.body_html, "text/html")
     for attachment in email.attachments:
+        if "invoice_id" in attachment:
+            # Rendered after the outbox row was written: fetch (or render once) at send time.
+            from invoices.pdf import invoice_pdf_bytes
+
+            content = invoice_pdf_bytes(invoice_id=attachment["invoice_id"])
+            message.attach(attachment["filename"], content, attachment["mimetype"])
+            continue
         storage = storages[attachment.get("storage", "documents")]
         with storage.open(attachment["name"], "rb") as fh:
             message.attach(attachment["filename"], fh.read(), attachment["mimetype"])
@@ -115,19 +124,23 @@ def email_send(*, email_id: int) -> bool:
         try:
             _message(email).send()
         except Exception as exc:
+            error = exc
             email.last_error = f"{type(exc).__name__}: {exc}"[:2000]
             if email.attempts >= MAX_ATTEMPTS:
                 email.status = Email.Status.FAILED
             email.save(update_fields=["attempts", "last_error", "status"])
             logger.warning("email %s not sent (attempt %s)", email.pk, email.attempts)
-            if email.status == Email.Status.FAILED:
-                return False
-            raise
-        email.status = Email.Status.SENT
-        email.sent_at = timezone.now()
-        email.last_error = ""
-        email.save(update_fields=["attempts", "status", "sent_at", "last_error"])
-        return True
+        else:
+            email.status = Email.Status.SENT
+            email.sent_at = timezone.now()
+            email.last_error = ""
+            email.save(update_fields=["attempts", "status", "sent_at", "last_error"])
+            return True
+    # Raised only once the block above has committed the attempt and its error: raising
+    # inside it would roll them back, and a failing row would be retried forever.
+    if email.status == Email.Status.FAILED:
+        return False
+    raise error
 
 
 def email_resend(*, email_id: int) -> Email:
@@ -139,7 +152,7 @@ def email_resend(*, email_id: int) -> Email:
         email.status = Email.Status.PENDING
         email.attempts = 0
         email.save(update_fields=["status", "attempts"])
-        email_send_task.delay_on_commit(email.pk)
+        enqueue_on_commit(email_send_task, email.pk)
     return email
 
 

@@ -12,26 +12,34 @@ from .factories import MembershipFactory, OrganisationFactory, UserFactory
 IN_CI = bool(os.environ.get("CI"))
 
 
-def pytest_collection_modifyitems(config, items):
-    """`postgres`/`redis` tests need the real service: skipped locally without it, failed in CI."""
-    broker = settings.CELERY_BROKER_URL
-    for item in items:
-        if item.get_closest_marker("postgres") and connection.vendor != "postgresql":
-            item.add_marker(_missing("needs PostgreSQL: set DATABASE_URL=postgres://..."))
-        if item.get_closest_marker("redis") and not broker.startswith("redis"):
-            item.add_marker(_missing("needs Redis: set CELERY_BROKER_URL=redis://..."))
+def pytest_runtest_setup(item):
+    """`postgres`/`redis` tests need the real service: skipped locally without it, failed in CI.
+
+    Checked here rather than by adding a fixture at collection time: a `usefixtures` mark
+    added after collection never joins the test's fixtures, so the test would just run.
+    """
+    missing = []
+    if item.get_closest_marker("postgres") and connection.vendor != "postgresql":
+        missing.append("needs PostgreSQL: set DATABASE_URL=postgres://...")
+    if item.get_closest_marker("redis") and not settings.CELERY_BROKER_URL.startswith("redis"):
+        missing.append("needs Redis: set CELERY_BROKER_URL=redis://...")
+    if missing:
+        reason = "; ".join(missing)
+        if IN_CI:
+            pytest.fail(f"required service missing in CI: {reason}", pytrace=False)
+        pytest.skip(reason)
 
 
-def _missing(reason):
-    if IN_CI:
-        # In CI a missing service is a failure, never a skip.
-        return pytest.mark.usefixtures("_fail_missing_service")
-    return pytest.mark.skip(reason=reason)
+@pytest.fixture(autouse=True)
+def _tasks_in_process():
+    """Unit tests run Celery tasks in-process even when CI sets a broker; the tests that
+    need a real worker (tests/integration) switch this off for themselves."""
+    from billing_portal.celery import app
 
-
-@pytest.fixture
-def _fail_missing_service(request):
-    pytest.fail(f"{request.node.nodeid}: required service missing in CI")
+    saved = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = saved
 
 
 @pytest.fixture

@@ -1,0 +1,288 @@
+"""The outbox: one row per recipient, written with the change, sent once after commit."""
+
+from datetime import timedelta
+from smtplib import SMTPServerDisconnected
+
+import pytest
+from django.core import mail
+from django.core.mail.backends.base import BaseEmailBackend
+from django.db import transaction
+from django.utils import timezone, translation
+
+from emails import services, tasks
+from emails.models import Email
+
+FAILING_MAILER = {"default": {"BACKEND": f"{__name__}.FailingSMTPBackend"}}
+
+
+class FailingSMTPBackend(BaseEmailBackend):
+    """A mailer whose SMTP server hangs up on every message, counting the attempts."""
+
+    attempts = 0
+
+    def send_messages(self, email_messages):
+        type(self).attempts += 1
+        raise SMTPServerDisconnected("Connection unexpectedly closed")
+
+
+@pytest.fixture
+def failing_smtp(settings):
+    FailingSMTPBackend.attempts = 0
+    settings.MAILERS = FAILING_MAILER
+    return FailingSMTPBackend
+
+
+# Templates that show which language and catalogue were active while rendering.
+# "January" is one of Django's own strings, translated in its French catalogue.
+PROBE_TEMPLATES = {
+    "emails/probe_subject.txt": (
+        '{% load i18n %}{% get_current_language as lang %}[{{ lang }}] {% translate "January" %}'
+        " {{ ref }}\n"
+    ),
+    "emails/probe.txt": (
+        '{% load i18n %}{% translate "January" %} {{ site_url }}/invoices/{{ ref }}'
+    ),
+    "emails/probe.html": '{% load i18n %}<p>{% translate "January" %}</p>',
+}
+
+
+@pytest.fixture
+def probe_templates(settings):
+    settings.TEMPLATES = [
+        {
+            "BACKEND": "django.template.backends.django.DjangoTemplates",
+            "OPTIONS": {
+                "loaders": [("django.template.loaders.locmem.Loader", PROBE_TEMPLATES)],
+            },
+        }
+    ]
+
+
+def _queue_one(to="claire@example.com", subject="Votre facture"):
+    (row,) = services.email_queue_message(to=[to], kind="test", subject=subject, body_text="Corps")
+    return row
+
+
+@pytest.mark.parametrize(
+    ("language", "month"), [("fr", "janvier"), ("en", "January")], ids=["fr", "en"]
+)
+def test_queue_renders_in_the_given_language_one_row_per_recipient_sent_after_commit(
+    db, settings, probe_templates, django_capture_on_commit_callbacks, language, month
+):
+    settings.SITE_URL = "https://portal.example.com"
+    with django_capture_on_commit_callbacks(execute=True):
+        with translation.override("fr" if language == "en" else "en"):
+            rows = services.email_queue(
+                to=["Claire@Example.com", "compta@example.com", "claire@example.com", ""],
+                template="probe",
+                context={"ref": "FA-2025-0042"},
+                language=language,
+            )
+        # Nothing leaves before the surrounding transaction commits.
+        assert mail.outbox == []
+        assert {r.status for r in Email.objects.all()} == {Email.Status.PENDING}
+
+    assert sorted(r.to for r in rows) == ["claire@example.com", "compta@example.com"]
+    stored = list(Email.objects.order_by("to"))
+    assert [e.to for e in stored] == ["claire@example.com", "compta@example.com"]
+    for email in stored:
+        assert email.kind == "probe"
+        assert email.subject == f"[{language}] {month} FA-2025-0042"
+        assert email.body_text == f"{month} https://portal.example.com/invoices/FA-2025-0042"
+        assert email.body_html == f"<p>{month}</p>"
+        assert email.status == Email.Status.SENT
+        assert email.attempts == 1
+        assert email.sent_at is not None
+    assert sorted(m.to[0] for m in mail.outbox) == ["claire@example.com", "compta@example.com"]
+    message = mail.outbox[0]
+    assert message.subject == f"[{language}] {month} FA-2025-0042"
+    assert message.alternatives[0].content == f"<p>{month}</p>"
+
+
+def test_queue_renders_the_ownership_templates(
+    owner, manager, settings, django_capture_on_commit_callbacks
+):
+    settings.SITE_URL = "https://portal.example.com"
+    with django_capture_on_commit_callbacks(execute=True):
+        services.email_queue(
+            to=[manager.user.email],
+            template="ownership_received",
+            context={
+                "organisation": owner.organisation,
+                "previous_owner": owner.user,
+                "new_owner": manager.user,
+            },
+            language="fr",
+            organisation=owner.organisation,
+        )
+    email = Email.objects.get()
+    assert email.organisation == owner.organisation
+    assert email.subject == (
+        "Vous êtes maintenant propriétaire du compte Festival International du Film de Lyon"
+    )
+    assert email.body_text.startswith("Bonjour Julien Bernard,")
+    assert "Camille Martin vous a transféré la propriété du compte." in email.body_text
+    assert "https://portal.example.com/billing/" in email.body_text
+    (message,) = mail.outbox
+    assert message.to == ["manager@example.com"]
+    assert message.subject == email.subject
+
+
+def test_a_redelivered_send_does_not_send_again(db):
+    row = _queue_one()
+
+    assert services.email_send(email_id=row.pk) is True
+    assert services.email_send(email_id=row.pk) is False
+
+    assert len(mail.outbox) == 1
+    row.refresh_from_db()
+    assert (row.status, row.attempts) == (Email.Status.SENT, 1)
+
+
+def test_send_of_a_missing_row_is_a_no_op(db):
+    assert services.email_send(email_id=987654) is False
+    assert mail.outbox == []
+
+
+def test_smtp_failure_keeps_the_row_pending_records_the_error_and_reraises(db, failing_smtp):
+    row = _queue_one()
+
+    with pytest.raises(SMTPServerDisconnected):
+        services.email_send(email_id=row.pk)
+
+    row.refresh_from_db()
+    assert row.status == Email.Status.PENDING
+    assert row.attempts == 1
+    assert row.last_error == "SMTPServerDisconnected: Connection unexpectedly closed"
+    assert row.sent_at is None
+    assert failing_smtp.attempts == 1
+
+
+def test_after_max_attempts_the_row_fails_and_is_not_retried(db, failing_smtp):
+    row = _queue_one()
+    for _ in range(services.MAX_ATTEMPTS - 1):
+        with pytest.raises(SMTPServerDisconnected):
+            services.email_send(email_id=row.pk)
+
+    # The last attempt gives up quietly: Celery must not schedule another retry.
+    assert services.email_send(email_id=row.pk) is False
+    row.refresh_from_db()
+    assert (row.status, row.attempts) == (Email.Status.FAILED, services.MAX_ATTEMPTS)
+
+    assert services.email_send(email_id=row.pk) is False
+    Email.objects.filter(pk=row.pk).update(created_at=timezone.now() - timedelta(hours=1))
+    assert tasks.email_sweep() == 0
+    assert failing_smtp.attempts == services.MAX_ATTEMPTS
+    row.refresh_from_db()
+    assert (row.status, row.attempts) == (Email.Status.FAILED, services.MAX_ATTEMPTS)
+
+
+def test_resend_puts_a_failed_email_back_and_sends_it(
+    db, settings, failing_smtp, django_capture_on_commit_callbacks
+):
+    row = _queue_one()
+    Email.objects.filter(pk=row.pk).update(
+        status=Email.Status.FAILED, attempts=services.MAX_ATTEMPTS, last_error="SMTPError: 554"
+    )
+    settings.MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.email_resend(email_id=row.pk)
+        row.refresh_from_db()
+        assert (row.status, row.attempts) == (Email.Status.PENDING, 0)
+        assert mail.outbox == []
+
+    row.refresh_from_db()
+    assert (row.status, row.attempts, row.last_error) == (Email.Status.SENT, 1, "")
+    assert [m.to for m in mail.outbox] == [["claire@example.com"]]
+
+
+def test_sweep_sends_pending_rows_older_than_a_minute_only(db):
+    old = _queue_one(to="old@example.com")
+    _queue_one(to="recent@example.com")
+    already_sent = _queue_one(to="sent@example.com")
+    Email.objects.filter(pk__in=[old.pk, already_sent.pk]).update(
+        created_at=timezone.now() - timedelta(minutes=2)
+    )
+    Email.objects.filter(pk=already_sent.pk).update(status=Email.Status.SENT)
+
+    assert tasks.email_sweep() == 1
+
+    assert [m.to for m in mail.outbox] == [["old@example.com"]]
+    statuses = dict(Email.objects.values_list("to", "status"))
+    assert statuses == {
+        "old@example.com": Email.Status.SENT,
+        "recent@example.com": Email.Status.PENDING,
+        "sent@example.com": Email.Status.SENT,
+    }
+
+
+def test_sweep_keeps_going_past_a_failing_row(db, failing_smtp):
+    first = _queue_one(to="first@example.com")
+    second = _queue_one(to="second@example.com")
+    Email.objects.update(created_at=timezone.now() - timedelta(minutes=5))
+
+    assert tasks.email_sweep() == 2
+
+    assert failing_smtp.attempts == 2
+    for row in (first, second):
+        row.refresh_from_db()
+        assert (row.status, row.attempts) == (Email.Status.PENDING, 1)
+
+
+def test_rolled_back_transaction_leaves_no_row_and_sends_nothing(
+    db, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        with pytest.raises(RuntimeError), transaction.atomic():
+            _queue_one()
+            raise RuntimeError("the change that caused the email failed")
+
+    assert callbacks == []
+    assert not Email.objects.exists()
+    assert mail.outbox == []
+
+
+@pytest.mark.parametrize(
+    "subject", ["Facture\r\nBcc: attacker@evil.test", "Facture\nBcc: attacker@evil.test\r\n"]
+)
+def test_line_breaks_in_a_subject_never_reach_the_headers(
+    db, django_capture_on_commit_callbacks, subject
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        row = _queue_one(subject=subject)
+
+    row.refresh_from_db()
+    assert row.subject == "Facture Bcc: attacker@evil.test"
+    (message,) = mail.outbox
+    assert message.recipients() == ["claire@example.com"]
+    raw = message.message()
+    assert raw["Subject"] == "Facture Bcc: attacker@evil.test"
+    assert raw["Bcc"] is None
+    assert "attacker@evil.test" not in raw["To"]
+
+
+def test_line_breaks_from_an_account_name_are_folded_in_a_rendered_subject(
+    owner, manager, django_capture_on_commit_callbacks
+):
+    organisation = owner.organisation
+    organisation.name = "ACME\r\nBcc: attacker@evil.test"
+    with django_capture_on_commit_callbacks(execute=True):
+        services.email_queue(
+            to=[manager.user.email],
+            template="ownership_received",
+            context={
+                "organisation": organisation,
+                "previous_owner": None,
+                "new_owner": manager.user,
+            },
+            language="fr",
+        )
+
+    (message,) = mail.outbox
+    raw = message.message()
+    assert (
+        raw["Subject"] == "Vous êtes maintenant propriétaire du compte ACME Bcc: attacker@evil.test"
+    )
+    assert raw["Bcc"] is None
+    assert message.recipients() == ["manager@example.com"]
