@@ -63,3 +63,37 @@ def summary(event: AuditEvent) -> str:
     values = event.after or event.before or {}
     parts = [str(v) for k, v in values.items() if k not in {"reason", "request"} and v]
     return " · ".join(parts)[:200]
+
+
+ANONYMISED = "[anonymisé]"
+
+
+def audit_anonymise(*, organisation, personal_values: set[str]) -> int:
+    """Erase people's names and addresses from an account's audit trail (GDPR erasure).
+
+    The one exception to append-only: the events stay (what happened, when), but values
+    that identify a person are replaced. Uses update(), not save(), deliberately.
+    """
+    personal = {value.strip().lower() for value in personal_values if value and value.strip()}
+
+    def scrub(data):
+        if isinstance(data, dict):
+            return {key: scrub(value) for key, value in data.items()}
+        if isinstance(data, list):
+            return [scrub(value) for value in data]
+        if isinstance(data, str) and any(p in data.lower() for p in personal):
+            return ANONYMISED
+        return data
+
+    changed = 0
+    for event in AuditEvent.objects.filter(organisation=organisation).iterator():
+        before, after = scrub(event.before), scrub(event.after)
+        label = event.actor_label
+        if any(p in label.lower() for p in personal):
+            label = "support: " + ANONYMISED if label.startswith("support:") else ANONYMISED
+        if (before, after, label) != (event.before, event.after, event.actor_label):
+            AuditEvent.objects.filter(pk=event.pk).update(
+                before=before, after=after, actor_label=label
+            )
+            changed += 1
+    return changed

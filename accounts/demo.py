@@ -11,10 +11,17 @@ SUPPORT_PERMISSIONS = {
     "accounts": ["organisation", "membership", "billingcontact", "auditevent", "user"],
     "emails": ["email"],
     "invoices": ["invoice", "invoiceline", "numbersequence"],
-    "subscriptions": ["plan", "planprice", "subscription", "confirmation"],
+    "subscriptions": ["plan", "planprice", "subscription", "confirmation", "accountclosure"],
     "support": ["supportrequest"],
 }
-SUPPORT_CHANGE = {"organisation", "billingcontact", "subscription", "email", "supportrequest"}
+SUPPORT_CHANGE = {
+    "invoice",
+    "organisation",
+    "billingcontact",
+    "subscription",
+    "email",
+    "supportrequest",
+}
 
 
 def _user(email, first_name, last_name, **extra):

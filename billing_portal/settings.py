@@ -220,12 +220,14 @@ SELLER = {
     ),
     "country": env.str("SELLER_COUNTRY", default="FR"),
     "siren": env.str("SELLER_SIREN", default="552100554"),
-    "vat_number": env.str("SELLER_VAT_NUMBER", default="FR24552100554"),
+    "vat_number": env.str("SELLER_VAT_NUMBER", default="FR96552100554"),
     "legal_form": env.str("SELLER_LEGAL_FORM", default="SAS au capital de 50 000 €"),
     "rcs": env.str("SELLER_RCS", default="RCS Paris 552 100 554"),
     "iban": env.str("SELLER_IBAN", default="FR7630006000011234567890189"),
     "bic": env.str("SELLER_BIC", default="AGRIFRPPXXX"),
     "vat_rate": Decimal(env.str("SELLER_VAT_RATE", default="20.00")),
+    # "Option pour le paiement de la taxe d'après les débits", printed when chosen.
+    "vat_on_debits": env.bool("SELLER_VAT_ON_DEBITS", default=False),
 }
 
 # Security headers. No inline script or style anywhere, so the policy can be strict.
@@ -272,6 +274,8 @@ LOGGING = {
         }
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # WeasyPrint narrates every render at INFO.
+    "loggers": {"weasyprint.progress": {"level": "WARNING"}, "fontTools": {"level": "WARNING"}},
 }
 
 # --- Subscriptions ---

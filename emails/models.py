@@ -29,6 +29,9 @@ class Email(models.Model):
     body_html = models.TextField(_("HTML"), blank=True)
     # [{"storage": "documents", "name": "...", "filename": "INV-1.pdf", "mimetype": "..."}]
     attachments = models.JSONField(_("pièces jointes"), default=list, blank=True)
+    # Confirmation links and reset links are credentials: once delivered, the stored copy
+    # of the body is replaced so that nobody can read a still-valid link from the outbox.
+    redact_after_send = models.BooleanField(_("contenu retiré après envoi"), default=False)
     status = models.CharField(
         _("statut"), max_length=10, choices=Status.choices, default=Status.PENDING
     )

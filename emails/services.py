@@ -18,6 +18,7 @@ from .models import Email
 logger = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 6
+REDACTED_BODY = "[Contenu retiré après envoi : ce message contenait un lien personnel.]"
 
 
 def _one_line(text: str) -> str:
@@ -33,6 +34,7 @@ def email_queue(
     language: str,
     organisation=None,
     attachments: Iterable[dict] = (),
+    redact_after_send: bool = False,
 ) -> list[Email]:
     """Render `emails/<template>.txt|.html|_subject.txt` once per recipient and queue it.
 
@@ -51,6 +53,7 @@ def email_queue(
         body_html=body_html,
         organisation=organisation,
         attachments=attachments,
+        redact_after_send=redact_after_send,
     )
 
 
@@ -63,6 +66,7 @@ def email_queue_message(
     body_html: str = "",
     organisation=None,
     attachments: Iterable[dict] = (),
+    redact_after_send: bool = False,
 ) -> list[Email]:
     """Queue an already rendered message, one outbox row per recipient."""
     from .tasks import email_send_task
@@ -78,6 +82,7 @@ def email_queue_message(
                 body_text=body_text,
                 body_html=body_html,
                 attachments=list(attachments),
+                redact_after_send=redact_after_send,
             )
             for addr in recipients
         ]
@@ -134,7 +139,11 @@ def email_send(*, email_id: int) -> bool:
             email.status = Email.Status.SENT
             email.sent_at = timezone.now()
             email.last_error = ""
-            email.save(update_fields=["attempts", "status", "sent_at", "last_error"])
+            fields = ["attempts", "status", "sent_at", "last_error"]
+            if email.redact_after_send:
+                email.body_text, email.body_html = REDACTED_BODY, ""
+                fields += ["body_text", "body_html"]
+            email.save(update_fields=fields)
             return True
     # Raised only once the block above has committed the attempt and its error: raising
     # inside it would roll them back, and a failing row would be retried forever.

@@ -5,4 +5,8 @@ from . import views
 # Mounted under the portal namespace ("portal:") by billing_portal/urls.py.
 portal_patterns = [
     path("invoices/", views.invoices_tab, name="invoices"),
+    path("invoices/address/", views.address_edit, name="organisation_address"),
+    path("invoices/vat/", views.vat_edit, name="organisation_vat"),
+    path("invoices/<str:number>/", views.invoice_detail, name="invoice_detail"),
+    path("invoices/<str:number>/pdf/", views.invoice_pdf, name="invoice_pdf"),
 ]

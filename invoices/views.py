@@ -1,8 +1,135 @@
-from django.shortcuts import render
+"""The Factures tab: organisation details, renewal estimate, invoice contacts and history,
+each invoice online and as a PDF. Owner only; lookups scoped to the signed-in account."""
 
-from accounts.permissions import portal_view
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import FileResponse, Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
+from django.utils.translation import gettext as _
+
+from accounts import services as account_services
+from accounts.forms import OrganisationAddressForm, OrganisationVatForm
+from accounts.permissions import client_ip, portal_view
+from accounts.selectors import contacts_page
+
+from . import pdf, selectors
+
+TAB_TEMPLATE = "invoices/invoices.html"
+
+
+def _tab_context(request, **extra):
+    organisation = request.account
+    return {
+        "tab": "invoices",
+        "organisation": organisation,
+        "estimate": selectors.renewal_estimate(organisation=organisation),
+        "recipients": contacts_page(organisation=organisation),
+        "invoices": selectors.invoices_page(
+            organisation=organisation, page_number=request.GET.get("page") or 1
+        ),
+        **extra,
+    }
+
+
+def _render_tab(request, fragment=None, **extra):
+    """The whole tab for a browser, or just `fragment` for htmx."""
+    template = TAB_TEMPLATE
+    if request.htmx and fragment:
+        template = f"{TAB_TEMPLATE}#{fragment}"
+    return render(request, template, _tab_context(request, **extra))
+
+
+def _after_save(request, fragment, message):
+    """Post/redirect/get for a browser; for htmx the saved section plus the renewal
+    estimate, swapped out of band, since the address and VAT number change it."""
+    messages.success(request, message)
+    if not request.htmx:
+        return redirect("portal:invoices")
+    context = _tab_context(request)
+    html = render_to_string(f"{TAB_TEMPLATE}#{fragment}", context, request)
+    html += render_to_string(f"{TAB_TEMPLATE}#renewal-estimate", {**context, "oob": True}, request)
+    return HttpResponse(html)
 
 
 @portal_view(owner_only=True)
 def invoices_tab(request):
-    return render(request, "invoices/invoices.html", {"tab": "invoices"})
+    return _render_tab(request, "invoice-list")
+
+
+@portal_view(methods=("GET", "POST"), owner_only=True)
+def address_edit(request):
+    organisation = request.account
+    initial = {
+        "address_line1": organisation.address_line1,
+        "address_line2": organisation.address_line2,
+        "postal_code": organisation.postal_code,
+        "city": organisation.city,
+        "country": organisation.country,
+    }
+    form = OrganisationAddressForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            request.account = account_services.organisation_update_address(
+                organisation=organisation,
+                actor=request.user,
+                ip=client_ip(request),
+                **form.cleaned_data,
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            return _after_save(request, "organisation-address", _("L'adresse a été enregistrée."))
+    return _render_tab(request, "organisation-address", address_form=form, editing_address=True)
+
+
+@portal_view(methods=("GET", "POST"), owner_only=True)
+def vat_edit(request):
+    form = OrganisationVatForm(
+        request.POST or None, initial={"vat_number": request.account.vat_number}
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            request.account = account_services.organisation_update_vat(
+                organisation=request.account,
+                vat_number=form.cleaned_data["vat_number"],
+                actor=request.user,
+                ip=client_ip(request),
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            return _after_save(request, "organisation-vat", _("Le numéro de TVA a été enregistré."))
+    return _render_tab(request, "organisation-vat", vat_form=form, editing_vat=True)
+
+
+def _invoice_or_404(request, number):
+    invoice = selectors.invoice_document(organisation=request.account, number=number)
+    if invoice is None:
+        raise Http404
+    return invoice
+
+
+@portal_view(owner_only=True)
+def invoice_detail(request, number):
+    """The invoice online: the same document as its PDF."""
+    invoice = _invoice_or_404(request, number)
+    return render(
+        request,
+        "invoices/invoice_detail.html",
+        {"tab": "invoices", "invoice": invoice, "lines": list(invoice.lines.all())},
+    )
+
+
+@portal_view(owner_only=True)
+def invoice_pdf(request, number):
+    """Download the stored PDF (rendered now, once, if the task has not run yet)."""
+    invoice = _invoice_or_404(request, number)
+    response = FileResponse(
+        pdf.invoice_pdf_open(invoice),
+        as_attachment=True,
+        filename=invoice.pdf_filename,
+        content_type="application/pdf",
+    )
+    response["Cache-Control"] = "private, no-store"
+    return response

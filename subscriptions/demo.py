@@ -1,6 +1,6 @@
 """Demo plans and subscriptions (idempotent)."""
 
-from datetime import date, timedelta
+from datetime import timedelta
 from decimal import Decimal
 
 from django.utils import timezone
@@ -8,6 +8,7 @@ from django.utils import timezone
 from accounts.models import Organisation
 
 from .models import Plan, PlanPrice, Subscription
+from .periods import one_year_before
 
 PLANS = [
     {
@@ -72,13 +73,6 @@ def seed_plans() -> dict[str, Plan]:
     return plans
 
 
-def _one_year_after(day: date) -> date:
-    try:
-        return day.replace(year=day.year + 1)
-    except ValueError:  # 29 February
-        return day.replace(year=day.year + 1, day=28)
-
-
 def seed():
     plans = seed_plans()
     today = timezone.localdate()
@@ -91,7 +85,7 @@ def seed():
         if organisation is None or Subscription.objects.filter(organisation=organisation).exists():
             continue
         period_end = today + timedelta(days=renews_in)
-        period_start = _one_year_after(period_end).replace(year=period_end.year - 1)
+        period_start = one_year_before(period_end)
         Subscription.objects.create(
             organisation=organisation,
             plan=plans[code],

@@ -1,3 +1,4 @@
+from datetime import timedelta
 from decimal import Decimal
 
 from django.db import models
@@ -100,3 +101,141 @@ class Subscription(models.Model):
     @property
     def renewal_plan(self):
         return self.next_plan or self.plan
+
+    @property
+    def last_day(self):
+        """The last day of the period, for display (the period itself is half-open)."""
+        return self.period_end - timedelta(days=1)
+
+    @property
+    def is_active(self):
+        return self.status == self.Status.ACTIVE
+
+
+class Confirmation(models.Model):
+    """A pending action that waits for the owner to open the link sent by email.
+
+    Only the SHA-256 of the link's token is stored (see tokens.py): the row says what the
+    link does (kind, target plan), for which account and who asked; the token is only the
+    key. A newer request of the same kind supersedes the pending one.
+    """
+
+    class Kind(models.TextChoices):
+        UPGRADE = "upgrade", _("Mise à niveau")
+        CLOSURE = "closure", _("Fermeture du compte")
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("En attente")
+        USED = "used", _("Confirmée")
+        SUPERSEDED = "superseded", _("Remplacée")
+        CANCELLED = "cancelled", _("Annulée")
+
+    organisation = models.ForeignKey(
+        "accounts.Organisation",
+        verbose_name=_("compte client"),
+        on_delete=models.CASCADE,
+        related_name="confirmations",
+    )
+    kind = models.CharField(_("action"), max_length=10, choices=Kind.choices)
+    token_hash = models.CharField(_("empreinte du jeton"), max_length=64, unique=True)
+    requested_by = models.ForeignKey(
+        "accounts.User",
+        verbose_name=_("demandée par"),
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="+",
+    )
+    # For an upgrade: the plan when it was asked (the link is stale if that changed) and
+    # the plan it moves to.
+    from_plan = models.ForeignKey(
+        Plan,
+        verbose_name=_("forfait d'origine"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    plan = models.ForeignKey(
+        Plan,
+        verbose_name=_("forfait demandé"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    status = models.CharField(
+        _("statut"), max_length=10, choices=Status.choices, default=Status.PENDING
+    )
+    created_at = models.DateTimeField(_("demandée le"), auto_now_add=True)
+    expires_at = models.DateTimeField(_("expire le"))
+    used_at = models.DateTimeField(_("confirmée le"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("lien de confirmation")
+        verbose_name_plural = _("liens de confirmation")
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organisation", "kind"],
+                condition=models.Q(status="pending"),
+                name="one_pending_confirmation_per_kind",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(kind="upgrade")
+                | (models.Q(plan__isnull=False) & models.Q(from_plan__isnull=False)),
+                name="upgrade_confirmation_has_plans",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.organisation} · {self.get_kind_display()} · {self.get_status_display()}"
+
+
+class AccountClosure(models.Model):
+    """One closure of an account: when, until when support may reopen it, what followed.
+
+    The personal data of the account's people is anonymised once `anonymise_after` has
+    passed, unless support reopened the account before.
+    """
+
+    organisation = models.ForeignKey(
+        "accounts.Organisation",
+        verbose_name=_("compte client"),
+        on_delete=models.CASCADE,
+        related_name="closures",
+    )
+    requested_by = models.ForeignKey(
+        "accounts.User",
+        verbose_name=_("demandée par"),
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="+",
+    )
+    closed_at = models.DateTimeField(_("fermé le"))
+    anonymise_after = models.DateTimeField(_("anonymisation à partir du"))
+    anonymised_at = models.DateTimeField(_("anonymisé le"), null=True, blank=True)
+    reopened_at = models.DateTimeField(_("rouvert le"), null=True, blank=True)
+    reopened_by = models.ForeignKey(
+        "accounts.User",
+        verbose_name=_("rouvert par"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    reopen_reason = models.TextField(_("raison de la réouverture"), blank=True)
+
+    class Meta:
+        verbose_name = _("fermeture de compte")
+        verbose_name_plural = _("fermetures de compte")
+        ordering = ["-closed_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organisation"],
+                condition=models.Q(reopened_at__isnull=True),
+                name="one_open_closure_per_account",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.organisation} · {self.closed_at:%Y-%m-%d}"

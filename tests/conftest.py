@@ -97,5 +97,17 @@ def client_for(client):
 
 
 @pytest.fixture(autouse=True)
+def _documents_in_tmp(settings, tmp_path):
+    """PDFs go to a per-test folder, never to var/."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "documents": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(tmp_path / "documents")},
+        },
+    }
+
+
+@pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

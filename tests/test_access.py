@@ -7,7 +7,12 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from accounts.models import Organisation
-from tests.factories import BillingContactFactory, MembershipFactory, OrganisationFactory
+from tests.factories import (
+    BillingContactFactory,
+    InvoiceFactory,
+    MembershipFactory,
+    OrganisationFactory,
+)
 
 ROLES = ("anonymous", "manager", "other_owner", "owner", "support", "closed_member")
 
@@ -43,7 +48,20 @@ EXPECTED = {
         "POST": _expect(302, 403, 404, (302, 200), 403, 403),
     },
     "portal:invoices": {"GET": OWNER_PAGE, "POST": NOT_ALLOWED},
+    "portal:organisation_address": {"GET": OWNER_PAGE, "POST": OWNER_PAGE},
+    "portal:organisation_vat": {"GET": OWNER_PAGE, "POST": OWNER_PAGE},
+    "portal:invoice_detail": {"GET": OWNER_OBJECT, "POST": NOT_ALLOWED},
+    "portal:invoice_pdf": {"GET": OWNER_OBJECT, "POST": NOT_ALLOWED},
     "portal:subscription": {"GET": OWNER_PAGE, "POST": NOT_ALLOWED},
+    "portal:upgrade": {"GET": OWNER_PAGE, "POST": NOT_ALLOWED},
+    "portal:upgrade_request": {"GET": NOT_ALLOWED, "POST": OWNER_PAGE},
+    "portal:closure": {"GET": OWNER_PAGE, "POST": _expect(302, 403, 302, 302, 403, 403)},
+    "pricing": {"GET": PUBLIC, "POST": _expect(405, 405, 405, 405, 405, 405)},
+    # The token is the credential: an unknown one is a 404 for everyone.
+    "subscription_confirm": {
+        "GET": _expect(404, 404, 404, 404, 404, 404),
+        "POST": _expect(404, 404, 404, 404, 404, 404),
+    },
     "login": {
         "GET": _expect(200, 302, 302, 302, 302, 302),
         "POST": _expect(200, 302, 302, 302, 302, 302),
@@ -72,6 +90,9 @@ URL_KWARGS = {
     "portal:contact_edit": lambda objs: {"pk": objs["contact"].pk},
     "portal:contact_remove": lambda objs: {"pk": objs["contact"].pk},
     "password_reset_confirm": lambda objs: {"uidb64": "MQ", "token": "set-password"},
+    "subscription_confirm": lambda objs: {"token": "x" * 43},
+    "portal:invoice_detail": lambda objs: {"number": objs["invoice"].number},
+    "portal:invoice_pdf": lambda objs: {"number": objs["invoice"].number},
 }
 
 
@@ -111,6 +132,7 @@ def actors(owner, manager, other_owner, support_user):
         "support": support_user,
         "closed_member": closed.user,
         "contact": contact,
+        "invoice": InvoiceFactory(organisation=owner.organisation),
     }
 
 

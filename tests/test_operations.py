@@ -99,7 +99,7 @@ def test_deploy_checks_pass_with_production_settings():
         **{
             k: v
             for k, v in os.environ.items()
-            if not k.startswith(("DEBUG", "SECURE_", "SESSION_", "CSRF_"))
+            if not k.startswith(("DEBUG", "SECURE_", "SESSION_", "DJANGO_ALLOW_ASYNC", "CSRF_"))
         },
         "DEBUG": "0",
         "SECRET_KEY": "p" * 20 + "-production-like-secret-key-with-enough-entropy-9f8e7d6c",

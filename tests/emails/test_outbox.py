@@ -286,3 +286,22 @@ def test_line_breaks_from_an_account_name_are_folded_in_a_rendered_subject(
     )
     assert raw["Bcc"] is None
     assert message.recipients() == ["manager@example.com"]
+
+
+def test_links_are_removed_from_the_stored_copy_once_sent(db, django_capture_on_commit_callbacks):
+    from django.core import mail
+
+    from emails.services import REDACTED_BODY, email_queue_message
+
+    with django_capture_on_commit_callbacks(execute=True):
+        (row,) = email_queue_message(
+            to=["owner@example.com"],
+            kind="upgrade_request",
+            subject="Confirmez",
+            body_text="https://billing.example.com/confirm/SECRET-TOKEN/",
+            redact_after_send=True,
+        )
+    row.refresh_from_db()
+    assert "SECRET-TOKEN" in mail.outbox[0].body  # the recipient got the link
+    assert row.status == "sent" and row.body_text == REDACTED_BODY
+    assert "SECRET-TOKEN" not in row.body_html

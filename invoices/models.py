@@ -1,0 +1,245 @@
+"""Invoices: numbered, issued once, never edited or deleted.
+
+An invoice is a snapshot: seller and buyer identity, addresses, VAT numbers, language,
+currency, tax treatment and lines are copied in when it is issued (invoices.services.
+invoice_issue, the only way one comes to exist). Afterwards only the status and the
+reference to its rendered PDF may change, through QuerySet.update() of those fields alone.
+Corrections are credit notes (kind "credit_note", `corrects` the invoice they correct).
+"""
+
+from django.db import models
+from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
+
+from .tax import Treatment
+
+# The only columns an issued invoice may still change, and only through QuerySet.update().
+MUTABLE_AFTER_ISSUE = frozenset({"status", "pdf_name", "pdf_sha256", "pdf_rendered_at"})
+
+MONEY = {"max_digits": 14, "decimal_places": 2}
+
+
+class ImmutableInvoiceError(Exception):
+    """Raised on any attempt to edit or delete an issued invoice or its lines."""
+
+
+class InvoiceQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        forbidden = set(kwargs) - MUTABLE_AFTER_ISSUE
+        if forbidden:
+            raise ImmutableInvoiceError(
+                f"Issued invoices cannot change {', '.join(sorted(forbidden))}."
+            )
+        return super().update(**kwargs)
+
+    def bulk_update(self, objs, fields, batch_size=None):
+        if set(fields) - MUTABLE_AFTER_ISSUE:
+            raise ImmutableInvoiceError("Issued invoices cannot be edited.")
+        return super().bulk_update(objs, fields, batch_size=batch_size)
+
+    def delete(self):
+        raise ImmutableInvoiceError("Issued invoices cannot be deleted; issue a credit note.")
+
+    delete.queryset_only = True
+
+
+class ImmutableLineQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise ImmutableInvoiceError("Invoice lines cannot be edited.")
+
+    def bulk_update(self, objs, fields, batch_size=None):
+        raise ImmutableInvoiceError("Invoice lines cannot be edited.")
+
+    def delete(self):
+        raise ImmutableInvoiceError("Invoice lines cannot be deleted.")
+
+    delete.queryset_only = True
+
+
+class NumberSequence(models.Model):
+    """The counter behind a gapless numbering: one row, locked by the issuing transaction.
+
+    A database sequence would leave a gap at every rolled-back transaction; this row is
+    incremented inside the transaction that uses the number, so both commit or neither.
+    """
+
+    name = models.CharField(_("nom"), max_length=30, unique=True)
+    next_value = models.PositiveBigIntegerField(_("prochain numéro"), default=1)
+    # Numbers follow the issue dates: no invoice may be dated before the last one issued.
+    last_issue_date = models.DateField(_("dernière date d'émission"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("séquence de numérotation")
+        verbose_name_plural = _("séquences de numérotation")
+
+    def __str__(self):
+        return f"{self.name}: {self.next_value}"
+
+
+class Invoice(models.Model):
+    class Kind(models.TextChoices):
+        INVOICE = "invoice", _("Facture")
+        CREDIT_NOTE = "credit_note", _("Avoir")
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("À payer")
+        PAID = "paid", _("Payée")
+        VOID = "void", _("Annulée")
+
+    class PaymentMethod(models.TextChoices):
+        BANK_TRANSFER = "bank_transfer", _("Virement bancaire")
+
+    number = models.CharField(_("numéro"), max_length=20, unique=True)
+    sequence = models.PositiveBigIntegerField(_("rang dans la séquence"), unique=True)
+    organisation = models.ForeignKey(
+        "accounts.Organisation",
+        verbose_name=_("compte client"),
+        on_delete=models.PROTECT,
+        related_name="invoices",
+    )
+    kind = models.CharField(_("type"), max_length=12, choices=Kind.choices, default=Kind.INVOICE)
+    corrects = models.ForeignKey(
+        "self",
+        verbose_name=_("facture corrigée"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="corrections",
+    )
+    status = models.CharField(
+        _("statut"), max_length=10, choices=Status.choices, default=Status.OPEN
+    )
+    issue_date = models.DateField(_("date d'émission"))
+    due_date = models.DateField(_("date d'échéance"))
+    # The service period covered by the lines, half-open [start, end).
+    period_start = models.DateField(_("début de la prestation"), null=True, blank=True)
+    period_end = models.DateField(_("fin de la prestation (exclue)"), null=True, blank=True)
+    currency = models.CharField(_("devise"), max_length=3)
+    language = models.CharField(_("langue"), max_length=8)
+
+    subtotal = models.DecimalField(_("total HT"), **MONEY)
+    vat_rate = models.DecimalField(_("taux de TVA"), max_digits=5, decimal_places=2)
+    vat_amount = models.DecimalField(_("TVA"), **MONEY)
+    total = models.DecimalField(_("total TTC"), **MONEY)
+    tax_treatment = models.CharField(_("régime de TVA"), max_length=20, choices=Treatment.choices)
+    tax_mention = models.TextField(_("mention de TVA"), blank=True)
+
+    payment_method = models.CharField(
+        _("mode de paiement"),
+        max_length=20,
+        choices=PaymentMethod.choices,
+        default=PaymentMethod.BANK_TRANSFER,
+    )
+
+    # Seller snapshot (settings.SELLER when issued).
+    seller_legal_name = models.CharField(_("vendeur : dénomination"), max_length=200)
+    seller_legal_form = models.CharField(_("vendeur : forme juridique et capital"), max_length=200)
+    seller_address_lines = models.JSONField(_("vendeur : adresse"), default=list)
+    seller_country = models.CharField(_("vendeur : pays"), max_length=2)
+    seller_siren = models.CharField(_("vendeur : SIREN"), max_length=9)
+    seller_rcs = models.CharField(_("vendeur : RCS"), max_length=100)
+    seller_vat_number = models.CharField(_("vendeur : n° TVA"), max_length=20)
+    seller_iban = models.CharField(_("vendeur : IBAN"), max_length=34)
+    seller_bic = models.CharField(_("vendeur : BIC"), max_length=11)
+    seller_vat_on_debits = models.BooleanField(_("vendeur : TVA d'après les débits"), default=False)
+
+    # Buyer snapshot (the organisation when issued).
+    buyer_legal_name = models.CharField(_("client : dénomination"), max_length=200)
+    buyer_address_lines = models.JSONField(_("client : adresse"), default=list)
+    buyer_country = models.CharField(_("client : pays"), max_length=2)
+    buyer_vat_number = models.CharField(_("client : n° TVA"), max_length=20, blank=True)
+    buyer_siren = models.CharField(_("client : SIREN"), max_length=9, blank=True)
+
+    # The PDF, rendered once after issue; its name is unguessable, its hash proves integrity.
+    pdf_name = models.CharField(_("fichier PDF"), max_length=255, blank=True, editable=False)
+    pdf_sha256 = models.CharField(_("SHA-256 du PDF"), max_length=64, blank=True, editable=False)
+    pdf_rendered_at = models.DateTimeField(_("PDF généré le"), null=True, blank=True)
+
+    created_at = models.DateTimeField(_("créée le"), auto_now_add=True)
+
+    objects = InvoiceQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("facture")
+        verbose_name_plural = _("factures")
+        ordering = ["-sequence"]
+        indexes = [
+            models.Index(fields=["organisation", "-sequence"], name="invoice_account_newest")
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(due_date__gte=F("issue_date")), name="invoice_due_after_issue"
+            ),
+            models.CheckConstraint(
+                condition=Q(period_start__isnull=True, period_end__isnull=True)
+                | Q(period_end__gt=F("period_start")),
+                name="invoice_period_not_empty",
+            ),
+            models.CheckConstraint(
+                condition=Q(kind="invoice", corrects__isnull=True)
+                | Q(kind="credit_note", corrects__isnull=False),
+                name="invoice_credit_note_corrects_one",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["open", "paid", "void"]), name="invoice_status_known"
+            ),
+        ]
+
+    def __str__(self):
+        return self.number
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise ImmutableInvoiceError(f"Invoice {self.number} is issued and cannot be edited.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ImmutableInvoiceError(f"Invoice {self.number} is issued and cannot be deleted.")
+
+    @property
+    def pdf_filename(self) -> str:
+        return f"{self.number}.pdf"
+
+    @property
+    def is_credit_note(self) -> bool:
+        return self.kind == self.Kind.CREDIT_NOTE
+
+
+class InvoiceLine(models.Model):
+    """One line of an issued invoice, written with it by invoice_issue (bulk_create) only."""
+
+    invoice = models.ForeignKey(
+        Invoice, verbose_name=_("facture"), on_delete=models.PROTECT, related_name="lines"
+    )
+    position = models.PositiveSmallIntegerField(_("position"))
+    description = models.CharField(_("désignation"), max_length=500)
+    period_start = models.DateField(_("début de période"), null=True, blank=True)
+    period_end = models.DateField(_("fin de période (exclue)"), null=True, blank=True)
+    quantity = models.DecimalField(_("quantité"), max_digits=12, decimal_places=3)
+    unit_price = models.DecimalField(_("prix unitaire HT"), max_digits=16, decimal_places=4)
+    vat_rate = models.DecimalField(_("taux de TVA"), max_digits=5, decimal_places=2)
+    amount = models.DecimalField(_("montant HT"), **MONEY)
+
+    objects = ImmutableLineQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("ligne de facture")
+        verbose_name_plural = _("lignes de facture")
+        ordering = ["invoice", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["invoice", "position"], name="invoice_line_position"),
+            models.CheckConstraint(
+                condition=Q(period_start__isnull=True, period_end__isnull=True)
+                | Q(period_end__gt=F("period_start")),
+                name="invoice_line_period_not_empty",
+            ),
+        ]
+
+    def __str__(self):
+        return self.description
+
+    def save(self, *args, **kwargs):
+        raise ImmutableInvoiceError("Invoice lines are written once, by invoice_issue.")
+
+    def delete(self, *args, **kwargs):
+        raise ImmutableInvoiceError("Invoice lines cannot be deleted.")

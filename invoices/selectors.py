@@ -1,0 +1,88 @@
+"""What the Factures tab and the invoice pages show, each in a fixed number of queries."""
+
+from dataclasses import dataclass
+from datetime import date
+
+from django.core.exceptions import ValidationError
+from django.core.paginator import Page, Paginator
+
+from accounts.models import Organisation
+from subscriptions.models import Plan, Subscription
+from subscriptions.selectors import renewal_lines
+
+from .models import Invoice
+from .services import LineSpec, Totals, invoice_preview
+
+INVOICES_PER_PAGE = 25
+
+
+def invoices_page(*, organisation: Organisation, page_number=1) -> Page:
+    """Newest first, 25 a page: a COUNT and one SELECT of the listed columns, whatever the
+    number of invoices."""
+    invoices = (
+        Invoice.objects.filter(organisation=organisation)
+        .only("number", "kind", "status", "issue_date", "due_date", "total", "currency")
+        .order_by("-sequence")
+    )
+    return Paginator(invoices, INVOICES_PER_PAGE).get_page(page_number)
+
+
+def invoice_document(*, organisation: Organisation, number: str) -> Invoice | None:
+    """One invoice of this account with its lines, or None (another account's is None too)."""
+    return (
+        Invoice.objects.filter(organisation=organisation, number=number)
+        .prefetch_related("lines")
+        .first()
+    )
+
+
+def _one_year_after(day: date) -> date:
+    try:
+        return day.replace(year=day.year + 1)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year + 1, day=28)
+
+
+@dataclass(frozen=True)
+class RenewalEstimate:
+    subscription: Subscription | None
+    plan: Plan | None = None
+    renewal_date: date | None = None
+    line: LineSpec | None = None
+    totals: Totals | None = None
+
+    @property
+    def will_renew(self) -> bool:
+        return self.subscription is not None and self.subscription.status == "active"
+
+
+def renewal_estimate(*, organisation: Organisation) -> RenewalEstimate:
+    """What the next renewal will invoice, with today's address, VAT number and prices.
+
+    Computed by invoice_preview, so it applies exactly the tax rule an issued invoice would.
+    `totals` is None without a subscription, when it will not renew, or when the plan has
+    no price in the account's currency.
+    """
+    subscription = (
+        Subscription.objects.filter(organisation=organisation)
+        .select_related("plan", "next_plan")
+        .first()
+    )
+    if subscription is None or subscription.status != Subscription.Status.ACTIVE:
+        return RenewalEstimate(subscription=subscription)
+    plan = subscription.renewal_plan
+    subscription.organisation = organisation  # already loaded: no second query
+    try:
+        # The very lines the renewal task will issue (one rule, in subscriptions/).
+        (line,) = renewal_lines(subscription)
+    except ValidationError:  # no price in the account's currency
+        return RenewalEstimate(
+            subscription=subscription, plan=plan, renewal_date=subscription.period_end
+        )
+    return RenewalEstimate(
+        subscription=subscription,
+        plan=plan,
+        renewal_date=subscription.period_end,
+        line=line,
+        totals=invoice_preview(organisation=organisation, lines=[line]),
+    )

@@ -1,0 +1,70 @@
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
+from accounts.models import Membership
+from invoices.services import LineSpec, invoice_issue
+from subscriptions.models import Plan, PlanPrice, Subscription
+from tests.factories import BillingContactFactory, MembershipFactory, OrganisationFactory
+
+
+@pytest.fixture
+def billing_contact(owner):
+    return BillingContactFactory(
+        organisation=owner.organisation,
+        first_name="Claire",
+        last_name="Dubois",
+        email="compta@example.com",
+    )
+
+
+@pytest.fixture
+def plan(db):
+    plan = Plan.objects.create(
+        code="professionnel", name_fr="Professionnel", name_en="Professional", rank=2
+    )
+    PlanPrice.objects.create(plan=plan, currency="EUR", yearly_amount=Decimal("6000.00"))
+    return plan
+
+
+@pytest.fixture
+def subscription(owner, plan):
+    return Subscription.objects.create(
+        organisation=owner.organisation,
+        plan=plan,
+        period_start=date(2026, 3, 1),
+        period_end=date(2027, 3, 1),
+    )
+
+
+@pytest.fixture
+def swedish_owner(db):
+    """An account in another EU country, with a valid VAT number, invoiced in English."""
+    return MembershipFactory(
+        organisation=OrganisationFactory(
+            name="Nordic Design Awards",
+            address_line1="Sveavägen 24",
+            postal_code="111 57",
+            city="Stockholm",
+            country="SE",
+            vat_number="SE556677889901",
+            language="en",
+        ),
+        role=Membership.Role.OWNER,
+    )
+
+
+def one_line(amount="850.00", description="Pack de 1 000 candidatures supplémentaires"):
+    return [LineSpec(description=description, quantity=Decimal(1), unit_price=Decimal(amount))]
+
+
+@pytest.fixture
+def issue():
+    """Issue an invoice through the service (the only way one comes to exist)."""
+
+    def _issue(organisation, amount="850.00", **kwargs):
+        kwargs.setdefault("lines", one_line(amount))
+        return invoice_issue(organisation=organisation, **kwargs)
+
+    return _issue
