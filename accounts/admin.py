@@ -70,6 +70,30 @@ class UserAdmin(DjangoUserAdmin):
         ]
 
 
+class SupportPlanForm(forms.Form):
+    plan = forms.ModelChoiceField(label=_("Forfait"), queryset=None)
+    immediately = forms.BooleanField(
+        label=_("Tout de suite (mises à niveau seulement, facturées au prorata)"),
+        required=False,
+        help_text=_("Sinon le changement prend effet au prochain renouvellement."),
+    )
+    reason = forms.CharField(
+        label=_("Raison du changement"), max_length=500, widget=forms.Textarea(attrs={"rows": 3})
+    )
+
+    def __init__(self, *args, **kwargs):
+        from subscriptions.models import Plan
+
+        super().__init__(*args, **kwargs)
+        self.fields["plan"].queryset = Plan.objects.order_by("rank")
+
+
+class SupportReasonForm(forms.Form):
+    reason = forms.CharField(
+        label=_("Raison"), max_length=500, widget=forms.Textarea(attrs={"rows": 3})
+    )
+
+
 class AuditEventInline(admin.TabularInline):
     model = AuditEvent
     extra = 0
@@ -137,8 +161,118 @@ class OrganisationAdmin(admin.ModelAdmin):
                 self.admin_site.admin_view(self.change_owner_view),
                 name="accounts_organisation_change_owner",
             ),
+            path(
+                "<int:pk>/change-plan/",
+                self.admin_site.admin_view(self.change_plan_view),
+                name="accounts_organisation_change_plan",
+            ),
+            path(
+                "<int:pk>/reopen/",
+                self.admin_site.admin_view(self.reopen_view),
+                name="accounts_organisation_reopen",
+            ),
+            path(
+                "<int:pk>/confirmations/<int:confirmation_pk>/resend/",
+                self.admin_site.admin_view(self.resend_confirmation_view),
+                name="accounts_organisation_resend_confirmation",
+            ),
         ]
         return custom + super().get_urls()
+
+    def _support_form_view(self, request, pk, *, title, form, action, template, extra=None):
+        """A support action on one account: a form, then the service, then back."""
+        organisation = get_object_or_404(Organisation, pk=pk)
+        if not self.has_change_permission(request, organisation):
+            raise PermissionDenied
+        if request.method == "POST" and form.is_valid():
+            try:
+                message = action(organisation, form.cleaned_data)
+            except ValidationError as exc:
+                form.add_error(None, exc)
+            else:
+                messages.success(request, message)
+                return redirect(reverse("admin:accounts_organisation_change", args=[pk]))
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "original": organisation,
+            "title": title,
+            "form": form,
+            **(extra or {}),
+        }
+        return TemplateResponse(request, template, context)
+
+    def change_plan_view(self, request, pk):
+        from subscriptions.services import plan_change_by_support
+
+        def action(organisation, data):
+            plan_change_by_support(
+                organisation=organisation,
+                plan=data["plan"],
+                immediately=data["immediately"],
+                reason=data["reason"],
+                actor=request.user,
+                ip=client_ip(request),
+            )
+            return _("Le forfait a été modifié.")
+
+        return self._support_form_view(
+            request,
+            pk,
+            title=_("Changer le forfait"),
+            form=SupportPlanForm(request.POST or None),
+            action=action,
+            template="admin/accounts/organisation/support_form.html",
+        )
+
+    def reopen_view(self, request, pk):
+        from subscriptions.services import account_reopen
+
+        def action(organisation, data):
+            account_reopen(
+                organisation=organisation,
+                reason=data["reason"],
+                actor=request.user,
+                ip=client_ip(request),
+            )
+            return _("Le compte a été rouvert.")
+
+        return self._support_form_view(
+            request,
+            pk,
+            title=_("Rouvrir le compte"),
+            form=SupportReasonForm(request.POST or None),
+            action=action,
+            template="admin/accounts/organisation/support_form.html",
+        )
+
+    def resend_confirmation_view(self, request, pk, confirmation_pk):
+        from subscriptions.models import Confirmation
+        from subscriptions.services import confirmation_resend
+
+        organisation = get_object_or_404(Organisation, pk=pk)
+        confirmation = get_object_or_404(
+            Confirmation.objects.select_related("plan", "requested_by", "organisation"),
+            organisation=organisation,
+            pk=confirmation_pk,
+        )
+        if not self.has_change_permission(request, organisation):
+            raise PermissionDenied
+        if request.method != "POST":
+            return redirect(reverse("admin:accounts_organisation_change", args=[pk]))
+        try:
+            confirmation_resend(
+                confirmation=confirmation, actor=request.user, ip=client_ip(request)
+            )
+        except (ValidationError, PermissionDenied) as exc:
+            messages.error(request, " ".join(getattr(exc, "messages", [str(exc)])))
+        else:
+            messages.success(
+                request,
+                _("Un nouveau lien de confirmation a été envoyé à %(email)s.")
+                % {"email": confirmation.requested_by.email},
+            )
+        return redirect(reverse("admin:accounts_organisation_change", args=[pk]))
 
     def change_owner_view(self, request, pk):
         """The seed's "contact support to take over" path: same service as the portal."""
@@ -175,6 +309,27 @@ class OrganisationAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("memberships__user")
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        """The account page support works from: everything about the account on one page."""
+        from invoices.models import Invoice
+        from subscriptions.models import Confirmation, Subscription
+        from support.models import SupportRequest
+
+        extra_context = {
+            **(extra_context or {}),
+            "account_subscription": Subscription.objects.select_related("plan", "next_plan")
+            .filter(organisation_id=object_id)
+            .first(),
+            "pending_confirmations": Confirmation.objects.filter(
+                organisation_id=object_id, status=Confirmation.Status.PENDING
+            ).select_related("plan", "requested_by"),
+            "account_invoices": Invoice.objects.filter(organisation_id=object_id).order_by(
+                "-issue_date", "-pk"
+            )[:25],
+            "support_requests": SupportRequest.objects.filter(organisation_id=object_id)[:10],
+        }
+        return super().change_view(request, object_id, form_url, extra_context)
 
     @admin.display(description=_("propriétaire du compte"))
     def owner_email(self, obj):

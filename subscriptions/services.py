@@ -575,3 +575,124 @@ def renewal_remind(*, subscription: Subscription, today: date | None = None) -> 
         organisation=organisation,
     )
     return True
+
+
+# --- Support --------------------------------------------------------------------------
+
+
+@transaction.atomic
+def plan_change_by_support(
+    *,
+    organisation: Organisation,
+    plan: Plan,
+    actor: User,
+    reason: str,
+    immediately: bool = False,
+    ip: str | None = None,
+) -> Subscription:
+    """Support changes an account's plan, downgrades included.
+
+    By default the change takes effect at the next renewal (`next_plan`): nothing is
+    invoiced now and the renewal invoices the new plan. `immediately` is for upgrades
+    only: the plan changes now and the prorated difference is invoiced, exactly as when
+    the owner confirms an upgrade. Downgrades are never immediate (no refund mid-period;
+    a specific invoice can be cancelled by a credit note). Choosing the current plan
+    cancels a change planned for the renewal.
+    """
+    if not actor.is_staff:
+        raise PermissionDenied(_("Seule l'équipe support peut changer le forfait ainsi."))
+    if not reason.strip():
+        raise ValidationError({"reason": _("Indiquez la raison du changement.")})
+    organisation = _lock_account(organisation)
+    _require_open(organisation)
+    subscription = (
+        Subscription.objects.select_for_update(of=("self",))
+        .select_related("plan", "next_plan")
+        .filter(organisation=organisation)
+        .first()
+    )
+    if subscription is None:
+        raise ValidationError(_("Ce compte n'a pas d'abonnement."), code="inactive")
+    old_plan, old_next = subscription.plan, subscription.next_plan
+    invoice = None
+    if immediately:
+        if plan.rank <= subscription.plan.rank:
+            raise ValidationError(
+                {
+                    "immediately": _(
+                        "Un passage à un forfait inférieur prend effet au renouvellement."
+                    )
+                }
+            )
+        quote = selectors.upgrade_quote(
+            subscription=subscription, plan=plan, today=timezone.localdate()
+        )
+        subscription.plan = plan
+        subscription.next_plan = None
+        subscription.save(update_fields=["plan", "next_plan"])
+        if not quote.is_free:
+            invoice = invoice_issue(
+                organisation=organisation,
+                lines=quote.lines,
+                currency=quote.currency,
+                actor=actor,
+                by_support=True,
+                ip=ip,
+            )
+    else:
+        subscription.next_plan = None if plan.pk == subscription.plan_id else plan
+        subscription.save(update_fields=["next_plan"])
+    audit_record(
+        organisation=organisation,
+        action="plan.changed",
+        actor=actor,
+        support=True,
+        before={"plan": old_plan.code, "next_plan": old_next.code if old_next else None},
+        after={
+            "plan": subscription.plan.code,
+            "next_plan": subscription.next_plan.code if subscription.next_plan else None,
+            "effective": "now" if immediately else subscription.period_end.isoformat(),
+            "invoice": getattr(invoice, "number", None),
+            "reason": reason.strip(),
+        },
+        ip=ip,
+    )
+    return subscription
+
+
+def confirmation_resend(
+    *, confirmation: Confirmation, actor: User, ip: str | None = None
+) -> IssuedLink:
+    """Support sends a pending confirmation again (the customer never got the email).
+
+    Only a hash of the old link is stored, so a new link is issued to the same requester
+    for the same change, through the same request path (which supersedes the old link
+    and re-checks that the requester is still the owner).
+    """
+    if not actor.is_staff:
+        raise PermissionDenied(_("Réservé à l'équipe support."))
+    if confirmation.status != Confirmation.Status.PENDING:
+        raise ValidationError(_("Seule une confirmation en attente peut être renvoyée."))
+    with transaction.atomic():
+        if confirmation.kind == Confirmation.Kind.UPGRADE:
+            link = upgrade_request(
+                organisation=confirmation.organisation,
+                plan=confirmation.plan,
+                actor=confirmation.requested_by,
+                ip=ip,
+            )
+        else:
+            link = closure_request(
+                organisation=confirmation.organisation,
+                actor=confirmation.requested_by,
+                ip=ip,
+            )
+        audit_record(
+            organisation=confirmation.organisation,
+            action="confirmation.resent",
+            actor=actor,
+            support=True,
+            after={"kind": confirmation.kind, "to": confirmation.requested_by.email},
+            ip=ip,
+        )
+    return link

@@ -4,22 +4,11 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from billing_portal.celery import app as celery_app
 from emails.models import Email
 from subscriptions.demo import seed_plans
 from tests.factories import BillingContactFactory, SubscriptionFactory
 
 LINK = re.compile(r"/confirm/([A-Za-z0-9_-]+)/")
-
-
-@pytest.fixture(autouse=True)
-def _tasks_in_process():
-    """Queued tasks run in this process even when CI sets a broker (see tests/emails)."""
-    conf = celery_app.conf
-    previous = conf.task_always_eager
-    conf.task_always_eager = True
-    yield
-    conf.task_always_eager = previous
 
 
 @pytest.fixture
