@@ -94,22 +94,6 @@ class SupportReasonForm(forms.Form):
     )
 
 
-class AuditEventInline(admin.TabularInline):
-    model = AuditEvent
-    extra = 0
-    fields = ["created_at", "actor_label", "action", "before", "after", "ip_address"]
-    readonly_fields = fields
-    can_delete = False
-    ordering = ["-created_at", "-pk"]
-    verbose_name_plural = _("journal d'audit")
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-
 class MembershipInline(admin.TabularInline):
     model = Membership
     extra = 0
@@ -150,7 +134,7 @@ class OrganisationAdmin(admin.ModelAdmin):
         "memberships__user__last_name",
         "billing_contacts__email",
     ]
-    inlines = [MembershipInline, BillingContactInline, AuditEventInline]
+    inlines = [MembershipInline, BillingContactInline]
     readonly_fields = ["status", "closed_at", "created_at"]
     change_form_template = "admin/accounts/organisation/change_form.html"
 
@@ -328,6 +312,7 @@ class OrganisationAdmin(admin.ModelAdmin):
                 "-issue_date", "-pk"
             )[:25],
             "support_requests": SupportRequest.objects.filter(organisation_id=object_id)[:10],
+            "audit_events": AuditEvent.objects.filter(organisation_id=object_id)[:20],
         }
         return super().change_view(request, object_id, form_url, extra_context)
 
@@ -360,7 +345,7 @@ class BillingContactAdmin(admin.ModelAdmin):
 @admin.register(AuditEvent)
 class AuditEventAdmin(admin.ModelAdmin):
     list_display = ["created_at", "organisation", "actor_label", "action", "ip_address"]
-    list_filter = ["action"]
+    list_filter = ["action", ("organisation", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["organisation__name", "actor_label", "action"]
     list_select_related = ["organisation"]
 

@@ -116,3 +116,20 @@ def test_program_manager_has_no_admin(client, manager):
     client.force_login(manager.user)
     response = client.get(reverse("admin:index"))
     assert response.status_code == 302 and "login" in response["Location"]
+
+
+def test_support_filters_the_audit_trail_by_account(support, owner, other_owner):
+    AuditEvent.objects.create(
+        organisation=owner.organisation, actor_label="x", action="contact.added"
+    )
+    AuditEvent.objects.create(
+        organisation=other_owner.organisation, actor_label="y", action="contact.removed"
+    )
+    response = support.get(
+        reverse("admin:accounts_auditevent_changelist"),
+        {"organisation__id__exact": owner.organisation.pk},
+    )
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert '<td class="field-action">contact.added' in html
+    assert '<td class="field-action">contact.removed' not in html
