@@ -1,0 +1,71 @@
+"""The admin's access matrix: our models' pages and our support actions, for every role.
+
+Non-staff users (members of any account) are sent to the admin login; the Support group
+reaches what its permissions allow; nothing here is a 500."""
+
+import pytest
+from django.contrib import admin
+from django.urls import reverse
+
+from accounts.models import Organisation
+from tests.factories import MembershipFactory, OrganisationFactory
+
+OUR_APPS = {"accounts", "emails", "invoices", "subscriptions", "support"}
+ROLES = ("anonymous", "manager", "other_owner", "owner", "closed_member", "support")
+
+
+@pytest.fixture
+def actors(owner, manager, other_owner, support_user):
+    closed = MembershipFactory(
+        organisation=OrganisationFactory(status=Organisation.Status.CLOSED, name="Closed Org")
+    )
+    return {
+        "anonymous": None,
+        "manager": manager.user,
+        "other_owner": other_owner.user,
+        "owner": owner.user,
+        "closed_member": closed.user,
+        "support": support_user,
+    }
+
+
+def _changelists():
+    for model in admin.site._registry:
+        if model._meta.app_label in OUR_APPS:
+            yield f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist"
+
+
+SUPPORT_CHANGELIST = {name: 200 for name in _changelists()}
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("name", sorted(SUPPORT_CHANGELIST))
+def test_changelists(client, actors, role, name):
+    if actors[role] is not None:
+        client.force_login(actors[role])
+    response = client.get(reverse(name))
+    if role == "support":
+        assert response.status_code == SUPPORT_CHANGELIST[name], name
+    else:
+        assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("action", ["change_owner", "change_plan", "reopen"])
+def test_support_actions(client, actors, owner, role, action):
+    if actors[role] is not None:
+        client.force_login(actors[role])
+    url = reverse(f"admin:accounts_organisation_{action}", args=[owner.organisation.pk])
+    response = client.get(url)
+    if role == "support":
+        assert response.status_code == 200
+    else:
+        assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+def test_support_action_on_a_missing_account_is_a_404(client, support_user):
+    client.force_login(support_user)
+    assert (
+        client.get(reverse("admin:accounts_organisation_change_plan", args=[999999])).status_code
+        == 404
+    )
