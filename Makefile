@@ -44,9 +44,12 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-# Needs GNU gettext (msgfmt); the compiled catalogues are committed.
+# The one English catalogue, locale/en/LC_MESSAGES/django.po (no app-level locale/ folders:
+# makemessages would split the strings between them). Needs GNU gettext; the compiled .mo
+# is committed, so `make run` works without gettext.
 messages: $(STAMP)
-	cd . && DEBUG=1 $(BIN)/python manage.py makemessages -l en --no-obsolete -i '.venv/*' -i 'var/*'
+	DEBUG=1 $(BIN)/python manage.py makemessages -l en --no-obsolete \
+		-i '.venv/*' -i 'var/*' -i 'bench/*' -i 'tests/*' -i 'staticfiles/*'
 	DEBUG=1 $(BIN)/python manage.py compilemessages -l en -i '.venv'
 
 clean:

@@ -1,13 +1,18 @@
 """The audit trail: one append-only row per billing change, written by the services."""
 
+from django.utils.translation import gettext, gettext_noop
 from django.utils.translation import gettext_lazy as _
 
 from .models import AuditEvent
 
+# Stored untranslated in the audit trail (it is a record); shown translated by
+# `actor_display` and `summary`.
+SYSTEM = "system"
+
 
 def actor_label(actor, *, support: bool = False) -> str:
     if actor is None:
-        return "system"
+        return SYSTEM
     name = actor.get_full_name() or actor.email
     return f"support: {name}" if support else name
 
@@ -58,14 +63,26 @@ def action_label(action: str) -> str:
     return str(OWNER_VISIBLE_ACTIONS.get(action, action))
 
 
+def _displayed(value: str) -> str:
+    return value.replace(ANONYMISED, gettext(ANONYMISED))
+
+
+def actor_display(label: str) -> str:
+    """The stored actor label as shown to the owner, in the active language."""
+    if label == SYSTEM:
+        return gettext("Système")
+    return _displayed(label)
+
+
 def summary(event: AuditEvent) -> str:
     """A one-line description of what changed, from the event's after/before values."""
     values = event.after or event.before or {}
     parts = [str(v) for k, v in values.items() if k not in {"reason", "request"} and v]
-    return " · ".join(parts)[:200]
+    return _displayed(" · ".join(parts))[:200]
 
 
-ANONYMISED = "[anonymisé]"
+# The stored value stays French whatever the language; gettext_noop only marks it.
+ANONYMISED = gettext_noop("[anonymisé]")
 
 
 def audit_anonymise(*, organisation, personal_values: set[str]) -> int:

@@ -55,7 +55,7 @@ def invoice_recipients(*, organisation: Organisation) -> list[str]:
 
 def recent_activity(*, organisation: Organisation, limit: int = 10):
     """The latest owner-relevant billing changes of the account (one query)."""
-    from .audit import OWNER_VISIBLE_ACTIONS, action_label, summary
+    from .audit import OWNER_VISIBLE_ACTIONS, action_label, actor_display, summary
     from .models import AuditEvent
 
     events = list(
@@ -66,7 +66,7 @@ def recent_activity(*, organisation: Organisation, limit: int = 10):
     return [
         {
             "when": e.created_at,
-            "who": e.actor_label,
+            "who": actor_display(e.actor_label),
             "what": action_label(e.action),
             "detail": summary(e),
         }

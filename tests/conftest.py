@@ -3,6 +3,7 @@ import os
 import pytest
 from django.conf import settings
 from django.db import connection
+from django.utils import translation
 
 from accounts.demo import support_group
 from accounts.models import Membership
@@ -40,6 +41,16 @@ def _tasks_in_process():
     app.conf.task_always_eager = True
     yield
     app.conf.task_always_eager = saved
+
+
+@pytest.fixture(autouse=True)
+def _default_language():
+    """Every test starts and ends in the default language (French). LocaleMiddleware leaves
+    the language of a request active in the thread, so without this a test that requests
+    an English page would make the service tests that follow it run in English."""
+    translation.deactivate()
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture

@@ -91,7 +91,7 @@ def test_program_manager_sees_the_contacts_tab_read_only(page, owner, manager):
     expect(note).to_contain_text("Seul le propriétaire du compte peut modifier la facturation.")
     expect(note).to_contain_text("contactez notre équipe support")
     expect(note.get_by_role("link", name="Contacter le support")).to_have_attribute(
-        "href", "/support/contact/"
+        "href", "/support/contact/?topic=ownership"
     )
 
     # Hidden controls are not the only guard: the URLs behind them refuse a manager.
