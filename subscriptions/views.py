@@ -102,7 +102,7 @@ def upgrade_request(request):
             if request.htmx:
                 return _render_tab(request, "upgrade-section")
             return redirect("portal:subscription")
-    return _render_tab(request, "upgrade-section", status=400, upgrading=True, upgrade_form=form)
+    return _render_tab(request, "upgrade-section", upgrading=True, upgrade_form=form)
 
 
 @portal_view(methods=("GET", "POST"), owner_only=True)

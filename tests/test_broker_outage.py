@@ -12,6 +12,9 @@ from billing_portal.celery import app
 from emails import services as email_services
 from emails.models import Email
 from emails.tasks import email_sweep
+from subscriptions.demo import seed_plans
+from subscriptions.models import Confirmation
+from tests.factories import SubscriptionFactory
 
 
 @pytest.fixture
@@ -33,7 +36,7 @@ def _timed(call):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_transfer_and_contact_addition_succeed_fast_with_the_broker_down(
+def test_contact_transfer_and_upgrade_succeed_fast_with_the_broker_down(
     client, owner, manager, broker_down, monkeypatch
 ):
     client.force_login(owner.user)
@@ -54,6 +57,16 @@ def test_transfer_and_contact_addition_succeed_fast_with_the_broker_down(
     pending = Email.objects.filter(status=Email.Status.PENDING)
     assert set(pending.values_list("to", flat=True)) == {"owner@example.com", "manager@example.com"}
 
+    # The new owner asks for an upgrade: stored, its link emailed once the broker is back.
+    plans = seed_plans()
+    SubscriptionFactory(organisation=owner.organisation, plan=plans["professionnel"])
+    client.force_login(manager.user)
+    response, elapsed = _timed(
+        lambda: client.post(reverse("portal:upgrade_request"), {"plan": "entreprise"})
+    )
+    assert response.status_code == 302 and elapsed < 2
+    assert Confirmation.objects.filter(status=Confirmation.Status.PENDING).count() == 1
+
     # The broker comes back: the periodic sweep sends what was never delivered, once.
     app.conf.task_always_eager = True
     monkeypatch.setattr(
@@ -63,6 +76,6 @@ def test_transfer_and_contact_addition_succeed_fast_with_the_broker_down(
             older_than=timedelta(0)
         ),
     )
-    assert email_sweep() == 2
+    assert email_sweep() == 3
     assert email_sweep() == 0
-    assert Email.objects.filter(status=Email.Status.SENT).count() == 2
+    assert Email.objects.filter(status=Email.Status.SENT).count() == 3

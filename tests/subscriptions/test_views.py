@@ -299,3 +299,13 @@ def test_pricing_in_english(client, plans):
     page = text(client.get(PRICING, headers={"Accept-Language": "en"}))
     assert "Enterprise" in page
     assert "€12,000.00" in page
+
+
+def test_invalid_upgrade_request_is_shown_in_place_with_htmx(client_for, owner, subscription):
+    # htmx does not swap 4xx answers: form errors must come back as 200 to be seen.
+    response = client_for(owner).post(
+        reverse("portal:upgrade_request"), {"plan": "nope"}, headers={"HX-Request": "true"}
+    )
+    assert response.status_code == 200
+    assert "Choisissez un forfait de la liste." in response.content.decode()
+    assert not Confirmation.objects.exists()
