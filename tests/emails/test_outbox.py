@@ -305,3 +305,32 @@ def test_links_are_removed_from_the_stored_copy_once_sent(db, django_capture_on_
     assert "SECRET-TOKEN" in mail.outbox[0].body  # the recipient got the link
     assert row.status == "sent" and row.body_text == REDACTED_BODY
     assert "SECRET-TOKEN" not in row.body_html
+
+
+def test_support_resends_a_failed_email_from_the_admin(
+    client, support_user, django_capture_on_commit_callbacks
+):
+    from django.core import mail
+    from django.urls import reverse
+
+    failed = Email.objects.create(
+        to="compta@example.com",
+        kind="invoice_issued",
+        subject="Facture",
+        body_text="x",
+        status=Email.Status.FAILED,
+        attempts=6,
+        last_error="SMTPServerDisconnected",
+    )
+    client.force_login(support_user)
+    page = client.get(reverse("admin:emails_email_changelist"), {"status__exact": "failed"})
+    assert "compta@example.com" in page.content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            reverse("admin:emails_email_changelist"),
+            {"action": "resend", "_selected_action": [failed.pk]},
+        )
+    assert response.status_code == 302
+    failed.refresh_from_db()
+    assert failed.status == Email.Status.SENT and failed.attempts == 1
+    assert [m.to for m in mail.outbox] == [["compta@example.com"]]
