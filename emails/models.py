@@ -37,6 +37,8 @@ class Email(models.Model):
     )
     attempts = models.PositiveIntegerField(_("tentatives"), default=0)
     last_error = models.TextField(_("dernière erreur"), blank=True)
+    # After a failure, the periodic sweep leaves the row alone until then (backoff).
+    next_attempt_at = models.DateTimeField(_("prochaine tentative"), null=True, blank=True)
     created_at = models.DateTimeField(_("créé le"), auto_now_add=True)
     sent_at = models.DateTimeField(_("envoyé le"), null=True, blank=True)
 

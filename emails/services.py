@@ -3,13 +3,17 @@
 import logging
 from collections.abc import Iterable
 from datetime import timedelta
+from email.utils import parseaddr
 
 from django.conf import settings
 from django.core.files.storage import storages
 from django.core.mail import EmailMultiAlternatives
+from django.core.mail.utils import DNS_NAME
 from django.db import transaction
+from django.db.models import F, Q
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
+from django.utils.crypto import salted_hmac
 
 from billing_portal.queue import enqueue_on_commit
 
@@ -17,7 +21,19 @@ from .models import Email
 
 logger = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 6
+# Attempts before a row is marked failed. The task retries quickly a few times (seconds
+# to a minute); then the sweep retries on the schedule of `retry_delay`: the last of ten
+# attempts comes about eight hours after the first, so an SMTP outage of a few hours
+# delays emails but does not fail them.
+MAX_ATTEMPTS = 10
+TASK_RETRIES = 4
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """Wait after the n-th failed attempt before the sweep tries again: 1, 2, 4… minutes."""
+    return min(timedelta(minutes=2 ** max(attempts - 1, 0)), timedelta(hours=6))
+
+
 REDACTED_BODY = "[Contenu retiré après envoi : ce message contenait un lien personnel.]"
 
 
@@ -92,12 +108,25 @@ def email_queue_message(
     return rows
 
 
+def _message_id(email: Email) -> str:
+    # The same on every attempt at one outbox row: when a send is repeated because the
+    # worker died before the server's "250" (delivery is at least once), the receiving
+    # side can tell the second copy is the same message. Keyed with SECRET_KEY so that two
+    # deployments sending from the same domain never share an id.
+    digest = salted_hmac("emails.Email.message_id", str(email.pk), algorithm="sha256").hexdigest()[
+        :24
+    ]
+    domain = parseaddr(settings.DEFAULT_FROM_EMAIL)[1].rpartition("@")[2] or str(DNS_NAME)
+    return f"<{digest}.{email.pk}@{domain}>"
+
+
 def _message(email: Email) -> EmailMultiAlternatives:
     message = EmailMultiAlternatives(
         subject=email.subject,
         body=email.body_text,
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[email.to],
+        headers={"Message-ID": _message_id(email)},
     )
     if email.body_html:
         message.attach_alternative(email.body_html, "text/html")
@@ -119,13 +148,24 @@ def email_send(*, email_id: int) -> bool:
     """Send one outbox row if it is still pending. Returns True when it was sent now.
 
     The row stays locked during the SMTP conversation, so a redelivered task waits and
-    then finds it sent: each row goes out at most once.
+    then finds it sent: each row is marked sent once. The attempt is counted and committed
+    before the send: a process that dies during it (killed, out of memory while rendering
+    the PDF) has still used an attempt, so an email that kills its worker every time ends
+    up failed instead of being redelivered forever.
     """
+    counted = Email.objects.filter(pk=email_id, status=Email.Status.PENDING).update(
+        attempts=F("attempts") + 1
+    )
+    if not counted:
+        return False
     with transaction.atomic():
         email = Email.objects.select_for_update().filter(pk=email_id).first()
         if email is None or email.status != Email.Status.PENDING:
             return False
-        email.attempts += 1
+        if email.attempts > MAX_ATTEMPTS:
+            email.status = Email.Status.FAILED
+            email.save(update_fields=["status"])
+            return False
         try:
             _message(email).send()
         except Exception as exc:
@@ -133,13 +173,15 @@ def email_send(*, email_id: int) -> bool:
             email.last_error = f"{type(exc).__name__}: {exc}"[:2000]
             if email.attempts >= MAX_ATTEMPTS:
                 email.status = Email.Status.FAILED
-            email.save(update_fields=["attempts", "last_error", "status"])
+            email.next_attempt_at = timezone.now() + retry_delay(email.attempts)
+            email.save(update_fields=["last_error", "status", "next_attempt_at"])
             logger.warning("email %s not sent (attempt %s)", email.pk, email.attempts)
         else:
             email.status = Email.Status.SENT
             email.sent_at = timezone.now()
             email.last_error = ""
-            fields = ["attempts", "status", "sent_at", "last_error"]
+            email.next_attempt_at = None
+            fields = ["status", "sent_at", "last_error", "next_attempt_at"]
             if email.redact_after_send:
                 email.body_text, email.body_html = REDACTED_BODY, ""
                 fields += ["body_text", "body_html"]
@@ -160,15 +202,18 @@ def email_resend(*, email_id: int) -> Email:
         email = Email.objects.select_for_update().get(pk=email_id)
         email.status = Email.Status.PENDING
         email.attempts = 0
-        email.save(update_fields=["status", "attempts"])
+        email.next_attempt_at = None
+        email.save(update_fields=["status", "attempts", "next_attempt_at"])
         enqueue_on_commit(email_send_task, email.pk)
     return email
 
 
 def pending_email_ids(*, older_than: timedelta = timedelta(minutes=1)) -> list[int]:
-    cutoff = timezone.now() - older_than
+    now = timezone.now()
+    cutoff = now - older_than
     return list(
         Email.objects.filter(status=Email.Status.PENDING, created_at__lt=cutoff)
+        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
         .order_by("created_at")
         .values_list("pk", flat=True)[:500]
     )

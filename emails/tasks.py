@@ -12,7 +12,7 @@ from . import services
     retry_backoff=5,
     retry_backoff_max=600,
     retry_jitter=True,
-    max_retries=services.MAX_ATTEMPTS,
+    max_retries=services.TASK_RETRIES,
 )
 def email_send_task(self, email_id: int) -> bool:
     return services.email_send(email_id=email_id)

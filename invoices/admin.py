@@ -1,9 +1,32 @@
+from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import ActionLocation, helpers
 from django.core.exceptions import ValidationError
+from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from accounts.permissions import client_ip
 
 from . import services
 from .models import Invoice, InvoiceLine, NumberSequence
+
+# Support acts from the list or from an invoice's page.
+BOTH = [ActionLocation.CHANGE_LIST, ActionLocation.CHANGE_FORM]
+
+
+class CreditNoteForm(forms.Form):
+    """The intermediate page of « Annuler par un avoir »: why, for the audit trail."""
+
+    reason = forms.CharField(
+        label=_("Raison de l'annulation"),
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_(
+            "Inscrite au journal d'audit (le client ne la voit pas). Par exemple : facture "
+            "émise en double, demande du client du 12/03."
+        ),
+    )
 
 
 class InvoiceLineInline(admin.TabularInline):
@@ -23,18 +46,18 @@ class InvoiceLineInline(admin.TabularInline):
 
 @admin.register(Invoice)
 class InvoiceAdmin(admin.ModelAdmin):
-    """Issued invoices are read-only: no add (invoice_issue is the only way), no edit, no
-    delete. Support may record a payment or void an open invoice: both go through the
-    services, which audit them."""
+    """Issued invoices and credit notes are read-only: no add (invoice_issue is the only
+    way), no edit, no delete. Support may record a payment, cancel an invoice by a credit
+    note, or email a document again: all three go through the services, which audit them."""
 
     list_display = ["number", "issue_date", "buyer_legal_name", "kind", "total", "currency"]
-    list_display += ["status"]
+    list_display += ["status_display", "corrects"]
     list_filter = ["status", "kind", "tax_treatment", "currency"]
     search_fields = ["number", "organisation__name", "buyer_legal_name", "buyer_vat_number"]
-    list_select_related = ["organisation"]
+    list_select_related = ["organisation", "corrects"]
     date_hierarchy = "issue_date"
     inlines = [InvoiceLineInline]
-    actions = ["mark_paid", "void"]
+    actions = ["mark_paid", "credit_note", "resend_email"]
     fieldsets = [
         (None, {"fields": ["number", "kind", "corrects", "status", "organisation"]}),
         (_("Dates"), {"fields": ["issue_date", "due_date", "period_start", "period_end"]}),
@@ -77,6 +100,9 @@ class InvoiceAdmin(admin.ModelAdmin):
                 "fields": [
                     "buyer_legal_name",
                     "buyer_address_lines",
+                    "buyer_street_lines",
+                    "buyer_postal_code",
+                    "buyer_city",
                     "buyer_country",
                     "buyer_vat_number",
                     "buyer_siren",
@@ -93,7 +119,7 @@ class InvoiceAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request, obj=None):
-        # An invoice's page is view-only; "change" only unlocks the status actions below.
+        # An invoice's page is view-only; "change" only unlocks the actions below.
         if obj is not None:
             return False
         return super().has_change_permission(request)
@@ -101,34 +127,92 @@ class InvoiceAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
-    def get_actions(self, request):
-        actions = super().get_actions(request)
+    def get_actions(self, request, action_location=ActionLocation.CHANGE_LIST):
+        actions = super().get_actions(request, action_location=action_location)
         actions.pop("delete_selected", None)
         return actions
 
-    def _change_status(self, request, queryset, service, done):
+    @admin.display(description=_("statut"), ordering="status")
+    def status_display(self, obj):
+        return obj.status_label
+
+    def _refused(self, request, invoice, exc: ValidationError):
+        self.message_user(request, f"{invoice.number} : {' '.join(exc.messages)}", messages.ERROR)
+
+    @admin.action(description=_("Enregistrer le paiement"), permissions=["change"], location=BOTH)
+    def mark_paid(self, request, queryset):
         changed = 0
         for invoice in queryset:
             try:
-                service(invoice=invoice, actor=request.user, by_support=True)
+                services.invoice_mark_paid(
+                    invoice=invoice, actor=request.user, by_support=True, ip=client_ip(request)
+                )
             except ValidationError as exc:
-                self.message_user(request, f"{invoice.number}: {exc.messages[0]}", messages.ERROR)
+                self._refused(request, invoice, exc)
             else:
                 changed += 1
         if changed:
-            self.message_user(request, done % {"count": changed}, messages.SUCCESS)
+            self.message_user(
+                request, _("%(count)d facture(s) payée(s).") % {"count": changed}, messages.SUCCESS
+            )
 
-    @admin.action(description=_("Enregistrer le paiement"), permissions=["change"])
-    def mark_paid(self, request, queryset):
-        self._change_status(
-            request, queryset, services.invoice_mark_paid, _("%(count)d facture(s) payée(s).")
-        )
+    @admin.action(description=_("Annuler par un avoir"), permissions=["change"], location=BOTH)
+    def credit_note(self, request, queryset):
+        """First a page asking why (listing the selected invoices), then one credit note per
+        invoice, each in its own transaction: a refused one does not stop the others."""
+        form = CreditNoteForm(request.POST if "apply" in request.POST else None)
+        if form.is_bound and form.is_valid():
+            for invoice in queryset.order_by("sequence"):
+                try:
+                    credit_note = services.credit_note_issue(
+                        invoice=invoice,
+                        actor=request.user,
+                        reason=form.cleaned_data["reason"],
+                        by_support=True,
+                        ip=client_ip(request),
+                    )
+                except ValidationError as exc:
+                    self._refused(request, invoice, exc)
+                else:
+                    self.message_user(
+                        request,
+                        _("Facture %(number)s annulée par l'avoir %(credit_note)s.")
+                        % {"number": invoice.number, "credit_note": credit_note.number},
+                        messages.SUCCESS,
+                    )
+            return None  # back to the list, with the messages
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": _("Annuler par un avoir"),
+            "form": form,
+            "invoices": queryset.order_by("sequence"),
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            "action": "credit_note",
+        }
+        return TemplateResponse(request, "invoices/admin/credit_note_confirm.html", context)
 
-    @admin.action(description=_("Annuler (la facture reste numérotée)"), permissions=["change"])
-    def void(self, request, queryset):
-        self._change_status(
-            request, queryset, services.invoice_void, _("%(count)d facture(s) annulée(s).")
-        )
+    @admin.action(
+        description=_("Renvoyer l'e-mail de la facture"), permissions=["change"], location=BOTH
+    )
+    def resend_email(self, request, queryset):
+        sent = 0
+        for invoice in queryset:
+            try:
+                services.invoice_email_resend(
+                    invoice=invoice, actor=request.user, by_support=True, ip=client_ip(request)
+                )
+            except ValidationError as exc:
+                self._refused(request, invoice, exc)
+            else:
+                sent += 1
+        if sent:
+            message = ngettext(
+                "%(count)d e-mail de facture renvoyé aux destinataires actuels.",
+                "%(count)d e-mails de facture renvoyés aux destinataires actuels.",
+                sent,
+            )
+            self.message_user(request, message % {"count": sent}, messages.SUCCESS)
 
 
 @admin.register(NumberSequence)

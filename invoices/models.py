@@ -149,6 +149,11 @@ class Invoice(models.Model):
     buyer_country = models.CharField(_("client : pays"), max_length=2)
     buyer_vat_number = models.CharField(_("client : n° TVA"), max_length=20, blank=True)
     buyer_siren = models.CharField(_("client : SIREN"), max_length=9, blank=True)
+    # The same address in parts, for the Factur-X XML (EN 16931 wants street lines, postcode
+    # and city apart). Empty on invoices issued before it was recorded.
+    buyer_street_lines = models.JSONField(_("client : voie"), default=list, blank=True)
+    buyer_postal_code = models.CharField(_("client : code postal"), max_length=20, blank=True)
+    buyer_city = models.CharField(_("client : ville"), max_length=100, blank=True)
 
     # The PDF, rendered once after issue; its name is unguessable, its hash proves integrity.
     pdf_name = models.CharField(_("fichier PDF"), max_length=255, blank=True, editable=False)
@@ -183,6 +188,13 @@ class Invoice(models.Model):
             models.CheckConstraint(
                 condition=Q(status__in=["open", "paid", "void"]), name="invoice_status_known"
             ),
+            # A credit note cancels its invoice in full: at most one per invoice, even if two
+            # support agents press the button at once (the service also locks the invoice).
+            models.UniqueConstraint(
+                fields=["corrects"],
+                condition=Q(kind="credit_note"),
+                name="invoice_one_credit_note",
+            ),
         ]
 
     def __str__(self):
@@ -201,8 +213,20 @@ class Invoice(models.Model):
         return f"{self.number}.pdf"
 
     @property
+    def facturx_filename(self) -> str:
+        return f"{self.number}.xml"
+
+    @property
     def is_credit_note(self) -> bool:
         return self.kind == self.Kind.CREDIT_NOTE
+
+    @property
+    def status_label(self) -> str:
+        """The status as shown: a credit note is settled the moment it is issued (it cancels
+        an unpaid invoice), so it reads « Imputé », not « Payée »."""
+        if self.is_credit_note and self.status == self.Status.PAID:
+            return _("Imputé")
+        return self.get_status_display()
 
 
 class InvoiceLine(models.Model):

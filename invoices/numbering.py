@@ -1,7 +1,9 @@
 """Gapless, chronological invoice numbers: INV-<n>, from one locked counter row.
 
 French law asks for a unique number "basé sur une séquence chronologique et continue,
-sans rupture". The counter is incremented inside the transaction that issues the invoice:
+sans rupture". Credit notes take their number from the same counter (one series for both
+kinds of document; the document type tells them apart): see docs/invoices.md, Numbering.
+The counter is incremented inside the transaction that issues the invoice:
 if that transaction rolls back, so does the increment, and no number is ever skipped.
 Concurrent issuers queue on the row lock (SELECT ... FOR UPDATE), one at a time.
 """

@@ -1,4 +1,5 @@
-"""Invoice PDFs: rendered once with WeasyPrint (A4, PDF/A-3b, fonts embedded), stored in
+"""Invoice PDFs: rendered once with WeasyPrint (A4, PDF/A-3b, fonts embedded), made a
+Factur-X document (the EN 16931 XML attached as factur-x.xml, invoices.facturx), stored in
 the "documents" storage under an unguessable name, with their SHA-256 on the invoice.
 
 The HTML is the same template as the online view (templates/invoices/document.html) and
@@ -17,7 +18,9 @@ from django.core.files.storage import storages
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
+from . import facturx
 from .models import Invoice
 
 logger = logging.getLogger(__name__)
@@ -50,13 +53,32 @@ def invoice_html(invoice: Invoice) -> str:
         )
 
 
-def render_pdf(invoice: Invoice) -> bytes:
-    """The invoice as a PDF/A-3b document, in its own language."""
+def render_document(invoice: Invoice) -> bytes:
+    """The printable document alone: PDF/A-3b, in the invoice's language."""
     from weasyprint import CSS, HTML
 
     html = HTML(string=invoice_html(invoice), base_url=None, url_fetcher=_NoFetch())
     css = CSS(string=_stylesheet(), url_fetcher=_NoFetch())
     return html.write_pdf(stylesheets=[css], pdf_variant=PDF_VARIANT)
+
+
+def _title(invoice: Invoice) -> str:
+    with translation.override(invoice.language):
+        kind = _("Avoir") if invoice.is_credit_note else _("Facture")
+    return f"{kind} {invoice.number}"
+
+
+def render_pdf(invoice: Invoice) -> bytes:
+    """The invoice as a Factur-X PDF/A-3b: the document, with its XML attached.
+
+    An XML that fails the XSD raises: better no PDF yet (nothing is stored, the next call
+    tries again) than one stored for good without its structured data."""
+    return facturx.embed(
+        render_document(invoice),
+        facturx.invoice_xml(invoice),
+        invoice,
+        title=_title(invoice),
+    )
 
 
 def invoice_pdf_ensure(*, invoice_id: int) -> Invoice:
@@ -104,3 +126,11 @@ def invoice_pdf_bytes(*, invoice_id: int) -> bytes:
     invoice = invoice_pdf_ensure(invoice_id=invoice_id)
     with storages[STORAGE].open(invoice.pdf_name, "rb") as fh:
         return fh.read()
+
+
+def invoice_facturx_xml(invoice: Invoice) -> bytes:
+    """The Factur-X XML of the invoice, as embedded in its stored PDF (the legal document).
+
+    A PDF stored before Factur-X has none: its XML is then built from the snapshot."""
+    xml = facturx.xml_from_pdf(invoice_pdf_bytes(invoice_id=invoice.pk))
+    return xml if xml is not None else facturx.invoice_xml(invoice)

@@ -5,6 +5,7 @@ from datetime import date
 
 from django.core.exceptions import ValidationError
 from django.core.paginator import Page, Paginator
+from django.db.models import Prefetch
 
 from accounts.models import Organisation
 from subscriptions.models import Plan, Subscription
@@ -28,10 +29,21 @@ def invoices_page(*, organisation: Organisation, page_number=1) -> Page:
 
 
 def invoice_document(*, organisation: Organisation, number: str) -> Invoice | None:
-    """One invoice of this account with its lines, or None (another account's is None too)."""
+    """One invoice of this account with its lines, the invoice it corrects (a credit note)
+    and its credit note (a void invoice), or None (another account's is None too)."""
     return (
         Invoice.objects.filter(organisation=organisation, number=number)
-        .prefetch_related("lines")
+        .select_related("corrects")
+        .prefetch_related(
+            "lines",
+            Prefetch(
+                "corrections",
+                queryset=Invoice.objects.filter(kind=Invoice.Kind.CREDIT_NOTE).only(
+                    "number", "issue_date", "corrects_id"
+                ),
+                to_attr="credit_notes",
+            ),
+        )
         .first()
     )
 

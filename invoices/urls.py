@@ -9,4 +9,5 @@ portal_patterns = [
     path("invoices/vat/", views.vat_edit, name="organisation_vat"),
     path("invoices/<str:number>/", views.invoice_detail, name="invoice_detail"),
     path("invoices/<str:number>/pdf/", views.invoice_pdf, name="invoice_pdf"),
+    path("invoices/<str:number>/factur-x.xml", views.invoice_facturx, name="invoice_facturx"),
 ]

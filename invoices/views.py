@@ -117,7 +117,12 @@ def invoice_detail(request, number):
     return render(
         request,
         "invoices/invoice_detail.html",
-        {"tab": "invoices", "invoice": invoice, "lines": list(invoice.lines.all())},
+        {
+            "tab": "invoices",
+            "invoice": invoice,
+            "lines": list(invoice.lines.all()),
+            "credit_note": next(iter(invoice.credit_notes), None),
+        },
     )
 
 
@@ -131,5 +136,15 @@ def invoice_pdf(request, number):
         filename=invoice.pdf_filename,
         content_type="application/pdf",
     )
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@portal_view(owner_only=True)
+def invoice_facturx(request, number):
+    """Download the invoice's Factur-X XML alone: the one embedded in its stored PDF."""
+    invoice = _invoice_or_404(request, number)
+    response = HttpResponse(pdf.invoice_facturx_xml(invoice), content_type="application/xml")
+    response["Content-Disposition"] = f'attachment; filename="{invoice.facturx_filename}"'
     response["Cache-Control"] = "private, no-store"
     return response

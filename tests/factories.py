@@ -136,3 +136,40 @@ class InvoiceFactory(factory.django.DjangoModelFactory):
     buyer_address_lines = factory.LazyFunction(lambda: ["14 quai Saint-Antoine", "69002 Lyon"])
     buyer_country = "FR"
     buyer_vat_number = "FR44732829320"
+
+
+# --- Invoices with a line ---
+
+_InvoiceWithoutLines = InvoiceFactory
+
+
+class InvoiceFactory(_InvoiceWithoutLines):  # noqa: F811 - extends the factory above
+    """The invoice above, plus one line carrying its subtotal when it is saved.
+
+    Every issued invoice has at least one line, and its PDF (a Factur-X document) cannot be
+    rendered without: the EN 16931 XML embedded in it requires one. `build()` adds none
+    (the rows are bulk-created by the caller).
+    """
+
+    class Meta:
+        skip_postgeneration_save = True  # an issued invoice cannot be saved twice
+
+    @factory.post_generation
+    def lines(obj, create, extracted, **kwargs):  # noqa: N805
+        if not create:
+            return
+        from invoices.models import InvoiceLine
+
+        InvoiceLine.objects.bulk_create(
+            [
+                InvoiceLine(
+                    invoice=obj,
+                    position=1,
+                    description="Abonnement annuel — forfait Professionnel",
+                    quantity=Decimal(1),
+                    unit_price=obj.subtotal,
+                    vat_rate=obj.vat_rate,
+                    amount=obj.subtotal,
+                )
+            ]
+        )

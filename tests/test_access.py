@@ -52,6 +52,7 @@ EXPECTED = {
     "portal:organisation_vat": {"GET": OWNER_PAGE, "POST": OWNER_PAGE},
     "portal:invoice_detail": {"GET": OWNER_OBJECT, "POST": NOT_ALLOWED},
     "portal:invoice_pdf": {"GET": OWNER_OBJECT, "POST": NOT_ALLOWED},
+    "portal:invoice_facturx": {"GET": OWNER_OBJECT, "POST": NOT_ALLOWED},
     "portal:subscription": {"GET": OWNER_PAGE, "POST": NOT_ALLOWED},
     "portal:upgrade": {"GET": OWNER_PAGE, "POST": NOT_ALLOWED},
     "portal:upgrade_request": {"GET": NOT_ALLOWED, "POST": OWNER_PAGE},
@@ -93,6 +94,7 @@ URL_KWARGS = {
     "subscription_confirm": lambda objs: {"token": "x" * 43},
     "portal:invoice_detail": lambda objs: {"number": objs["invoice"].number},
     "portal:invoice_pdf": lambda objs: {"number": objs["invoice"].number},
+    "portal:invoice_facturx": lambda objs: {"number": objs["invoice"].number},
 }
 
 

@@ -58,6 +58,13 @@ def probe_templates(settings):
     ]
 
 
+def _pending_email(created_at=None):
+    email = Email.objects.create(to="claire@example.com", kind="test", subject="S", body_text="B")
+    if created_at is not None:
+        Email.objects.filter(pk=email.pk).update(created_at=created_at)
+    return Email.objects.get(pk=email.pk)
+
+
 def _queue_one(to="claire@example.com", subject="Votre facture"):
     (row,) = services.email_queue_message(to=[to], kind="test", subject=subject, body_text="Corps")
     return row
@@ -334,3 +341,25 @@ def test_support_resends_a_failed_email_from_the_admin(
     failed.refresh_from_db()
     assert failed.status == Email.Status.SENT and failed.attempts == 1
     assert [m.to for m in mail.outbox] == [["compta@example.com"]]
+
+
+def test_after_a_failure_the_sweep_waits_for_the_backoff(db, failing_smtp):
+    email = _pending_email(created_at=timezone.now() - timedelta(minutes=5))
+    with pytest.raises(SMTPServerDisconnected):
+        services.email_send(email_id=email.pk)
+    email.refresh_from_db()
+    assert email.next_attempt_at > timezone.now()  # one minute after the first failure
+    assert services.pending_email_ids() == []  # not before it is due
+    Email.objects.filter(pk=email.pk).update(next_attempt_at=timezone.now())
+    assert services.pending_email_ids() == [email.pk]
+    assert services.retry_delay(1) == timedelta(minutes=1)
+    assert services.retry_delay(5) == timedelta(minutes=16)
+    assert services.retry_delay(30) == timedelta(hours=6)
+
+
+def test_the_same_row_always_carries_the_same_message_id(db):
+    email = _pending_email()
+    first = services._message(email).message()["Message-ID"]
+    again = services._message(Email.objects.get(pk=email.pk)).message()["Message-ID"]
+    other = services._message(_pending_email()).message()["Message-ID"]
+    assert first == again != other

@@ -230,8 +230,8 @@ def test_concurrent_downloads_render_once(monkeypatch):
 
     from .conftest import one_line
 
-    monkeypatch.setattr(invoice_tasks.invoice_pdf_render_task, "delay_on_commit", lambda pk: None)
-    monkeypatch.setattr(email_tasks.email_send_task, "delay_on_commit", lambda pk: None)
+    monkeypatch.setattr(invoice_tasks.invoice_pdf_render_task, "apply_async", lambda **kw: None)
+    monkeypatch.setattr(email_tasks.email_send_task, "apply_async", lambda **kw: None)
     invoice = invoice_issue(organisation=OrganisationFactory(), lines=one_line())
     calls = []
     real_render = pdf.render_pdf

@@ -17,10 +17,10 @@ from invoices.models import ImmutableInvoiceError, Invoice, InvoiceLine, NumberS
 from invoices.selectors import renewal_estimate
 from invoices.services import (
     LineSpec,
+    credit_note_issue,
     invoice_issue,
     invoice_mark_paid,
     invoice_preview,
-    invoice_void,
 )
 from invoices.tax import Treatment
 from tests.factories import MembershipFactory, OrganisationFactory
@@ -320,8 +320,8 @@ def test_parallel_issues_get_consecutive_numbers(monkeypatch):
     from invoices import tasks as invoice_tasks
 
     # Numbering is under test, not PDF rendering or sending.
-    monkeypatch.setattr(invoice_tasks.invoice_pdf_render_task, "delay_on_commit", lambda pk: None)
-    monkeypatch.setattr(email_tasks.email_send_task, "delay_on_commit", lambda pk: None)
+    monkeypatch.setattr(invoice_tasks.invoice_pdf_render_task, "apply_async", lambda **kw: None)
+    monkeypatch.setattr(email_tasks.email_send_task, "apply_async", lambda **kw: None)
     accounts = [
         OrganisationFactory(),
         OrganisationFactory(country="SE", vat_number="SE556677889901"),
@@ -386,7 +386,7 @@ def test_status_changes_through_the_services(owner, issue):
     assert paid.status == Invoice.Status.PAID
     assert invoice_mark_paid(invoice=invoice).status == Invoice.Status.PAID  # idempotent
     with pytest.raises(ValidationError):
-        invoice_void(invoice=invoice)
+        credit_note_issue(invoice=invoice, actor=owner.user, reason="Erreur")
     assert Invoice.objects.get(pk=invoice.pk).status == Invoice.Status.PAID
     assert list(
         AuditEvent.objects.filter(action__startswith="invoice.")
@@ -394,7 +394,8 @@ def test_status_changes_through_the_services(owner, issue):
         .values_list("action", flat=True)
     ) == ["invoice.issued", "invoice.paid"]
     other = issue(owner.organisation)
-    assert invoice_void(invoice=other).status == Invoice.Status.VOID
+    credit_note_issue(invoice=other, actor=owner.user, reason="Erreur")
+    assert Invoice.objects.get(pk=other.pk).status == Invoice.Status.VOID
 
 
 def test_an_account_with_invoices_cannot_be_deleted(organisation, issue):
