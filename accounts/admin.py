@@ -133,6 +133,7 @@ class OrganisationAdmin(admin.ModelAdmin):
         "memberships__user__email",
         "memberships__user__last_name",
         "billing_contacts__email",
+        "=invoices__number",
     ]
     inlines = [MembershipInline, BillingContactInline]
     readonly_fields = ["status", "closed_at", "created_at"]

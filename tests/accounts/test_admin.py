@@ -133,3 +133,13 @@ def test_support_filters_the_audit_trail_by_account(support, owner, other_owner)
     assert response.status_code == 200
     assert '<td class="field-action">contact.added' in html
     assert '<td class="field-action">contact.removed' not in html
+
+
+def test_support_finds_an_account_by_invoice_number(support, owner, other_owner):
+    from tests.factories import InvoiceFactory
+
+    invoice = InvoiceFactory(organisation=owner.organisation)
+    response = support.get(reverse("admin:accounts_organisation_changelist"), {"q": invoice.number})
+    html = response.content.decode()
+    assert "Festival International du Film de Lyon" in html
+    assert "Nordic Design Awards" not in html

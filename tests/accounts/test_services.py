@@ -166,3 +166,20 @@ def test_manager_of_other_account_cannot_be_made_owner(owner, other_owner):
             new_owner_membership_id=stranger.pk,
             actor=owner.user,
         )
+
+
+def test_audit_rows_roll_back_with_a_failing_change(owner, manager, monkeypatch):
+    """The audit event is written in the change's transaction: a failure after it (here the
+    email queue) leaves neither the change nor the event."""
+
+    def broken_queue(**kwargs):
+        raise RuntimeError("outbox unavailable")
+
+    monkeypatch.setattr(services, "email_queue", broken_queue)
+    with pytest.raises(RuntimeError):
+        services.ownership_transfer(
+            organisation=owner.organisation, new_owner_membership_id=manager.pk, actor=owner.user
+        )
+    owner.refresh_from_db()
+    assert owner.role == Membership.Role.OWNER
+    assert not AuditEvent.objects.exists()
