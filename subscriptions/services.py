@@ -200,6 +200,34 @@ def upgrade_request(
     return link
 
 
+def _apply_upgrade(
+    *,
+    subscription: Subscription,
+    plan: Plan,
+    today: date,
+    actor: User,
+    by_support: bool = False,
+    ip: str | None = None,
+):
+    """Move to a higher plan now and invoice the prorated difference (the owner's confirmed
+    upgrade and support's immediate one). The caller holds the subscription row lock."""
+    quote = selectors.upgrade_quote(subscription=subscription, plan=plan, today=today)
+    subscription.plan = plan
+    subscription.next_plan = None
+    subscription.save(update_fields=["plan", "next_plan"])
+    invoice = None
+    if not quote.is_free:
+        invoice = invoice_issue(
+            organisation=subscription.organisation,
+            lines=quote.lines,
+            currency=quote.currency,
+            actor=actor,
+            by_support=by_support,
+            ip=ip,
+        )
+    return quote, invoice
+
+
 @transaction.atomic
 def upgrade_confirm(
     *,
@@ -222,26 +250,17 @@ def upgrade_confirm(
         .get(organisation=organisation)
     )
     old_plan, new_plan = subscription.plan, confirmation.plan
-    today = timezone.localdate(now)
-    quote = selectors.upgrade_quote(subscription=subscription, plan=new_plan, today=today)
-
     # An upgrade is the customer's latest word: a downgrade support had planned for the
     # renewal no longer applies.
     cancelled_next_plan = subscription.next_plan.code if subscription.next_plan_id else None
-    subscription.plan = new_plan
-    subscription.next_plan = None
-    subscription.save(update_fields=["plan", "next_plan"])
+    quote, invoice = _apply_upgrade(
+        subscription=subscription,
+        plan=new_plan,
+        today=timezone.localdate(now),
+        actor=confirmation.requested_by,
+        ip=ip,
+    )
     _used(confirmation, now)
-
-    invoice = None
-    if not quote.is_free:
-        invoice = invoice_issue(
-            organisation=organisation,
-            lines=quote.lines,
-            currency=quote.currency,
-            actor=confirmation.requested_by,
-            ip=ip,
-        )
     audit_record(
         organisation=organisation,
         action="upgrade.confirmed",
@@ -624,21 +643,14 @@ def plan_change_by_support(
                     )
                 }
             )
-        quote = selectors.upgrade_quote(
-            subscription=subscription, plan=plan, today=timezone.localdate()
+        _quote, invoice = _apply_upgrade(
+            subscription=subscription,
+            plan=plan,
+            today=timezone.localdate(),
+            actor=actor,
+            by_support=True,
+            ip=ip,
         )
-        subscription.plan = plan
-        subscription.next_plan = None
-        subscription.save(update_fields=["plan", "next_plan"])
-        if not quote.is_free:
-            invoice = invoice_issue(
-                organisation=organisation,
-                lines=quote.lines,
-                currency=quote.currency,
-                actor=actor,
-                by_support=True,
-                ip=ip,
-            )
     else:
         subscription.next_plan = None if plan.pk == subscription.plan_id else plan
         subscription.save(update_fields=["next_plan"])
