@@ -32,8 +32,15 @@ test: $(STAMP)
 worker: $(STAMP)
 	DEBUG=$${DEBUG:-1} $(BIN)/celery -A billing_portal worker --beat --loglevel=INFO
 
+# The performance benchmark (not part of `make test`): seeds its own PostgreSQL database
+# (BENCH_PG, default postgres://postgres@127.0.0.1:5432), serves the app with gunicorn, loads
+# it with wrk (installed from Debian's packages when missing), writes docs/performance.md and docs/performance.png.
+# BENCH_ARGS passes options, e.g. BENCH_ARGS="--keep" (see python -m bench.run --help).
 bench: $(STAMP)
-	$(BIN)/python -m bench.run
+	command -v wrk >/dev/null || (apt-get update -q && apt-get install -y -q wrk)
+	$(BIN)/python -c 'import matplotlib, pyinstrument' 2>/dev/null \
+		|| $(BIN)/python -m pip install --quiet -e '.[bench]'
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
