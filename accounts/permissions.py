@@ -22,12 +22,13 @@ def portal_view(*, methods=("GET",), owner_only: bool = False):
         @wraps(view)
         def wrapper(request, *args, **kwargs):
             membership = (
-                Membership.objects.select_related("organisation", "user")
+                Membership.objects.select_related("organisation")
                 .filter(user_id=request.user.pk)
                 .first()
             )
             if membership is None:
                 raise PermissionDenied
+            membership.user = request.user  # loaded by the auth middleware: no second copy
             if membership.organisation.is_closed:
                 return render(
                     request,

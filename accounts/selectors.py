@@ -26,6 +26,14 @@ def contacts_page(*, organisation: Organisation) -> ContactsPage:
     )
 
 
+def billing_recipients(*, owner: Membership) -> ContactsPage:
+    """Who receives the invoices, as the Factures tab lists them, in one query: `owner`
+    (the signed-in owner's membership, already loaded) and the billing contacts. Program
+    managers receive no invoice: they are not loaded."""
+    contacts = BillingContact.objects.filter(organisation_id=owner.organisation_id)
+    return ContactsPage(owner=owner, managers=[], billing_contacts=list(contacts))
+
+
 def owner_candidates(*, organisation: Organisation, query: str = "", limit: int = 50):
     """The program managers who may become owner, filtered by name or email."""
     qs = Membership.objects.filter(

@@ -117,7 +117,8 @@ def invoice_pdf_ensure(*, invoice_id: int) -> Invoice:
 
 def invoice_pdf_open(invoice: Invoice):
     """The stored PDF as an open binary file (rendering it first if needed)."""
-    invoice = invoice_pdf_ensure(invoice_id=invoice.pk)
+    if not invoice.pdf_name:  # written once, when the file is stored: a loaded name is final
+        invoice = invoice_pdf_ensure(invoice_id=invoice.pk)
     return storages[STORAGE].open(invoice.pdf_name, "rb")
 
 

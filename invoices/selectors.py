@@ -19,10 +19,10 @@ INVOICES_PER_PAGE = 25
 
 def invoices_page(*, organisation: Organisation, page_number=1) -> Page:
     """Newest first, 25 a page: a COUNT and one SELECT of the listed columns, whatever the
-    number of invoices."""
+    number of invoices. Only columns of the invoice_account_list index: keep them in step."""
     invoices = (
         Invoice.objects.filter(organisation=organisation)
-        .only("number", "kind", "status", "issue_date", "due_date", "total", "currency")
+        .only("number", "kind", "status", "issue_date", "total", "currency")
         .order_by("-sequence")
     )
     return Paginator(invoices, INVOICES_PER_PAGE).get_page(page_number)
@@ -44,6 +44,16 @@ def invoice_document(*, organisation: Organisation, number: str) -> Invoice | No
                 to_attr="credit_notes",
             ),
         )
+        .first()
+    )
+
+
+def invoice_file(*, organisation: Organisation, number: str) -> Invoice | None:
+    """One invoice of this account with only what a download needs (its number and its
+    stored PDF's name), or None (another account's is None too)."""
+    return (
+        Invoice.objects.filter(organisation=organisation, number=number)
+        .only("number", "pdf_name")
         .first()
     )
 

@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 from accounts import services as account_services
 from accounts.forms import OrganisationAddressForm, OrganisationVatForm
 from accounts.permissions import client_ip, portal_view
-from accounts.selectors import contacts_page
+from accounts.selectors import billing_recipients
 
 from . import pdf, selectors
 
@@ -24,7 +24,8 @@ def _tab_context(request, **extra):
         "tab": "invoices",
         "organisation": organisation,
         "estimate": selectors.renewal_estimate(organisation=organisation),
-        "recipients": contacts_page(organisation=organisation),
+        # An owner-only tab: the signed-in member is the owner.
+        "recipients": billing_recipients(owner=request.membership),
         "invoices": selectors.invoices_page(
             organisation=organisation, page_number=request.GET.get("page") or 1
         ),
@@ -129,7 +130,9 @@ def invoice_detail(request, number):
 @portal_view(owner_only=True)
 def invoice_pdf(request, number):
     """Download the stored PDF (rendered now, once, if the task has not run yet)."""
-    invoice = _invoice_or_404(request, number)
+    invoice = selectors.invoice_file(organisation=request.account, number=number)
+    if invoice is None:
+        raise Http404
     response = FileResponse(
         pdf.invoice_pdf_open(invoice),
         as_attachment=True,

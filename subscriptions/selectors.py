@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db.models import F, Q
+from django.db.models import F, OuterRef, Q, Subquery
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
@@ -219,44 +219,39 @@ class SubscriptionPage:
     pending_closure: Confirmation | None
 
 
-def pending_confirmation(*, organisation: Organisation, kind: str, user) -> Confirmation | None:
-    """The link `user` asked for and may still confirm, if any."""
-    return (
-        Confirmation.objects.filter(
+def pending_confirmations(*, organisation: Organisation, user) -> dict[str, Confirmation]:
+    """The links `user` asked for and may still confirm, by kind, in one query (at most one
+    of each kind is pending: one_pending_confirmation_per_kind)."""
+    return {
+        confirmation.kind: confirmation
+        for confirmation in Confirmation.objects.filter(
             organisation=organisation,
-            kind=kind,
             requested_by_id=user.pk,
             status=Confirmation.Status.PENDING,
             expires_at__gt=timezone.now(),
-        )
-        .select_related("plan")
-        .first()
-    )
+        ).select_related("plan")
+    }
 
 
 def subscription_page(*, organisation: Organisation, user) -> SubscriptionPage:
+    """The Abonnement tab in two queries: the subscription with its plans and its price in
+    the account's currency, and the pending confirmation links."""
+    price = PlanPrice.objects.filter(plan=OuterRef("plan"), currency=organisation.currency)
     subscription = (
         Subscription.objects.filter(organisation=organisation)
-        .select_related("plan", "next_plan", "organisation")
+        .select_related("plan", "next_plan")
+        .annotate(current_price=Subquery(price.values("yearly_amount")[:1]))
         .first()
     )
-    price = None
     if subscription is not None:
-        price = (
-            PlanPrice.objects.filter(plan=subscription.plan, currency=organisation.currency)
-            .values_list("yearly_amount", flat=True)
-            .first()
-        )
+        subscription.organisation = organisation  # the caller's instance: no join
+    pending = pending_confirmations(organisation=organisation, user=user)
     return SubscriptionPage(
         subscription=subscription,
-        price=price,
+        price=subscription.current_price if subscription is not None else None,
         currency=organisation.currency,
-        pending_upgrade=pending_confirmation(
-            organisation=organisation, kind=Confirmation.Kind.UPGRADE, user=user
-        ),
-        pending_closure=pending_confirmation(
-            organisation=organisation, kind=Confirmation.Kind.CLOSURE, user=user
-        ),
+        pending_upgrade=pending.get(Confirmation.Kind.UPGRADE),
+        pending_closure=pending.get(Confirmation.Kind.CLOSURE),
     )
 
 
