@@ -34,10 +34,11 @@ worker: $(STAMP)
 
 # The performance benchmark (not part of `make test`): seeds its own PostgreSQL database
 # (BENCH_PG, default postgres://postgres@127.0.0.1:5432), serves the app with gunicorn, loads
-# it with wrk (installed from Debian's packages when missing), writes docs/performance.md and docs/performance.png.
+# it with wrk (installed from Debian's packages when missing, with libharfbuzz-subset0 for PDFs), writes docs/performance.md and docs/performance.png.
 # BENCH_ARGS passes options, e.g. BENCH_ARGS="--keep" (see python -m bench.run --help).
 bench: $(STAMP)
-	command -v wrk >/dev/null || (apt-get update -q && apt-get install -y -q wrk)
+	command -v wrk >/dev/null && dpkg -s libharfbuzz-subset0 >/dev/null 2>&1 \
+		|| (apt-get update -q && apt-get install -y -q wrk libharfbuzz-subset0)
 	$(BIN)/python -c 'import matplotlib, pyinstrument' 2>/dev/null \
 		|| $(BIN)/python -m pip install --quiet -e '.[bench]'
 	$(BIN)/python -m bench.run $(BENCH_ARGS)

@@ -118,6 +118,8 @@ def _machine(admin_url: str) -> dict:
     mem_kb = int(Path("/proc/meminfo").read_text().split()[1])
     import django
     import gunicorn
+    import weasyprint
+    from weasyprint.text.ffi import harfbuzz_subset
 
     wrk = subprocess.run(["wrk", "--version"], capture_output=True, text=True, check=False)
     return {
@@ -130,6 +132,8 @@ def _machine(admin_url: str) -> dict:
         "gunicorn": gunicorn.__version__,
         "postgresql": _server_version(f"{admin_url}/postgres"),
         "wrk": (wrk.stdout or wrk.stderr).splitlines()[0] if (wrk.stdout or wrk.stderr) else "",
+        "weasyprint": weasyprint.__version__
+        + (" (fonts subset by HarfBuzz)" if harfbuzz_subset else " (fonts subset by fontTools)"),
     }
 
 

@@ -259,3 +259,19 @@ def test_concurrent_downloads_render_once(monkeypatch):
     assert len(set(names)) == 1 and names[0]
     _dirs, files = storages["documents"].listdir("invoices")
     assert len(files) == 1
+
+
+def test_deploy_check_warns_when_harfbuzz_subset_is_missing(monkeypatch):
+    """Without libharfbuzz-subset WeasyPrint falls back to fontTools (PDFs ~2× slower):
+    `check --deploy` says so; the deploy-checks test in test_operations fails on it."""
+    from weasyprint.text import ffi
+
+    from invoices.checks import harfbuzz_subset_check
+
+    monkeypatch.setattr(ffi, "harfbuzz_subset", None)
+    warnings = harfbuzz_subset_check()
+    assert [w.id for w in warnings] == ["invoices.W001"]
+    assert "libharfbuzz-subset0" in warnings[0].hint
+
+    monkeypatch.setattr(ffi, "harfbuzz_subset", object())
+    assert harfbuzz_subset_check() == []
