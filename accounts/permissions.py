@@ -21,14 +21,11 @@ def portal_view(*, methods=("GET",), owner_only: bool = False):
     def decorator(view):
         @wraps(view)
         def wrapper(request, *args, **kwargs):
-            membership = (
-                Membership.objects.select_related("organisation")
-                .filter(user_id=request.user.pk)
-                .first()
-            )
-            if membership is None:
-                raise PermissionDenied
-            membership.user = request.user  # loaded by the auth middleware: no second copy
+            # Loaded with the user by accounts.backends.PortalBackend (no query here).
+            try:
+                membership = request.user.membership
+            except Membership.DoesNotExist:
+                raise PermissionDenied from None
             if membership.organisation.is_closed:
                 return render(
                     request,

@@ -26,7 +26,7 @@ def session_cookies(user_ids) -> dict[int, str]:
     for user in User.objects.filter(pk__in=list(user_ids)):
         store = SessionStore()
         store[SESSION_KEY] = user._meta.pk.value_to_string(user)
-        store[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+        store[BACKEND_SESSION_KEY] = "accounts.backends.PortalBackend"
         store[HASH_SESSION_KEY] = user.get_session_auth_hash()
         store.create()
         cookies[user.pk] = (

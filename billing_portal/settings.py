@@ -101,7 +101,8 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    # ModelBackend, loading the membership and account with the user (one query a request).
+    "accounts.backends.PortalBackend",
 ]
 # Failed sign-ins are throttled per account (username) and, separately, per IP address.
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
