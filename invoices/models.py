@@ -237,6 +237,11 @@ class Invoice(models.Model):
         return self.kind == self.Kind.CREDIT_NOTE
 
     @property
+    def kind_label(self) -> str:
+        # The enum's label: get_kind_display() rebuilds a dict of the choices each call.
+        return self.Kind(self.kind).label
+
+    @property
     def status_label(self) -> str:
         """The status as shown: a credit note is settled the moment it is issued (it cancels
         an unpaid invoice), so it reads « Imputé », not « Payée »."""
