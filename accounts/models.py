@@ -172,6 +172,7 @@ class AuditEvent(models.Model):
         related_name="audit_events",
         null=True,
         blank=True,
+        db_index=False,  # the first column of audit_account_recent
     )
     actor = models.ForeignKey(
         User, verbose_name=_("auteur"), on_delete=models.SET_NULL, null=True, blank=True
@@ -187,6 +188,15 @@ class AuditEvent(models.Model):
         verbose_name = _("événement d'audit")
         verbose_name_plural = _("journal d'audit")
         ordering = ["-created_at", "-pk"]
+        indexes = [
+            # An account's latest events (recent activity, the admin's history): without it
+            # PostgreSQL walks the created_at index backwards through everyone's events, and
+            # an account whose events are all old costs a scan of the table (65 ms at 400,000
+            # events, docs/performance.md) instead of ~0.1 ms.
+            models.Index(
+                fields=["organisation", "-created_at", "-id"], name="audit_account_recent"
+            ),
+        ]
 
     def __str__(self):
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_label} {self.action}"
