@@ -3,6 +3,7 @@ import re
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 
 from accounts.models import AuditEvent, Membership
 from invoices.models import Invoice
@@ -69,6 +70,31 @@ def test_invoice_list_is_paginated_newest_first(owner, client_for):
         == (newest_first[25:])
     )
     assert "Page 2 sur 2" in page2
+
+
+def test_each_listed_invoice_links_to_its_page_and_pdf(owner, client_for):
+    """The list builds its links from one reverse() a page: they are reverse()'s own."""
+    InvoiceFactory.create_batch(3, organisation=owner.organisation)
+    client = client_for(owner)
+    html = client.get(TAB).content.decode()
+    numbers = Invoice.objects.filter(organisation=owner.organisation).values_list(
+        "number", flat=True
+    )
+    for number in numbers:
+        detail = reverse("portal:invoice_detail", args=[number])
+        pdf_url = reverse("portal:invoice_pdf", args=[number])
+        assert f'<a href="{detail}">{number}</a>' in html
+        assert f'href="{pdf_url}" download' in html
+        assert client.get(detail).status_code == 200
+        assert client.get(pdf_url).status_code == 200
+
+
+@pytest.mark.parametrize("number", ["INV-10682", "AV 1", "é#?%", "a:b@c~d"])
+def test_list_links_are_quoted_as_reverse_quotes_them(number):
+    from invoices.selectors import _url_maker
+
+    for name in ("portal:invoice_detail", "portal:invoice_pdf"):
+        assert _url_maker(name)(number) == reverse(name, args=[number])
 
 
 def test_tab_runs_the_same_queries_for_10_and_1000_invoices(owner, subscription, client_for):
