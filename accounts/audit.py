@@ -59,6 +59,10 @@ OWNER_VISIBLE_ACTIONS = {
 }
 
 
+# The actions whose summary names plans (stored by code).
+PLAN_ACTIONS = {"upgrade.requested", "upgrade.confirmed", "plan.changed", "renewal.issued"}
+
+
 def action_label(action: str) -> str:
     return str(OWNER_VISIBLE_ACTIONS.get(action, action))
 
@@ -74,11 +78,145 @@ def actor_display(label: str) -> str:
     return _displayed(label)
 
 
-def summary(event: AuditEvent) -> str:
-    """A one-line description of what changed, from the event's after/before values."""
-    values = event.after or event.before or {}
-    parts = [str(v) for k, v in values.items() if k not in {"reason", "request"} and v]
-    return _displayed(" · ".join(parts))[:200]
+def summary(event: AuditEvent, plan_names: dict[str, str] | None = None) -> str:
+    """What changed, as a phrase in the active language, from the event's stored values:
+    « INV-10682 du 14/11/2026, 1 020,00 € », « Professionnel → Entreprise »...
+
+    `plan_names` maps plan codes to the names shown (codes are what the trail stores).
+    Support's internal reasons are not shown. Unknown actions fall back to the values.
+    """
+    before, after = event.before or {}, event.after or {}
+    plans = plan_names or {}
+    phrase = _PHRASES.get(event.action)
+    try:
+        text = phrase(before, after, plans) if phrase else _values(after or before)
+    except (KeyError, TypeError, ValueError):  # an older row with other keys
+        text = _values(after or before)
+    return _displayed(text)[:200]
+
+
+def _values(values: dict) -> str:
+    return " · ".join(str(v) for k, v in values.items() if k not in {"reason", "request"} and v)
+
+
+def _day(value) -> str:
+    from datetime import date, datetime
+
+    from django.utils.formats import date_format
+
+    day = datetime.fromisoformat(value).date() if "T" in value else date.fromisoformat(value)
+    return date_format(day, "SHORT_DATE_FORMAT")
+
+
+def _money(amount, currency) -> str:
+    from invoices.templatetags.invoice_tags import money
+
+    return money(amount, currency)
+
+
+def _person(values: dict) -> str:
+    name, email = values.get("name"), values.get("email")
+    return f"{name} ({email})" if name and email else (name or email or "")
+
+
+def _change(old, new) -> str:
+    none = gettext("Aucun")
+    return f"{old or none} → {new or none}"
+
+
+def _plan(plans: dict, code) -> str:
+    return plans.get(code, code) if code else ""
+
+
+def _invoice_issued(before, after, plans):
+    text = gettext("%(number)s du %(date)s, %(total)s") % {
+        "number": after["number"],
+        "date": _day(after["issue_date"]),
+        "total": _money(after["total"], after["currency"]),
+    }
+    if after.get("corrects"):
+        text += " · " + gettext("annule %(number)s") % {"number": after["corrects"]}
+    return text
+
+
+def _address(before, after, plans):
+    from .countries import country_name
+
+    lines = [
+        after.get("address_line1"),
+        after.get("address_line2"),
+        " ".join(filter(None, [after.get("postal_code"), after.get("city")])),
+        country_name(after["country"]) if after.get("country") else "",
+    ]
+    return ", ".join(line for line in lines if line)
+
+
+def _contact_updated(before, after, plans):
+    old, new = _person(before), _person(after)
+    return new if old == new or not old else f"{old} → {new}"
+
+
+def _upgrade_requested(before, after, plans):
+    return gettext("%(change)s, %(total)s TTC à confirmer avant le %(date)s") % {
+        "change": f"{_plan(plans, before['plan'])} → {_plan(plans, after['plan'])}",
+        "total": _money(after["estimate_total"], after["currency"]),
+        "date": _day(after["expires_at"]),
+    }
+
+
+def _upgrade_confirmed(before, after, plans):
+    text = f"{_plan(plans, before['plan'])} → {_plan(plans, after['plan'])}"
+    if after.get("invoice"):
+        text += ", " + gettext("facture %(number)s (%(total)s)") % {
+            "number": after["invoice"],
+            "total": _money(after["total"], after["currency"]),
+        }
+    return text
+
+
+def _plan_changed(before, after, plans):
+    if after.get("effective") not in (None, "now"):  # a downgrade at the next renewal
+        return gettext("%(change)s au renouvellement du %(date)s") % {
+            "change": f"{_plan(plans, before['plan'])} → {_plan(plans, after['next_plan'])}",
+            "date": _day(after["effective"]),
+        }
+    text = f"{_plan(plans, before['plan'])} → {_plan(plans, after['plan'])}"
+    if after.get("invoice"):
+        text += ", " + gettext("facture %(number)s") % {"number": after["invoice"]}
+    return text
+
+
+def _renewal_issued(before, after, plans):
+    start = after["period"][0]
+    return gettext("%(number)s, forfait %(plan)s à partir du %(date)s") % {
+        "number": after["invoice"],
+        "plan": _plan(plans, after["plan"]),
+        "date": _day(start),
+    }
+
+
+_PHRASES = {
+    "ownership.transferred": lambda b, a, p: _change(b.get("owner"), a.get("owner")),
+    "contact.added": lambda b, a, p: _person(a),
+    "contact.updated": _contact_updated,
+    "contact.removed": lambda b, a, p: _person(b),
+    "organisation.address_changed": _address,
+    "organisation.vat_changed": lambda b, a, p: _change(b.get("vat_number"), a["vat_number"]),
+    "upgrade.requested": _upgrade_requested,
+    "upgrade.confirmed": _upgrade_confirmed,
+    "closure.requested": lambda b, a, p: (
+        gettext("lien valable jusqu'au %(date)s") % {"date": _day(a["expires_at"])}
+    ),
+    "closure.confirmed": lambda b, a, p: (
+        gettext("effacement des données personnelles prévu le %(date)s")
+        % {"date": _day(a["anonymise_after"])}
+    ),
+    "account.reopened": lambda b, a, p: "",
+    "plan.changed": _plan_changed,
+    "invoice.issued": _invoice_issued,
+    "credit_note.issued": _invoice_issued,
+    "renewal.issued": _renewal_issued,
+}
 
 
 # The stored value stays French whatever the language; gettext_noop only marks it.

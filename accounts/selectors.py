@@ -63,7 +63,7 @@ def invoice_recipients(*, organisation: Organisation) -> list[str]:
 
 def recent_activity(*, organisation: Organisation, limit: int = 10):
     """The latest owner-relevant billing changes of the account (one query)."""
-    from .audit import OWNER_VISIBLE_ACTIONS, action_label, actor_display, summary
+    from .audit import OWNER_VISIBLE_ACTIONS, PLAN_ACTIONS, action_label, actor_display, summary
     from .models import AuditEvent
 
     events = list(
@@ -71,12 +71,17 @@ def recent_activity(*, organisation: Organisation, limit: int = 10):
             organisation=organisation, action__in=list(OWNER_VISIBLE_ACTIONS)
         ).order_by("-created_at", "-pk")[:limit]
     )
+    plan_names = {}
+    if any(e.action in PLAN_ACTIONS for e in events):  # plans named, not coded: one query
+        from subscriptions.models import Plan
+
+        plan_names = {plan.code: plan.name for plan in Plan.objects.all()}
     return [
         {
             "when": e.created_at,
             "who": actor_display(e.actor_label),
             "what": action_label(e.action),
-            "detail": summary(e),
+            "detail": summary(e, plan_names),
         }
         for e in events
     ]
