@@ -1,5 +1,9 @@
 """The audit trail: one append-only row per billing change, written by the services."""
 
+from datetime import date, datetime
+
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext, gettext_noop
 from django.utils.translation import gettext_lazy as _
 
@@ -90,7 +94,8 @@ def summary(event: AuditEvent, plan_names: dict[str, str] | None = None) -> str:
     phrase = _PHRASES.get(event.action)
     try:
         text = phrase(before, after, plans) if phrase else _values(after or before)
-    except (KeyError, TypeError, ValueError):  # an older row with other keys
+    # An older or anonymised row with other keys or values: shown as stored, never a 500.
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError, ArithmeticError):
         text = _values(after or before)
     return _displayed(text)[:200]
 
@@ -100,11 +105,10 @@ def _values(values: dict) -> str:
 
 
 def _day(value) -> str:
-    from datetime import date, datetime
-
-    from django.utils.formats import date_format
-
-    day = datetime.fromisoformat(value).date() if "T" in value else date.fromisoformat(value)
+    if "T" in value:  # a moment, stored in UTC: the day it is where the account is shown
+        day = timezone.localdate(datetime.fromisoformat(value))
+    else:
+        day = date.fromisoformat(value)
     return date_format(day, "SHORT_DATE_FORMAT")
 
 
@@ -157,7 +161,7 @@ def _contact_updated(before, after, plans):
 
 
 def _upgrade_requested(before, after, plans):
-    return gettext("%(change)s, %(total)s TTC à confirmer avant le %(date)s") % {
+    return gettext("%(change)s, %(total)s TTC, à confirmer au plus tard le %(date)s") % {
         "change": f"{_plan(plans, before['plan'])} → {_plan(plans, after['plan'])}",
         "total": _money(after["estimate_total"], after["currency"]),
         "date": _day(after["expires_at"]),
@@ -175,7 +179,13 @@ def _upgrade_confirmed(before, after, plans):
 
 
 def _plan_changed(before, after, plans):
-    if after.get("effective") not in (None, "now"):  # a downgrade at the next renewal
+    if after.get("effective") not in (None, "now"):  # a change at the next renewal
+        if not after.get("next_plan"):  # the current plan chosen: a planned change undone
+            if before.get("next_plan"):
+                return gettext("passage au forfait %(plan)s annulé") % {
+                    "plan": _plan(plans, before["next_plan"])
+                }
+            return gettext("forfait %(plan)s maintenu") % {"plan": _plan(plans, after["plan"])}
         return gettext("%(change)s au renouvellement du %(date)s") % {
             "change": f"{_plan(plans, before['plan'])} → {_plan(plans, after['next_plan'])}",
             "date": _day(after["effective"]),

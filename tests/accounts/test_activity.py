@@ -123,7 +123,7 @@ def test_plan_changes_name_the_plans_not_their_codes(owner, plans):
     )
     assert latest(org) == (
         "Mise à niveau demandée",
-        "Professionnel → Entreprise, 1\xa0234,50\xa0€ TTC à confirmer avant le 27/11/2026",
+        "Professionnel → Entreprise, 1\xa0234,50\xa0€ TTC, à confirmer au plus tard le 27/11/2026",
     )
     audit_record(
         organisation=org,
@@ -216,3 +216,41 @@ def test_plan_names_cost_one_query_whatever_the_number_of_events(
     assert {e["detail"] for e in activity} == {
         f"{n}, forfait Essentiel à partir du 01/03/2027" for n in range(10)
     }
+
+
+def test_support_undoing_a_planned_change_reads_as_such(owner, plans):
+    audit_record(  # support chose the current plan: the planned downgrade is cancelled
+        organisation=owner.organisation,
+        action="plan.changed",
+        before={"plan": "entreprise", "next_plan": "essentiel"},
+        after={"plan": "entreprise", "next_plan": None, "effective": "2027-03-01"},
+    )
+    assert latest(owner.organisation)[1] == "passage au forfait Essentiel annulé"
+    assert latest(owner.organisation, "en")[1] == (
+        f"change to the {plans['essentiel'].name_en} plan cancelled"
+    )
+
+
+def test_deadlines_are_days_in_the_portal_time_zone(owner):
+    audit_record(  # 23:30 UTC on the 27th is 00:30 on the 28th in Paris, as the email says
+        organisation=owner.organisation,
+        action="closure.requested",
+        after={"expires_at": "2026-11-27T23:30:00+00:00", "superseded": 0},
+    )
+    assert latest(owner.organisation)[1] == "lien valable jusqu'au 28/11/2026"
+
+
+def test_an_anonymised_amount_does_not_break_the_tab(client_for, owner):
+    audit_record(
+        organisation=owner.organisation,
+        action="invoice.issued",
+        after={
+            "number": "INV-1",
+            "issue_date": "2026-11-14",
+            "total": "[anonymisé]",
+            "currency": "EUR",
+        },
+    )
+    response = client_for(owner).get(reverse("portal:contacts"))
+    assert response.status_code == 200
+    assert "INV-1 · 2026-11-14 · [anonymisé] · EUR" in response.content.decode()

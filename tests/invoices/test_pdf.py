@@ -275,3 +275,21 @@ def test_deploy_check_warns_when_harfbuzz_subset_is_missing(monkeypatch):
 
     monkeypatch.setattr(ffi, "harfbuzz_subset", object())
     assert harfbuzz_subset_check() == []
+
+
+def test_deploy_check_fails_when_weasyprint_cannot_load_pango(monkeypatch):
+    import builtins
+
+    from invoices.checks import harfbuzz_subset_check
+
+    real_import = builtins.__import__
+
+    def no_pango(name, *args, **kwargs):
+        if name == "weasyprint.text.ffi":
+            raise OSError("cannot load library 'libpango-1.0-0'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_pango)
+    errors = harfbuzz_subset_check()
+    assert [e.id for e in errors] == ["invoices.E001"]
+    assert "libpango" in errors[0].msg
