@@ -2,7 +2,7 @@ from django import forms
 from django.contrib.auth.forms import PasswordResetForm
 from django.utils.translation import gettext_lazy as _
 
-from emails.services import email_queue_message
+from emails.services import email_queue_message, sender
 
 from .models import NAME_MAX_LENGTH
 
@@ -41,6 +41,7 @@ class OutboxPasswordResetForm(PasswordResetForm):
             redact_after_send=True,
             subject=render_to_string(subject_template_name, context),
             body_text=render_to_string(email_template_name, context),
+            from_email=sender(),  # in the language of the page that asked for it
         )
 
 

@@ -23,6 +23,9 @@ class Email(models.Model):
         related_name="emails",
     )
     kind = models.CharField(_("type"), max_length=60)
+    # The sender as written in the message's language ("Billing <…>" for an English
+    # account); empty on rows queued before it was stored: DEFAULT_FROM_EMAIL then.
+    from_email = models.CharField(_("expéditeur"), max_length=320, blank=True)
     to = models.EmailField(_("destinataire"), max_length=254)
     subject = models.CharField(_("objet"), max_length=255)
     body_text = models.TextField(_("texte"))

@@ -3,6 +3,7 @@
 import logging
 from collections.abc import Iterable
 from datetime import timedelta
+from email.headerregistry import Address
 from email.utils import parseaddr
 
 from django.conf import settings
@@ -14,6 +15,7 @@ from django.db.models import F, Q
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.crypto import salted_hmac
+from django.utils.translation import gettext, gettext_noop
 
 from billing_portal.queue import enqueue_on_commit
 
@@ -61,12 +63,14 @@ def email_queue(
         subject = _one_line(render_to_string(f"emails/{template}_subject.txt", context))
         body_text = render_to_string(f"emails/{template}.txt", context)
         body_html = render_to_string(f"emails/{template}.html", context)
+        from_email = sender()
     return email_queue_message(
         to=to,
         kind=template,
         subject=subject,
         body_text=body_text,
         body_html=body_html,
+        from_email=from_email,
         organisation=organisation,
         attachments=attachments,
         redact_after_send=redact_after_send,
@@ -83,6 +87,7 @@ def email_queue_message(
     organisation=None,
     attachments: Iterable[dict] = (),
     redact_after_send: bool = False,
+    from_email: str = "",
 ) -> list[Email]:
     """Queue an already rendered message, one outbox row per recipient."""
     from .tasks import email_send_task
@@ -93,6 +98,7 @@ def email_queue_message(
             Email(
                 organisation=organisation,
                 kind=kind,
+                from_email=from_email,
                 to=addr,
                 subject=_one_line(subject)[:255],
                 body_text=body_text,
@@ -106,6 +112,19 @@ def email_queue_message(
     for row in rows:
         enqueue_on_commit(email_send_task, row.pk)
     return rows
+
+
+# The default sender's display name is a product word, translated like the rest.
+gettext_noop("Facturation")
+
+
+def sender() -> str:
+    """DEFAULT_FROM_EMAIL, its display name in the active language when the catalogue has
+    it ("Facturation <…>" → "Billing <…>"); a name the catalogue does not know stays."""
+    name, address = parseaddr(settings.DEFAULT_FROM_EMAIL)
+    if not name or not address:
+        return settings.DEFAULT_FROM_EMAIL
+    return str(Address(display_name=gettext(name), addr_spec=address))
 
 
 def _message_id(email: Email) -> str:
@@ -124,7 +143,7 @@ def _message(email: Email) -> EmailMultiAlternatives:
     message = EmailMultiAlternatives(
         subject=email.subject,
         body=email.body_text,
-        from_email=settings.DEFAULT_FROM_EMAIL,
+        from_email=email.from_email or settings.DEFAULT_FROM_EMAIL,
         to=[email.to],
         headers={"Message-ID": _message_id(email)},
     )

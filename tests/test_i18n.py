@@ -194,6 +194,49 @@ def test_ownership_email_to_an_english_account_is_in_english(owner, manager):
     assert french.subject == f"Vous êtes maintenant propriétaire du compte {name}"
 
 
+def test_the_sender_name_follows_the_message_language(owner, settings):
+    """« Facturation » for a French account, « Billing » for an English one; the address
+    and a name the catalogue does not know stay as configured."""
+    from django.core import mail
+
+    from emails.services import email_send
+
+    settings.DEFAULT_FROM_EMAIL = "Facturation <facturation@example.com>"
+    context = {"organisation": owner.organisation, "previous_owner": owner.user}
+    context["new_owner"] = owner.user
+    rows = {
+        language: email_queue(
+            to=["a@example.com"], template="ownership_received", context=context, language=language
+        )[0]
+        for language in ("en", "fr")
+    }
+    assert rows["en"].from_email == "Billing <facturation@example.com>"
+    assert rows["fr"].from_email == "Facturation <facturation@example.com>"
+    email_send(email_id=rows["en"].pk)
+    assert mail.outbox[-1].from_email == "Billing <facturation@example.com>"
+
+    settings.DEFAULT_FROM_EMAIL = "Palmarès Billing Team <billing@palmares.example>"
+    [custom] = email_queue(
+        to=["a@example.com"], template="ownership_received", context=context, language="fr"
+    )
+    assert custom.from_email == "Palmarès Billing Team <billing@palmares.example>"
+    email_send(email_id=custom.pk)  # encoded for the wire by Django, not in the outbox
+    assert "Palmarès Billing Team" in mail.outbox[-1].message()["From"]
+    settings.DEFAULT_FROM_EMAIL = "billing@palmares.example"
+    [bare] = email_queue(
+        to=["a@example.com"], template="ownership_received", context=context, language="en"
+    )
+    assert bare.from_email == "billing@palmares.example"
+
+
+def test_password_reset_email_comes_from_the_page_language_sender(client, owner, settings):
+    settings.DEFAULT_FROM_EMAIL = "Facturation <facturation@example.com>"
+    client.post(reverse("password_reset"), {"email": "owner@example.com"}, **ENGLISH)
+    assert Email.objects.get(kind="password_reset").from_email == (
+        "Billing <facturation@example.com>"
+    )
+
+
 def test_ownership_transfer_writes_in_the_account_language(owner, manager):
     owner.organisation.language = "en"
     owner.organisation.save(update_fields=["language"])
