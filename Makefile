@@ -6,16 +6,24 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install worker beat bench lint format messages clean
+.PHONY: run test install lock worker beat bench lint format messages clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 13), "Python 3.13 is required, found " + sys.version'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# Re-pin constraints.txt: the newest releases pyproject.toml's ranges allow, then `make test`.
+lock:
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade -e '.[dev,bench]'
+	head -n 2 constraints.txt > constraints.new
+	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^#' >> constraints.new
+	mv constraints.new constraints.txt
 
 # The demo: SQLite under var/, tasks in-process, emails on the console (unless the
 # environment says otherwise: EMAIL_URL, DATABASE_URL, CELERY_BROKER_URL pass through).
@@ -40,7 +48,7 @@ bench: $(STAMP)
 	command -v wrk >/dev/null && dpkg -s libharfbuzz-subset0 >/dev/null 2>&1 \
 		|| (apt-get update -q && apt-get install -y -q wrk libharfbuzz-subset0)
 	$(BIN)/python -c 'import matplotlib, pyinstrument' 2>/dev/null \
-		|| $(BIN)/python -m pip install --quiet -e '.[bench]'
+		|| $(BIN)/python -m pip install --quiet -c constraints.txt -e '.[bench]'
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 lint: $(STAMP)
