@@ -348,6 +348,7 @@ def _chart(data, path: Path) -> None:
     y = range(len(names))
     bars = left.barh(y, rps, color=["#888" if n == "baseline" else "#2a6f97" for n in names])
     left.bar_label(bars, [f"{v:,.0f}" for v in rps], padding=3, fontsize=8)
+    left.set_xlim(0, max(rps, default=1) * 1.12)  # room for the longest bar's label
     if ("baseline", 16) in res:
         base = res[("baseline", 16)]["rps"]
         left.axvline(base * 0.4, color="#c0392b", ls="--", label="40 % of baseline (tabs)")
