@@ -221,7 +221,8 @@ _PHRASES = {
         gettext("effacement des données personnelles prévu le %(date)s")
         % {"date": _day(a["anonymise_after"])}
     ),
-    "account.reopened": lambda b, a, p: "",
+    # Reopened during the grace period: the erasure a closure scheduled will not happen.
+    "account.reopened": lambda b, a, p: gettext("effacement des données personnelles annulé"),
     "plan.changed": _plan_changed,
     "invoice.issued": _invoice_issued,
     "credit_note.issued": _invoice_issued,

@@ -175,6 +175,15 @@ def test_closure_events_say_what_happens_next(owner):
         after={"status": "closed", "anonymise_after": "2026-12-26T10:00:00+00:00"},
     )
     assert latest(org, "en")[1] == "personal data to be erased on 26/12/2026"
+    audit_record(
+        organisation=org,
+        action="account.reopened",
+        actor=None,
+        support=True,
+        before={"status": "closed", "closed_at": "2026-11-26T10:00:00+00:00"},
+        after={"status": "active", "reason": "Fermeture par erreur (appel du client)"},
+    )
+    assert latest(org) == ("Compte rouvert", "effacement des données personnelles annulé")
 
 
 def test_an_unexpected_stored_shape_still_shows_its_values(owner):
