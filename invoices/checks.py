@@ -27,3 +27,51 @@ def harfbuzz_subset_check(app_configs=None, **kwargs):
             )
         ]
     return []
+
+
+@checks.register(deploy=True)
+def seller_check(app_configs=None, **kwargs):
+    """The seller's details are printed on every invoice and declared in its Factur-X XML:
+    a mistyped SIREN, VAT number or IBAN would be on all of them, and an address whose
+    "postcode city" line cannot be read leaves the XML without them."""
+    from django.conf import settings
+    from stdnum import iban
+    from stdnum.fr import siren
+
+    from accounts.vat import is_eu, is_valid_eu_vat_number
+
+    from .facturx import split_address
+
+    seller = settings.SELLER
+    found = []
+    if seller["country"] == "FR" and not siren.is_valid(seller["siren"]):
+        found.append(
+            checks.Error(
+                f"SELLER_SIREN {seller['siren']!r} is not a valid SIREN.", id="invoices.E002"
+            )
+        )
+    if is_eu(seller["country"]) and not is_valid_eu_vat_number(
+        seller["vat_number"], seller["country"]
+    ):
+        found.append(
+            checks.Error(
+                f"SELLER_VAT_NUMBER {seller['vat_number']!r} is not a valid VAT number "
+                f"for {seller['country']}.",
+                id="invoices.E003",
+            )
+        )
+    if seller["iban"] and not iban.is_valid(seller["iban"]):
+        found.append(
+            checks.Error(f"SELLER_IBAN {seller['iban']!r} is not a valid IBAN.", id="invoices.E004")
+        )
+    street, postcode, city = split_address(seller["address_lines"], seller["country"])
+    if not (street and postcode and city):
+        found.append(
+            checks.Warning(
+                "SELLER_ADDRESS_LINES cannot be read as street, then « postcode city »: the "
+                "Factur-X XML of every invoice would lack them.",
+                hint='e.g. SELLER_ADDRESS_LINES="12 rue de la Paix,75002 Paris,France"',
+                id="invoices.W002",
+            )
+        )
+    return found

@@ -293,3 +293,26 @@ def test_deploy_check_fails_when_weasyprint_cannot_load_pango(monkeypatch):
     errors = harfbuzz_subset_check()
     assert [e.id for e in errors] == ["invoices.E001"]
     assert "libpango" in errors[0].msg
+
+
+def test_deploy_check_accepts_the_default_seller():
+    from invoices.checks import seller_check
+
+    assert seller_check() == []
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "expected"),
+    [
+        ("siren", "552100555", "invoices.E002"),
+        ("vat_number", "FR00552100554", "invoices.E003"),
+        ("iban", "FR7630006000011234567890188", "invoices.E004"),
+        ("address_lines", ["12 rue de la Paix", "Paris", "France"], "invoices.W002"),
+        ("address_lines", ["75002 Paris"], "invoices.W002"),
+    ],
+)
+def test_deploy_check_names_a_mistyped_seller_detail(settings, key, value, expected):
+    from invoices.checks import seller_check
+
+    settings.SELLER = {**settings.SELLER, key: value}
+    assert [problem.id for problem in seller_check()] == [expected]
