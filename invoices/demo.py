@@ -6,7 +6,7 @@ one, still open, is INV-10682 as in the help article) and six to the Stockholm a
 (reverse charge, in English). Their PDFs are rendered and their emails printed once.
 """
 
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
@@ -131,6 +131,18 @@ def _nordic(organisation, today):
     ]
 
 
+def _backdate_audit(invoice, day: date) -> None:
+    """Demo history only: the audit rows of an invoice issued "years ago" carry that day,
+    not the seeding time, so the recent activity reads like the account's history. (An
+    update() of the rows, as the erasure does; never done outside the demo.)"""
+    from accounts.models import AuditEvent
+
+    moment = timezone.make_aware(datetime.combine(day, time(9, 0)))
+    AuditEvent.objects.filter(
+        organisation_id=invoice.organisation_id, after__number=invoice.number
+    ).update(created_at=moment)
+
+
 def seed():
     accounts = {o.name: o for o in Organisation.objects.filter(name__in=[LYON, NORDIC])}
     if len(accounts) < 2 or Invoice.objects.filter(organisation__in=accounts.values()).exists():
@@ -148,3 +160,4 @@ def seed():
         invoice = services.invoice_issue(organisation=organisation, lines=lines, issue_date=day)
         if position != last:
             services.invoice_mark_paid(invoice=invoice)
+        _backdate_audit(invoice, day)
