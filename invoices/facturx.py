@@ -44,6 +44,9 @@ SEPA_CREDIT_TRANSFER = "58"
 UNIT_ONE = "C62"  # UN/ECE rec. 20: "one" (a unit, a service)
 SCHEME_VAT = "VA"
 SCHEME_SIREN = "0002"  # ISO 6523 ICD of the French SIRENE register
+# EAS code of the French e-invoicing directory: a French company's electronic address
+# (BT-34 seller, BT-49 buyer) is its SIREN, which the platforms route invoices by.
+SCHEME_FR_ADDRESS = "0225"
 # BT-8, when the VAT becomes due: on payment (services, by default) or on the invoice date
 # (the seller opted for « TVA d'après les débits »).
 VAT_DUE_ON_PAYMENT = "72"
@@ -154,6 +157,9 @@ def _party(parent, tag: str, *, name, description, siren, street, postcode, city
         organisation = _el(party, "ram:SpecifiedLegalOrganization")
         _el(organisation, "ram:ID", siren, schemeID=SCHEME_SIREN)
     _address(party, street, postcode, city, country)
+    if siren and country == "FR":  # the electronic address, after the postal one (CII order)
+        communication = _el(party, "ram:URIUniversalCommunication")
+        _el(communication, "ram:URIID", siren, schemeID=SCHEME_FR_ADDRESS)
     if vat:
         registration = _el(party, "ram:SpecifiedTaxRegistration")
         _el(registration, "ram:ID", vat, schemeID=SCHEME_VAT)

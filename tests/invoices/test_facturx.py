@@ -202,6 +202,9 @@ def test_invoice_document_parties_lines_payment(settings, db):
     assert text(root, f"{SELLER}/ram:PostalTradeAddress/ram:LineOne") == "12 rue de la Paix"
     assert text(root, f"{SELLER}/ram:PostalTradeAddress/ram:CityName") == "Paris"
     assert text(root, f"{SELLER}/ram:PostalTradeAddress/ram:CountryID") == "FR"
+    # Electronic addresses (BT-34, BT-49): French parties by SIREN, EAS 0225.
+    address = root.xpath(f"{SELLER}/ram:URIUniversalCommunication/ram:URIID", namespaces=NS)[0]
+    assert (address.text, address.get("schemeID")) == ("552100554", "0225")
     # Buyer: the snapshot, SIREN from its VAT number.
     assert text(root, f"{BUYER}/ram:Name") == document.buyer_legal_name
     siren = root.xpath(f"{BUYER}/ram:SpecifiedLegalOrganization/ram:ID", namespaces=NS)[0]
@@ -210,6 +213,8 @@ def test_invoice_document_parties_lines_payment(settings, db):
     assert (vat.text, vat.get("schemeID")) == ("FR44732829320", "VA")
     assert text(root, f"{BUYER}/ram:PostalTradeAddress/ram:PostcodeCode") == "69002"
     assert text(root, f"{BUYER}/ram:PostalTradeAddress/ram:CityName") == "Lyon"
+    address = root.xpath(f"{BUYER}/ram:URIUniversalCommunication/ram:URIID", namespaces=NS)[0]
+    assert (address.text, address.get("schemeID")) == ("732829320", "0225")
 
     # Lines: id, name, net price (never negative), quantity in C62, amount, period.
     items = root.xpath("//ram:IncludedSupplyChainTradeLineItem", namespaces=NS)
@@ -377,3 +382,12 @@ def test_invoice_page_links_the_xml(owner, issue, client_for):
     html = client_for(owner).get(f"/billing/invoices/{invoice.number}/").content.decode()
     assert f'href="/billing/invoices/{invoice.number}/factur-x.xml"' in html
     assert "Factur-X (XML)" in html
+
+
+@pytest.mark.parametrize("case", ["reverse_charge", "export"])
+def test_only_french_parties_get_an_electronic_address(db, case):
+    """A foreign buyer has no SIREN to be routed by: no BT-49; the seller keeps BT-34."""
+    document, _ = issue_case(case)
+    root = etree.fromstring(invoice_facturx.invoice_xml(document))
+    assert root.xpath(f"{SELLER}/ram:URIUniversalCommunication/ram:URIID/text()", namespaces=NS)
+    assert not root.xpath(f"{BUYER}/ram:URIUniversalCommunication", namespaces=NS)
