@@ -122,3 +122,11 @@ def _documents_in_tmp(settings, tmp_path):
 @pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def plans(db):
+    """Essentiel < Professionnel < Entreprise, priced as in the demo (EUR, USD, GBP)."""
+    from subscriptions.demo import seed_plans
+
+    return seed_plans()

@@ -4,7 +4,6 @@ not the stored values (plan codes, ISO dates, raw amounts)."""
 from datetime import date
 from decimal import Decimal
 
-import pytest
 from django.urls import reverse
 from django.utils import translation
 
@@ -12,7 +11,6 @@ from accounts import services
 from accounts.audit import audit_record
 from accounts.selectors import recent_activity
 from invoices.services import LineSpec, credit_note_issue, invoice_issue
-from subscriptions.demo import seed_plans
 
 
 def details(organisation, language="fr"):
@@ -100,11 +98,6 @@ def test_invoices_and_credit_notes_show_number_date_and_amount(owner):
     assert detail.startswith(f"{credit.number} du ")
     assert detail.endswith(f"−{total} · annule {invoice.number}")
     assert "Erreur de quantité" not in detail  # support's reasons stay in the admin
-
-
-@pytest.fixture
-def plans(db):
-    return seed_plans()
 
 
 def test_plan_changes_name_the_plans_not_their_codes(owner, plans):

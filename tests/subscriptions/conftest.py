@@ -5,16 +5,9 @@ import pytest
 from django.utils import timezone
 
 from emails.models import Email
-from subscriptions.demo import seed_plans
 from tests.factories import BillingContactFactory, SubscriptionFactory
 
 LINK = re.compile(r"/confirm/([A-Za-z0-9_-]+)/")
-
-
-@pytest.fixture
-def plans(db):
-    """Essentiel < Professionnel < Entreprise, priced as in the demo (EUR, USD, GBP)."""
-    return seed_plans()
 
 
 @pytest.fixture
