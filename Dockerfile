@@ -8,7 +8,8 @@ WORKDIR /app
 COPY pyproject.toml constraints.txt ./
 COPY . .
 RUN pip install --no-cache-dir -c constraints.txt -e . \
- && SECRET_KEY=build DEBUG=0 python manage.py collectstatic --noinput
+ && SECRET_KEY=build DATABASE_URL=sqlite://:memory: EMAIL_URL=consolemail:// DEBUG=0 \
+    python manage.py collectstatic --noinput
 ENV PYTHONUNBUFFERED=1
 EXPOSE 8000
 CMD ["gunicorn", "billing_portal.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3"]

@@ -16,13 +16,20 @@ VAR_DIR = BASE_DIR / "var"
 env = environ.Env()
 
 DEBUG = env.bool("DEBUG", default=False)
-SECRET_KEY = env.str("SECRET_KEY", default="")
-if not SECRET_KEY:
-    if not DEBUG:
+# Outside DEBUG the embedded defaults (a development key, SQLite under var/, emails on the
+# console) would be silent mistakes: each missing variable is named in one line instead
+# (manage.py prints it without a traceback).
+_REQUIRED_IN_PRODUCTION = ("SECRET_KEY", "DATABASE_URL", "EMAIL_URL")
+if not DEBUG:
+    _missing = [name for name in _REQUIRED_IN_PRODUCTION if not env.str(name, default="")]
+    if _missing:
         from django.core.exceptions import ImproperlyConfigured
 
-        raise ImproperlyConfigured("SECRET_KEY is required unless DEBUG is on.")
-    SECRET_KEY = "insecure-development-key-only-for-debug"  # noqa: S105
+        raise ImproperlyConfigured(
+            f"{', '.join(_missing)} must be set unless DEBUG is on "
+            "(see the configuration table in the README)."
+        )
+SECRET_KEY = env.str("SECRET_KEY", default="") or "insecure-development-key-only-for-debug"
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"] if DEBUG else [])
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
@@ -46,6 +53,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "billing_portal.logging.RequestIdMiddleware",
+    # A request waits on the broker for at most PUBLISH_BUDGET_SECONDS seconds in total.
+    "billing_portal.queue.PublishBudgetMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -84,6 +93,10 @@ TEMPLATES = [
     },
 ]
 
+if not env.str("DATABASE_URL", default=""):
+    # The demo's embedded database: its folder exists before anything opens it (a fresh
+    # clone has no var/, and `check` opens SQLite to learn its JSON support).
+    VAR_DIR.mkdir(exist_ok=True)
 DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
 }
@@ -91,6 +104,10 @@ DATABASES["default"]["ATOMIC_REQUESTS"] = False
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # A database that does not answer fails a request instead of holding it for ever.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+        "connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", default=5)
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
@@ -211,6 +228,11 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {
     "interval_step": 0.2,
     "interval_max": 0.5,
 }
+# A web request spends at most this long, in total, handing tasks to the broker; a
+# publish that fails or overruns it makes the process leave the broker alone for
+# PUBLISH_BACKOFF_SECONDS seconds (the outbox sweep sends what was not published).
+PUBLISH_BUDGET_SECONDS = env.float("PUBLISH_BUDGET_SECONDS", default=0.5)
+PUBLISH_BACKOFF_SECONDS = env.float("PUBLISH_BACKOFF_SECONDS", default=30.0)
 CELERY_BEAT_SCHEDULE = {
     "emails-sweep": {"task": "emails.tasks.email_sweep", "schedule": 60.0},
 }

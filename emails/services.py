@@ -7,6 +7,7 @@ from email.headerregistry import Address
 from email.utils import parseaddr
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.files.storage import storages
 from django.core.mail import EmailMultiAlternatives
 from django.core.mail.utils import DNS_NAME
@@ -90,7 +91,7 @@ def email_queue_message(
     from_email: str = "",
 ) -> list[Email]:
     """Queue an already rendered message, one outbox row per recipient."""
-    from .tasks import email_send_task
+    from .tasks import email_send_batch_task
 
     recipients = list(dict.fromkeys(addr.strip().lower() for addr in to if addr))
     rows = Email.objects.bulk_create(
@@ -109,8 +110,10 @@ def email_queue_message(
             for addr in recipients
         ]
     )
-    for row in rows:
-        enqueue_on_commit(email_send_task, row.pk)
+    if rows:
+        # One message for all the recipients: handing work to the broker costs a request
+        # the same whatever the number of billing contacts.
+        enqueue_on_commit(email_send_batch_task, [row.pk for row in rows])
     return rows
 
 
@@ -214,11 +217,23 @@ def email_send(*, email_id: int) -> bool:
 
 
 def email_resend(*, email_id: int) -> Email:
-    """Put a failed (or sent) email back in the outbox; support uses it from the admin."""
+    """Put a failed (or sent) email back in the outbox; support uses it from the admin.
+
+    ValidationError for a delivered email whose link was removed from the stored copy:
+    resending it would mail the customer a message without its link.
+    """
     from .tasks import email_send_task
 
     with transaction.atomic():
         email = Email.objects.select_for_update().get(pk=email_id)
+        if email.redact_after_send and email.status == Email.Status.SENT:
+            raise ValidationError(
+                gettext(
+                    "Cet e-mail contenait un lien personnel qui n'est plus conservé : "
+                    "envoyez un nouveau lien (renvoyer la confirmation, ou nouvelle "
+                    "demande de réinitialisation du mot de passe)."
+                )
+            )
         email.status = Email.Status.PENDING
         email.attempts = 0
         email.next_attempt_at = None

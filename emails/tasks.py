@@ -18,6 +18,15 @@ def email_send_task(self, email_id: int) -> bool:
     return services.email_send(email_id=email_id)
 
 
+@shared_task(acks_late=True)
+def email_send_batch_task(email_ids: list[int]) -> int:
+    """The emails one change queued, published as one message by the web request; the
+    worker fans them out to one task each, so every email keeps its own retries."""
+    for pk in email_ids:
+        email_send_task.apply_async(args=(pk,))
+    return len(email_ids)
+
+
 @shared_task
 def email_sweep() -> int:
     """Send the emails still pending (broker down when they were queued, worker lost)."""

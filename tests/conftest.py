@@ -44,6 +44,16 @@ def _tasks_in_process():
 
 
 @pytest.fixture(autouse=True)
+def _broker_breaker_closed():
+    """A broker failure simulated by one test never makes the next one skip publishing."""
+    from billing_portal.queue import breaker_reset
+
+    breaker_reset()
+    yield
+    breaker_reset()
+
+
+@pytest.fixture(autouse=True)
 def _default_language():
     """Every test starts and ends in the default language (French). LocaleMiddleware leaves
     the language of a request active in the thread, so without this a test that requests

@@ -1,10 +1,17 @@
 """The broker never blocks a user: with Redis unreachable, changes succeed quickly and the
 emails go out once it is back (the outbox sweep)."""
 
+import socket
+import threading
 import time
+from contextlib import contextmanager
 from datetime import timedelta
+from unittest import mock
 
 import pytest
+from django.core import mail
+from django.db import transaction
+from django.test import Client, TestCase
 from django.urls import reverse
 
 from accounts.models import BillingContact, Membership
@@ -17,16 +24,36 @@ from subscriptions.models import Confirmation
 from tests.factories import SubscriptionFactory
 
 
+@contextmanager
+def broker_at(url, settings):
+    """Publish to `url` for the block. Celery keeps its connection and producer pools for
+    the URL it first used: they are dropped so that a publish really goes to `url` (and,
+    closed, not kept: a closed pool fails every acquire at once, which is no broker test)."""
+
+    def use(broker_url, eager):
+        if app._pool is not None:
+            app._pool.force_close_all()
+        # The write URL, not broker_url: CELERY_BROKER_URL in the environment (CI) wins
+        # over broker_url, and publishing reads broker_write_url (None: broker_url).
+        app.conf.broker_write_url, app.conf.task_always_eager = broker_url, eager
+        app._pool = None
+        app.amqp._producer_pool = None
+
+    saved = (None, app.conf.task_always_eager, settings.CELERY_BROKER_URL)
+    use(url, False)
+    settings.CELERY_BROKER_URL = url
+    try:
+        yield
+    finally:
+        use(saved[0], saved[1])
+        settings.CELERY_BROKER_URL = saved[2]
+
+
 @pytest.fixture
 def broker_down(settings):
     """Point Celery at a closed port, as when Redis is stopped."""
-    saved = (app.conf.broker_url, app.conf.task_always_eager)
-    app.conf.broker_url = "redis://127.0.0.1:1/0"
-    app.conf.task_always_eager = False
-    app.pool.force_close_all()
-    yield
-    app.conf.broker_url, app.conf.task_always_eager = saved
-    app.pool.force_close_all()
+    with broker_at("redis://127.0.0.1:1/0", settings):
+        yield
 
 
 def _timed(call):
@@ -79,3 +106,201 @@ def test_contact_transfer_and_upgrade_succeed_fast_with_the_broker_down(
     assert email_sweep() == 3
     assert email_sweep() == 0
     assert Email.objects.filter(status=Email.Status.SENT).count() == 3
+
+
+# --- A stalled broker: it accepts connections and never answers ----------------------------
+
+
+class StalledServer:
+    """A TCP listener that accepts every connection and never sends a byte, as a Redis
+    whose host froze, or a firewall that drops replies, looks to a client."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(256)
+        self.port = self.sock.getsockname()[1]
+        self.accepted = []
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    def _accept(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.accepted.append(conn)
+
+    def close(self):
+        self.sock.close()
+        for conn in self.accepted:
+            conn.close()
+
+
+@pytest.fixture
+def stalled_server():
+    server = StalledServer()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def broker_stalled(settings, stalled_server):
+    with broker_at(f"redis://127.0.0.1:{stalled_server.port}/0", settings):
+        yield stalled_server
+
+
+def _sweep_now(monkeypatch):
+    """The broker is back: run the periodic sweep as if a minute had passed."""
+    app.conf.task_always_eager = True
+    monkeypatch.setattr(
+        email_services,
+        "pending_email_ids",
+        lambda older_than=timedelta(0), _f=email_services.pending_email_ids: _f(
+            older_than=timedelta(0)
+        ),
+    )
+    return email_sweep()
+
+
+def test_readiness_answers_within_two_seconds_when_the_broker_stalls(client, db, broker_stalled):
+    response, elapsed = _timed(lambda: client.get("/readyz"))
+    assert elapsed < 2
+    assert response.status_code == 503
+    assert response.json()["checks"] == {"database": True, "broker": False}
+    assert broker_stalled.accepted  # it did reach the stalled broker, which said nothing
+
+
+def test_parallel_probes_of_a_stalled_broker_leave_liveness_answering(client, db, broker_stalled):
+    """Sixteen readiness probes at once used to hold every web thread for ever."""
+    timings = []
+
+    def probe():
+        started = time.monotonic()
+        status = Client().get("/readyz").status_code
+        timings.append((status, time.monotonic() - started))
+
+    threads = [threading.Thread(target=probe) for _ in range(16)]
+    for thread in threads:
+        thread.start()
+    response, elapsed = _timed(lambda: client.get("/healthz"))
+    for thread in threads:
+        thread.join(10)
+    assert response.status_code == 200 and elapsed < 1
+    assert len(timings) == 16
+    assert all(status == 503 and took < 2 for status, took in timings)
+
+
+def test_readiness_answers_within_two_seconds_when_the_database_stalls(client, db, monkeypatch):
+    from billing_portal import health
+
+    def stalled_database():
+        time.sleep(30)  # as a database whose connection hangs
+        return True
+
+    monkeypatch.setattr(health, "_database_ok", stalled_database)
+    response, elapsed = _timed(lambda: client.get("/readyz"))
+    assert elapsed < 2
+    assert response.status_code == 503
+    assert response.json()["checks"]["database"] is False
+
+
+@pytest.mark.django_db(transaction=True)
+def test_upgrade_confirmation_to_25_recipients_answers_fast_and_mails_each_once(
+    client, owner, plans, broker_stalled, monkeypatch
+):
+    from invoices.models import Invoice
+    from tests.factories import BillingContactFactory
+    from tests.subscriptions.conftest import link_token
+
+    for n in range(24):
+        BillingContactFactory(organisation=owner.organisation, email=f"compta{n}@example.com")
+    SubscriptionFactory(organisation=owner.organisation, plan=plans["professionnel"])
+    client.force_login(owner.user)
+    response, elapsed = _timed(
+        lambda: client.post(reverse("portal:upgrade_request"), {"plan": "entreprise"})
+    )
+    assert response.status_code == 302 and elapsed < 2
+    request_email = Email.objects.get(kind="upgrade_request")
+    confirm = reverse("subscription_confirm", args=[link_token(request_email)])
+
+    response, elapsed = _timed(lambda: client.post(confirm))
+    assert response.status_code == 302 and elapsed < 2
+    invoice = Invoice.objects.get()
+    assert invoice.organisation.subscription.plan.code == "entreprise"
+    invoice_emails = Email.objects.filter(kind="invoice_issued")
+    assert invoice_emails.count() == 25
+    assert not Email.objects.exclude(status=Email.Status.PENDING).exists()
+
+    # The broker is back: every email goes out, once.
+    assert _sweep_now(monkeypatch) == 27  # the link, the confirmation, 25 invoices
+    assert _sweep_now(monkeypatch) == 0
+    assert Email.objects.filter(status=Email.Status.SENT).count() == 27
+    assert len(mail.outbox) == 27
+    assert len({message.to[0] for message in mail.outbox if "INV" in message.subject}) == 25
+
+
+@pytest.mark.django_db(transaction=True)
+def test_ownership_transfer_answers_fast_with_a_stalled_broker(
+    client, owner, manager, broker_stalled, monkeypatch
+):
+    client.force_login(owner.user)
+    response, elapsed = _timed(
+        lambda: client.post(reverse("portal:owner_change"), {"new_owner": manager.pk})
+    )
+    assert response.status_code == 302 and elapsed < 2
+    assert Membership.objects.get(role="owner").pk == manager.pk
+    assert _sweep_now(monkeypatch) == 2
+    assert {m.to[0] for m in mail.outbox} == {"owner@example.com", "manager@example.com"}
+
+
+def test_a_request_spends_its_publishing_budget_once_however_many_tasks(
+    db, broker_stalled, settings
+):
+    """The budget is for the whole request: after it, publishing is left to the sweep."""
+    from billing_portal import queue
+    from emails.tasks import email_send_task
+
+    settings.PUBLISH_BUDGET_SECONDS = 0.5
+    started = time.monotonic()
+    with queue.publish_budget(settings.PUBLISH_BUDGET_SECONDS):
+        results = [queue.publish(email_send_task, n) for n in range(20)]
+    assert time.monotonic() - started < 1
+    assert results == [False] * 20
+    # The breaker stays open for the requests that follow: they do not even try.
+    queue.breaker_reset()
+    with queue.publish_budget(0.2):
+        assert queue.publish(email_send_task, 1) is False
+    assert queue.publish(email_send_task, 2) is False  # breaker open again: skipped at once
+
+
+@pytest.mark.redis
+def test_a_healthy_broker_gets_one_message_for_all_recipients(db, settings):
+    """With a working broker, the emails of one change travel as one message."""
+    from billing_portal import queue
+    from emails.services import email_queue_message
+
+    saved = app.conf.task_always_eager
+    app.conf.task_always_eager = False
+    published = []
+    real = queue.publish
+
+    def spy(task, *args, **kwargs):
+        published.append((task.name, args))
+        return real(task, *args, **kwargs)
+
+    try:
+        with mock.patch.object(queue, "publish", spy), queue.publish_budget(1.0):
+            with TestCase.captureOnCommitCallbacks(execute=True), transaction.atomic():
+                rows = email_queue_message(
+                    to=[f"c{n}@example.com" for n in range(21)],
+                    kind="invoice_issued",
+                    subject="Facture",
+                    body_text="Bonjour",
+                )
+    finally:
+        app.conf.task_always_eager = saved
+        with app.connection_for_write() as conn:
+            conn.default_channel.queue_purge(settings.CELERY_TASK_DEFAULT_QUEUE)
+    assert published == [("emails.tasks.email_send_batch_task", ([row.pk for row in rows],))]

@@ -3,6 +3,7 @@
 import json
 import logging
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +13,8 @@ from django.urls import reverse
 from billing_portal.logging import JsonFormatter, RequestIdFilter
 
 ROOT = Path(__file__).resolve().parent.parent
+APP_FOLDERS = ("billing_portal", "accounts", "emails", "invoices", "subscriptions", "support")
+APP_FOLDERS += ("templates", "locale", "static")
 
 
 def test_healthz_answers_without_dependencies(client):
@@ -106,6 +109,8 @@ def test_deploy_checks_pass_with_production_settings():
         "ALLOWED_HOSTS": "billing.example.com",
         "STATIC_MANIFEST": "1",
         "EMAIL_URL": "smtp+tls://mailer:secret@smtp.example.com:587",
+        # Nothing listens there: no deploy check may need the database.
+        "DATABASE_URL": "postgres://billing:secret@127.0.0.1:1/billing",
     }
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
@@ -118,8 +123,76 @@ def test_deploy_checks_pass_with_production_settings():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def _manage(args, env, cwd=ROOT):
+    return subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_deploy_check_names_each_missing_production_variable_in_one_line(tmp_path):
+    """From a fresh clone (no var/), with DATABASE_URL and EMAIL_URL unset: one line that
+    names them, no traceback, and nothing created or opened."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("DEBUG", "DATABASE_URL", "EMAIL_URL", "DJANGO_ALLOW_ASYNC"))
+    }
+    env.update(DEBUG="0", SECRET_KEY="s" * 50)
+    result = _manage(["check", "--deploy"], env, cwd=tmp_path)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    [line] = result.stderr.strip().splitlines()
+    assert "DATABASE_URL" in line and "EMAIL_URL" in line and "SECRET_KEY" not in line
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_demo_check_works_on_a_fresh_clone_without_var(tmp_path):
+    """DEBUG on, no DATABASE_URL, no var/ yet (a fresh clone): the check passes."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("DEBUG", "DATABASE_URL", "DJANGO_ALLOW_ASYNC"))
+    }
+    env["DEBUG"] = "1"
+    clone = tmp_path / "clone"
+    for name in APP_FOLDERS:
+        shutil.copytree(ROOT / name, clone / name, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "manage.py", clone)
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=clone,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_probes_are_not_redirected_to_https(client, db, settings):
     settings.SECURE_SSL_REDIRECT = True
     assert client.get("/healthz").status_code == 200
     assert client.get("/readyz").status_code == 200
     assert client.get(reverse("login")).status_code == 301
+
+
+def test_the_reset_link_comes_from_site_url_not_the_host_header(client, owner, settings):
+    from emails.models import Email
+
+    settings.SITE_URL = "https://billing.example.com"
+    settings.ALLOWED_HOSTS = ["billing.example.com", "evil.example.net"]
+    client.post(
+        reverse("password_reset"),
+        {"email": "owner@example.com"},
+        HTTP_HOST="evil.example.net",
+        HTTP_X_FORWARDED_HOST="evil.example.net",
+    )
+    body = Email.objects.get(kind="password_reset").body_text
+    assert "evil.example.net" not in body
+    assert "https://billing.example.com/accounts/reset/" in body
