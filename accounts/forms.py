@@ -33,8 +33,12 @@ class OutboxPasswordResetForm(PasswordResetForm):
         to_email,
         html_email_template_name=None,
     ):
+        from django.conf import settings
         from django.template.loader import render_to_string
 
+        # The link's base is SITE_URL, like every emailed link: never the Host header of
+        # the request that asked for it, which anyone can set.
+        context = {**context, "site_url": settings.SITE_URL}
         email_queue_message(
             to=[to_email],
             kind="password_reset",

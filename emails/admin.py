@@ -1,9 +1,12 @@
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
 
 from . import services
 from .models import Email
+
+BODY_FIELDS = ("body_text", "body_html")
 
 
 @admin.register(Email)
@@ -11,8 +14,23 @@ class EmailAdmin(admin.ModelAdmin):
     list_display = ["created_at", "to", "subject", "kind", "status", "attempts", "sent_at"]
     list_filter = ["status", "kind"]
     search_fields = ["to", "subject", "organisation__name"]
-    readonly_fields = [f.name for f in Email._meta.fields]
+    # The stored body is shown through `content`, never as such: a confirmation or reset
+    # link in a pending or failed email is a working credential of the customer's.
+    fields = [
+        *(f.name for f in Email._meta.fields if f.name not in ("id", *BODY_FIELDS)),
+        "content",
+    ]
+    readonly_fields = fields
     actions = ["resend"]
+
+    @admin.display(description=_("contenu"))
+    def content(self, obj):
+        if obj.redact_after_send:
+            return gettext(
+                "Contenu masqué : ce message contient un lien personnel (confirmation ou "
+                "réinitialisation du mot de passe) que seul son destinataire doit voir."
+            )
+        return obj.body_text
 
     def has_add_permission(self, request):
         return False
@@ -25,7 +43,11 @@ class EmailAdmin(admin.ModelAdmin):
         """Put failed (or already sent) emails back in the outbox; pending ones are left."""
         count = 0
         for email in queryset.exclude(status=Email.Status.PENDING):
-            services.email_resend(email_id=email.pk)
+            try:
+                services.email_resend(email_id=email.pk)
+            except ValidationError as exc:
+                messages.warning(request, f"{email.to} : {' '.join(exc.messages)}")
+                continue
             count += 1
         messages.success(
             request,

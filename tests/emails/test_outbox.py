@@ -363,3 +363,97 @@ def test_the_same_row_always_carries_the_same_message_id(db):
     again = services._message(Email.objects.get(pk=email.pk)).message()["Message-ID"]
     other = services._message(_pending_email()).message()["Message-ID"]
     assert first == again != other
+
+
+@pytest.mark.parametrize("state", ["pending", "failed"])
+def test_support_never_sees_a_live_reset_or_confirmation_link(
+    client, owner, support_user, settings, state
+):
+    """A reset or confirmation link waiting in the outbox is the customer's credential:
+    the admin shows neither it nor the body around it, in the list or on the row."""
+    import re
+
+    from django.urls import reverse
+
+    from tests.factories import SubscriptionFactory
+
+    settings.MAILERS = FAILING_MAILER
+    with translation.override("fr"):
+        client.post(reverse("password_reset"), {"email": "owner@example.com"})
+    reset = Email.objects.get(kind="password_reset")
+    assert reset.status == Email.Status.PENDING
+    if state == "failed":
+        Email.objects.filter(pk=reset.pk).update(status=Email.Status.FAILED, attempts=10)
+    link = re.search(r"https?://\S+/reset/\S+/", reset.body_text).group(0)
+    # The link works: this is what must not leak.
+    assert client.get(link, follow=True).status_code == 200
+
+    from subscriptions.demo import seed_plans
+    from subscriptions.services import upgrade_request
+
+    plans = seed_plans()
+    SubscriptionFactory(organisation=owner.organisation, plan=plans["professionnel"])
+    upgrade_request(organisation=owner.organisation, plan=plans["entreprise"], actor=owner.user)
+    confirmation = Email.objects.get(kind="upgrade_request")
+    confirm_link = re.search(r"https?://\S+/confirm/\S+/", confirmation.body_text).group(0)
+
+    client.force_login(support_user)
+    for email in (reset, confirmation):
+        page = client.get(reverse("admin:emails_email_change", args=[email.pk]))
+        assert page.status_code == 200
+        html = page.content.decode()
+        assert email.to in html  # the row itself is there for support to work with
+        assert "/reset/" not in html and "/confirm/" not in html
+        assert "Contenu masqué" in html
+    listing = client.get(reverse("admin:emails_email_changelist")).content.decode()
+    for secret in (link, confirm_link, link.split("/reset/")[1].split("/")[1]):
+        assert secret not in listing
+
+
+def test_support_resends_a_failed_reset_email_with_its_link(
+    client, owner, support_user, settings, django_capture_on_commit_callbacks
+):
+    """Hidden from support, the link still reaches the customer when support resends."""
+    from django.urls import reverse
+
+    settings.MAILERS = FAILING_MAILER
+    client.post(reverse("password_reset"), {"email": "owner@example.com"})
+    reset = Email.objects.get(kind="password_reset")
+    Email.objects.filter(pk=reset.pk).update(status=Email.Status.FAILED, attempts=10)
+    settings.MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
+    client.force_login(support_user)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(
+            reverse("admin:emails_email_changelist"),
+            {"action": "resend", "_selected_action": [reset.pk]},
+        )
+    reset.refresh_from_db()
+    assert reset.status == Email.Status.SENT
+    [message] = mail.outbox
+    assert "/reset/" in message.body
+    assert "/reset/" not in reset.body_text  # redacted again once delivered
+
+
+def test_a_delivered_link_email_is_not_resent_empty(
+    client, owner, support_user, django_capture_on_commit_callbacks
+):
+    """Once sent, only a placeholder is stored: resending it would mail the customer a
+    message without its link, so support is told to have a new link issued instead."""
+    from django.urls import reverse
+
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("password_reset"), {"email": "owner@example.com"})
+    reset = Email.objects.get(kind="password_reset")
+    assert reset.status == Email.Status.SENT
+    mail.outbox.clear()
+    client.force_login(support_user)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            reverse("admin:emails_email_changelist"),
+            {"action": "resend", "_selected_action": [reset.pk]},
+            follow=True,
+        )
+    assert "nouveau lien" in response.content.decode()
+    assert mail.outbox == []
+    reset.refresh_from_db()
+    assert reset.status == Email.Status.SENT
