@@ -7,6 +7,7 @@ from django.utils.translation import gettext as _
 
 from emails.services import email_queue
 
+from . import hooks
 from .audit import audit_record
 from .models import NAME_MAX_LENGTH, BillingContact, Membership, Organisation, User
 
@@ -54,6 +55,12 @@ def ownership_transfer(
         current.save(update_fields=["role"])
     new_owner.role = Membership.Role.OWNER
     new_owner.save(update_fields=["role"])
+
+    # What hangs on the former owner's authority (a pending upgrade or closure link) is
+    # cancelled by the apps that own it, in this transaction (accounts.hooks).
+    if current is not None:
+        for handler in hooks.ownership_transferred:
+            handler(organisation=organisation, former_owner=current.user, actor=actor)
 
     audit_record(
         organisation=organisation,
@@ -186,7 +193,12 @@ def contact_update(
 @transaction.atomic
 def contact_remove(
     *, contact: BillingContact, actor: User | None, by_support: bool = False, ip: str | None = None
-) -> None:
+) -> bool:
+    """Remove a billing contact. Returns False when it was already gone (a double click,
+    two tabs): then nothing is written, so the trail has one event per removal."""
+    contact = BillingContact.objects.select_for_update().filter(pk=contact.pk).first()
+    if contact is None:
+        return False
     audit_record(
         organisation=contact.organisation,
         action="contact.removed",
@@ -196,6 +208,7 @@ def contact_remove(
         ip=ip,
     )
     contact.delete()
+    return True
 
 
 # Organisation details (Factures tab). Issued invoices keep their own snapshot of these, so

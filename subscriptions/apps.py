@@ -5,3 +5,10 @@ from django.utils.translation import gettext_lazy as _
 class SubscriptionsConfig(AppConfig):
     name = "subscriptions"
     verbose_name = _("Abonnements")
+
+    def ready(self):
+        from accounts import hooks
+
+        from .services import confirmations_cancel_for_former_owner
+
+        hooks.on_ownership_transferred(confirmations_cancel_for_former_owner)

@@ -84,6 +84,28 @@ def _issue_link(
     return IssuedLink(confirmation, token), superseded
 
 
+def confirmations_cancel_for_former_owner(
+    *, organisation: Organisation, former_owner: User, actor: User
+) -> int:
+    """The owner changed: the links the former owner asked for die for good (an upgrade
+    link must not come back to life if they become owner again). Called by
+    accounts.services.ownership_transfer, in its transaction (see accounts.hooks)."""
+    pending = Confirmation.objects.select_for_update().filter(
+        organisation=organisation, requested_by=former_owner, status=Confirmation.Status.PENDING
+    )
+    kinds = list(pending.values_list("kind", flat=True))
+    pending.update(status=Confirmation.Status.CANCELLED)
+    for kind in kinds:
+        audit_record(
+            organisation=organisation,
+            action="confirmation.cancelled",
+            actor=actor,
+            before={"kind": kind, "requested_by": former_owner.email},
+            after={"reason": "ownership.transferred"},
+        )
+    return len(kinds)
+
+
 def _claim(token: str, *, kind: str, now: datetime) -> Confirmation:
     """Lock the account, then the confirmation, and check it may be used now.
 

@@ -84,19 +84,28 @@ def confirmation_problem(confirmation: Confirmation, *, now: datetime | None = N
         Confirmation.Status.SUPERSEDED: LinkProblem.SUPERSEDED,
         Confirmation.Status.CANCELLED: LinkProblem.CANCELLED,
     }
+    organisation = confirmation.organisation
+
+    def requester_is_owner():
+        return (
+            confirmation.requested_by_id is not None
+            and Membership.objects.filter(
+                organisation=organisation,
+                user_id=confirmation.requested_by_id,
+                role=Membership.Role.OWNER,
+            ).exists()
+        )
+
+    if confirmation.status == Confirmation.Status.CANCELLED and not requester_is_owner():
+        # Cancelled by the transfer of ownership: say why, while it is still true.
+        return LinkProblem.NOT_OWNER
     if confirmation.status in status_problems:
         return status_problems[confirmation.status]
     if now >= confirmation.expires_at:
         return LinkProblem.EXPIRED
-    organisation = confirmation.organisation
     if organisation.is_closed:
         return LinkProblem.CLOSED
-    still_owner = Membership.objects.filter(
-        organisation=organisation,
-        user_id=confirmation.requested_by_id,
-        role=Membership.Role.OWNER,
-    ).exists()
-    if confirmation.requested_by_id is None or not still_owner:
+    if not requester_is_owner():
         return LinkProblem.NOT_OWNER
     if confirmation.kind == Confirmation.Kind.UPGRADE:
         subscription = getattr(organisation, "subscription", None)

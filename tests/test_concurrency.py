@@ -86,3 +86,31 @@ def test_a_renewal_run_twice_at_once_issues_once():
     subscription.refresh_from_db()
     assert subscription.period_start == due  # advanced once, not twice
     assert Subscription.objects.count() == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_parallel_removals_of_one_contact_write_one_audit_event(client):
+    """Ten clicks on « Supprimer » at once (two tabs, a double click, a retry): one row
+    deleted, one « contact removed » event, every request answered without an error."""
+    from django.test import Client
+    from django.urls import reverse
+
+    from accounts.models import AuditEvent, BillingContact
+    from tests.factories import BillingContactFactory
+
+    owner = MembershipFactory(role=Membership.Role.OWNER)
+    contact = BillingContactFactory(organisation=owner.organisation, email="compta@example.com")
+    url = reverse("portal:contact_remove", args=[contact.pk])
+
+    def remove():
+        browser = Client()
+        browser.force_login(owner.user)
+        return browser.post(url).status_code
+
+    statuses = _run_together(*[remove] * 10)
+    assert all(status in (302, 404) for status in statuses), statuses
+    assert statuses.count(302) >= 1
+    assert not BillingContact.objects.filter(pk=contact.pk).exists()
+    removed = AuditEvent.objects.filter(organisation=owner.organisation, action="contact.removed")
+    assert removed.count() == 1

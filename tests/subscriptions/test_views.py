@@ -144,6 +144,30 @@ def upgrade_link(client_for, owner, subscription):
     return confirm_url(link_token(email))
 
 
+def test_a_transfer_cancels_the_former_owners_links_for_good(
+    client, client_for, upgrade_link, owner, manager, subscription
+):
+    """The requester hands ownership over and takes it back: the old link stays dead."""
+    from accounts.services import ownership_transfer
+
+    ownership_transfer(
+        organisation=owner.organisation, new_owner_membership_id=manager.pk, actor=owner.user
+    )
+    assert client.get(upgrade_link).status_code == 410
+    ownership_transfer(
+        organisation=owner.organisation, new_owner_membership_id=owner.pk, actor=manager.user
+    )
+    client_for(owner)
+    assert client.get(upgrade_link).status_code == 410
+    assert client.post(upgrade_link).status_code == 410
+    subscription.refresh_from_db()
+    assert subscription.plan.code == "professionnel"
+    assert not Invoice.objects.exists()
+    assert Confirmation.objects.get().status == Confirmation.Status.CANCELLED
+    event = owner.organisation.audit_events.get(action="confirmation.cancelled")
+    assert event.before == {"kind": "upgrade", "requested_by": "owner@example.com"}
+
+
 def test_opening_the_link_changes_nothing(client, upgrade_link, subscription):
     for _ in range(3):  # the owner, their mail scanner, a second look
         response = client.get(upgrade_link)
