@@ -157,6 +157,8 @@ _documents_storage = {
     "OPTIONS": {"location": str(Path(MEDIA_ROOT) / "documents")},
 }
 if env.str("AWS_STORAGE_BUCKET_NAME", default=""):
+    from botocore.config import Config as BotoConfig
+
     _documents_storage = {
         "BACKEND": "storages.backends.s3.S3Storage",
         "OPTIONS": {
@@ -164,6 +166,10 @@ if env.str("AWS_STORAGE_BUCKET_NAME", default=""):
             "endpoint_url": env.str("AWS_S3_ENDPOINT_URL", default=None),
             "default_acl": "private",
             "querystring_auth": True,
+            # A PDF download waits on the object store: bounded, as every network call.
+            "client_config": BotoConfig(
+                connect_timeout=5, read_timeout=10, retries={"max_attempts": 2}
+            ),
         },
     }
 STORAGES = {

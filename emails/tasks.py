@@ -1,8 +1,11 @@
+import logging
 from smtplib import SMTPException
 
 from celery import shared_task
 
 from . import services
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task(
@@ -22,9 +25,15 @@ def email_send_task(self, email_id: int) -> bool:
 def email_send_batch_task(email_ids: list[int]) -> int:
     """The emails one change queued, published as one message by the web request; the
     worker fans them out to one task each, so every email keeps its own retries."""
+    handed = 0
     for pk in email_ids:
-        email_send_task.apply_async(args=(pk,))
-    return len(email_ids)
+        try:
+            email_send_task.apply_async(args=(pk,))
+        except Exception:  # noqa: BLE001 - one email's failure must not hold back the others
+            logger.warning("email %s not handed on; the sweep will send it", pk, exc_info=True)
+            continue
+        handed += 1
+    return handed
 
 
 @shared_task

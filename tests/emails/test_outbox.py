@@ -457,3 +457,35 @@ def test_a_delivered_link_email_is_not_resent_empty(
     assert mail.outbox == []
     reset.refresh_from_db()
     assert reset.status == Email.Status.SENT
+
+
+class PickySMTPBackend(BaseEmailBackend):
+    """A server that refuses one recipient and accepts the others."""
+
+    def send_messages(self, email_messages):
+        for message in email_messages:
+            if message.to == ["refused@example.com"]:
+                raise SMTPServerDisconnected("Connection unexpectedly closed")
+            mail.outbox.append(message)
+        return len(email_messages)
+
+
+def test_one_refused_recipient_does_not_hold_back_the_others(
+    db, settings, django_capture_on_commit_callbacks
+):
+    """The emails of a change travel together to the worker, then each goes on its own."""
+    settings.MAILERS = {"default": {"BACKEND": f"{__name__}.PickySMTPBackend"}}
+    with django_capture_on_commit_callbacks(execute=True):
+        services.email_queue_message(
+            to=["refused@example.com", "a@example.com", "b@example.com"],
+            kind="invoice_issued",
+            subject="Facture",
+            body_text="Bonjour",
+        )
+    statuses = dict(Email.objects.values_list("to", "status"))
+    assert statuses == {
+        "refused@example.com": Email.Status.PENDING,
+        "a@example.com": Email.Status.SENT,
+        "b@example.com": Email.Status.SENT,
+    }
+    assert sorted(m.to[0] for m in mail.outbox) == ["a@example.com", "b@example.com"]
