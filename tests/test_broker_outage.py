@@ -13,6 +13,7 @@ from django.core import mail
 from django.db import transaction
 from django.test import Client, TestCase
 from django.urls import reverse
+from kombu import pools
 
 from accounts.models import BillingContact, Membership
 from billing_portal.celery import app
@@ -27,12 +28,12 @@ from tests.factories import SubscriptionFactory
 @contextmanager
 def broker_at(url, settings):
     """Publish to `url` for the block. Celery keeps its connection and producer pools for
-    the URL it first used: they are dropped so that a publish really goes to `url` (and,
-    closed, not kept: a closed pool fails every acquire at once, which is no broker test)."""
+    the URL it first used: they are dropped so that a publish really goes to `url`."""
 
     def use(broker_url, eager):
-        if app._pool is not None:
-            app._pool.force_close_all()
+        # Close every pooled connection and forget the pools (kombu keeps them in a global
+        # registry by URL: a pool closed but kept would fail every later acquire).
+        pools.reset()
         # The write URL, not broker_url: CELERY_BROKER_URL in the environment (CI) wins
         # over broker_url, and publishing reads broker_write_url (None: broker_url).
         app.conf.broker_write_url, app.conf.task_always_eager = broker_url, eager
