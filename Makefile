@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install lock worker beat bench lint format messages clean
+.PHONY: run test install lock worker beat bench bench-broker lint format messages clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 13), "Python 3.13 is required, found " + sys.version'
@@ -42,7 +42,8 @@ worker: $(STAMP)
 
 # The performance benchmark (not part of `make test`): seeds its own PostgreSQL database
 # (BENCH_PG, default postgres://postgres@127.0.0.1:5432), serves the app with gunicorn, loads
-# it with wrk (installed from Debian's packages when missing, with libharfbuzz-subset0 for PDFs), writes docs/performance.md and docs/performance.png.
+# it with wrk (installed from Debian's packages when missing, with libharfbuzz-subset0 for PDFs), writes docs/performance.md and docs/performance.png;
+# then runs the stalled-broker check (`make bench-broker`).
 # BENCH_ARGS passes options, e.g. BENCH_ARGS="--keep" (see python -m bench.run --help).
 bench: $(STAMP)
 	command -v wrk >/dev/null && dpkg -s libharfbuzz-subset0 >/dev/null 2>&1 \
@@ -50,6 +51,15 @@ bench: $(STAMP)
 	$(BIN)/python -c 'import matplotlib, pyinstrument' 2>/dev/null \
 		|| $(BIN)/python -m pip install --quiet -c constraints.txt -e '.[bench]'
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
+	$(BIN)/python -m bench.stalled_broker $(BROKER_ARGS)
+
+# The stalled-broker check (about a minute; also run by `make bench`): gunicorn against a
+# broker that accepts connections and never answers; every change must answer a redirect
+# within 2 s and the outbox sweep must then send each email once. Its own database
+# (BENCH_PG, BENCH_BROKER_DB_NAME, default billing_bench_broker), dropped at the end;
+# summary on stdout and in var/bench/stalled_broker.md. BROKER_ARGS="--runs 10", see --help.
+bench-broker: $(STAMP)
+	$(BIN)/python -m bench.stalled_broker $(BROKER_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
