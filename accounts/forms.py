@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 from django import forms
 from django.contrib.auth.forms import PasswordResetForm
 from django.utils.translation import gettext_lazy as _
@@ -5,6 +7,13 @@ from django.utils.translation import gettext_lazy as _
 from emails.services import email_queue_message, sender
 
 from .models import NAME_MAX_LENGTH
+from .permissions import client_ip
+from .ratelimit import Limit, address_bucket, ratelimit_hit
+
+# Reset emails: at most 3 an hour to one address, at most 20 requests an hour from one
+# client address (whether or not an account has the addresses it asks for).
+PASSWORD_RESET_PER_ACCOUNT = Limit("password_reset.account", 3, timedelta(hours=1))
+PASSWORD_RESET_PER_IP = Limit("password_reset.ip", 20, timedelta(hours=1))
 
 
 class ContactForm(forms.Form):
@@ -22,7 +31,22 @@ class OwnerForm(forms.Form):
 
 
 class OutboxPasswordResetForm(PasswordResetForm):
-    """Password reset emails go through the outbox like every other email."""
+    """Password reset emails go through the outbox like every other email, within limits.
+
+    Past a limit no email is queued, and the page answers as always (the « email sent »
+    redirect), just as it does for an address without an account: it tells nobody whether
+    an account exists or a limit was reached.
+    """
+
+    def save(self, *args, request=None, **kwargs):
+        ip = client_ip(request) if request is not None else None
+        if ip and not ratelimit_hit(limit=PASSWORD_RESET_PER_IP, value=address_bucket(ip)):
+            return
+        # One account whatever the case typed (sign-in and get_users() ignore it too).
+        email = self.cleaned_data["email"].strip().lower()
+        if not ratelimit_hit(limit=PASSWORD_RESET_PER_ACCOUNT, value=email):
+            return
+        super().save(*args, request=request, **kwargs)
 
     def send_mail(
         self,

@@ -208,3 +208,19 @@ class AuditEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise ValueError("Audit events are append-only.")
+
+
+class RateLimitCounter(models.Model):
+    """Hits counted against one limit and one client, account or address, in its current
+    window (accounts.ratelimit). The key is a digest: no address is stored in clear."""
+
+    key = models.CharField(_("clé"), max_length=100, unique=True)
+    count = models.PositiveIntegerField(_("nombre"), default=0)
+    expires_at = models.DateTimeField(_("fin de la période"), db_index=True)
+
+    class Meta:
+        verbose_name = _("compteur de limite")
+        verbose_name_plural = _("compteurs de limite")
+
+    def __str__(self):
+        return f"{self.key} {self.count}"

@@ -1,7 +1,9 @@
 """The one place that decides who may see and do what in the portal."""
 
+import ipaddress
 from functools import wraps
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import render
@@ -45,4 +47,32 @@ def portal_view(*, methods=("GET",), owner_only: bool = False):
 
 
 def client_ip(request) -> str | None:
-    return request.META.get("REMOTE_ADDR") or None
+    """The address of the client, as far as the portal can trust it.
+
+    With TRUSTED_PROXY_COUNT = 0 (the default) the portal faces the clients and the
+    connecting address (REMOTE_ADDR) is the client's. Behind N trusted proxies, each of
+    which appends the address it received the request from to X-Forwarded-For, the client
+    is the N-th entry from the right: anything further left was written by the client and
+    proves nothing. When the header holds fewer than N entries (or a value that is not an
+    address), REMOTE_ADDR is all there is. The audit trail, the contact form's limits, the
+    password reset's limits and django-axes (AXES_CLIENT_IP_CALLABLE) all use this.
+    """
+    proxies = getattr(settings, "TRUSTED_PROXY_COUNT", 0)
+    if proxies > 0:
+        forwarded = [
+            entry.strip()
+            for entry in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")
+            if entry.strip()
+        ]
+        if len(forwarded) >= proxies:
+            address = _ip_address(forwarded[-proxies])
+            if address is not None:
+                return address
+    return _ip_address(request.META.get("REMOTE_ADDR", ""))
+
+
+def _ip_address(value: str) -> str | None:
+    try:
+        return str(ipaddress.ip_address(value.strip()))
+    except ValueError:
+        return None

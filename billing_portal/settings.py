@@ -121,11 +121,26 @@ AUTHENTICATION_BACKENDS = [
     # ModelBackend, loading the membership and account with the user (one query a request).
     "accounts.backends.PortalBackend",
 ]
+# Proxies (load balancer, CDN) between the clients and the portal, each appending to
+# X-Forwarded-For: the client's address is the N-th entry from the right
+# (accounts.permissions.client_ip). 0: the portal faces the clients (REMOTE_ADDR).
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+
 # Failed sign-ins are throttled per account (username) and, separately, per IP address.
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=0.25)
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+# The account is the form's `username` field (an email), normalised: axes would otherwise
+# read the user model's USERNAME_FIELD (`email`), which the form does not post, and count
+# every failure under one shared NULL account.
+AXES_USERNAME_FORM_FIELD = "username"
+AXES_USERNAME_CALLABLE = "accounts.sign_in.sign_in_username"
+# The client address behind TRUSTED_PROXY_COUNT proxies, as everywhere else in the portal.
+AXES_CLIENT_IP_CALLABLE = "accounts.permissions.client_ip"
+# A success clears the failures of the account that signed in, never those of its address.
+AXES_HANDLER = "accounts.sign_in.SignInAttemptHandler"
 AXES_RESET_ON_SUCCESS = True
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False
 AXES_SENSITIVE_PARAMETERS = ["password"]
@@ -336,3 +351,10 @@ CELERY_BEAT_SCHEDULE.update(
         },
     }
 )
+
+# --- Rate limits (accounts.ratelimit) ---
+# Counters whose window has ended are removed every hour.
+CELERY_BEAT_SCHEDULE["accounts-ratelimit-purge"] = {
+    "task": "accounts.tasks.ratelimit_purge_run",
+    "schedule": 3600.0,
+}

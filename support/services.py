@@ -4,19 +4,29 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from accounts.audit import audit_record
 from accounts.models import Membership
+from accounts.ratelimit import Limit, address_bucket, ratelimit_hit
 from emails.services import email_queue
 
 from .models import MESSAGE_MAX_LENGTH, SUBJECT_MAX_LENGTH, SupportRequest
 
-# At most this many requests per signed-in user, and per IP address, in the window.
+# At most this many requests per signed-in user, and per client address, in the window.
 RATE_LIMIT_PER_USER = 5
 RATE_LIMIT_PER_IP = 10
 RATE_LIMIT_WINDOW = timedelta(hours=1)
+# An address nobody verified gets at most this many acknowledgements in the window,
+# whoever types it and from wherever: the form is no way to flood someone's mailbox.
+ACKNOWLEDGEMENTS_PER_UNVERIFIED_ADDRESS = 3
+
+PER_USER = Limit("support.user", RATE_LIMIT_PER_USER, RATE_LIMIT_WINDOW)
+PER_IP = Limit("support.ip", RATE_LIMIT_PER_IP, RATE_LIMIT_WINDOW)
+PER_UNVERIFIED_RECIPIENT = Limit(
+    "support.ack", ACKNOWLEDGEMENTS_PER_UNVERIFIED_ADDRESS, RATE_LIMIT_WINDOW
+)
 
 
 class RateLimited(Exception):
@@ -29,12 +39,16 @@ def _has_control_chars(value: str, *, allow_newlines: bool = False) -> bool:
 
 
 def _check_rate(*, user, ip) -> None:
-    since = timezone.now() - RATE_LIMIT_WINDOW
-    recent = SupportRequest.objects.filter(created_at__gte=since)
-    if user is not None and recent.filter(user=user).count() >= RATE_LIMIT_PER_USER:
+    # Counted in the caller's transaction: a request refused further on is not counted.
+    if user is not None and not ratelimit_hit(limit=PER_USER, value=str(user.pk)):
         raise RateLimited
-    if ip and recent.filter(ip_address=ip).count() >= RATE_LIMIT_PER_IP:
+    if ip and not ratelimit_hit(limit=PER_IP, value=address_bucket(ip)):
         raise RateLimited
+
+
+def _page_language() -> str:
+    language = translation.get_language() or settings.LANGUAGE_CODE
+    return language if language in dict(settings.LANGUAGES) else settings.LANGUAGE_CODE
 
 
 @transaction.atomic
@@ -52,6 +66,11 @@ def support_request_create(
 
     A signed-in user's name, email, account and role are attached automatically; an
     anonymous visitor gives a name and an email. Raises RateLimited past the limits.
+
+    The acknowledgement repeats the request only to a signed-in user, whose address is
+    verified. An anonymous visitor may type anyone's address: that person gets a fixed
+    text in the page's language and nothing that was typed (no name, subject or message,
+    so no link either), at most ACKNOWLEDGEMENTS_PER_UNVERIFIED_ADDRESS times an hour.
     """
     subject, message = (subject or "").strip(), (message or "").strip()
     membership = None
@@ -113,13 +132,16 @@ def support_request_create(
         language="fr",
         organisation=organisation,
     )
-    email_queue(
-        to=[email],
-        template="support_acknowledgement",
-        context=context,
-        language=organisation.language if organisation else "fr",
-        organisation=organisation,
-    )
+    if user is not None:
+        email_queue(
+            to=[email],
+            template="support_acknowledgement",
+            context=context,
+            language=organisation.language if organisation else _page_language(),
+            organisation=organisation,
+        )
+    elif ratelimit_hit(limit=PER_UNVERIFIED_RECIPIENT, value=email):
+        email_queue(to=[email], template="support_received", context={}, language=_page_language())
     return request
 
 

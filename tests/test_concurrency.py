@@ -114,3 +114,45 @@ def test_parallel_removals_of_one_contact_write_one_audit_event(client):
     assert not BillingContact.objects.filter(pk=contact.pk).exists()
     removed = AuditEvent.objects.filter(organisation=owner.organisation, action="contact.removed")
     assert removed.count() == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_parallel_contact_posts_accept_exactly_the_limit(monkeypatch):
+    """20 posts of the contact form at once from one address: exactly the limit (10) are
+    accepted, the others get « try again later », and 10 requests are stored."""
+    from django.test import Client
+    from django.urls import reverse
+
+    from emails.models import Email
+    from support import services as support_services
+    from support.models import SupportRequest
+
+    # Widen the window between counting and storing: each accepted request takes a while.
+    original = support_services.email_queue
+
+    def slow_email_queue(**kwargs):
+        time.sleep(0.1)
+        return original(**kwargs)
+
+    monkeypatch.setattr(support_services, "email_queue", slow_email_queue)
+
+    def post(n):
+        def call():
+            data = {
+                "name": f"Visiteur {n}",
+                "email": f"v{n}@example.org",
+                "topic": "general",
+                "subject": "Question",
+                "message": "Bonjour",
+            }
+            return Client().post(reverse("support_contact"), data, REMOTE_ADDR="198.51.100.7")
+
+        return call
+
+    responses = _run_together(*[post(n) for n in range(20)])
+    statuses = [getattr(r, "status_code", r) for r in responses]
+    limit = support_services.RATE_LIMIT_PER_IP
+    assert statuses.count(302) == limit and statuses.count(429) == 20 - limit, statuses
+    assert SupportRequest.objects.count() == limit
+    assert Email.objects.filter(kind="support_request").count() == limit

@@ -118,3 +118,88 @@ def test_closing_a_request(db):
     services.support_request_close(support_request=request)
     request.refresh_from_db()
     assert request.status == SupportRequest.Status.CLOSED and request.closed_at
+
+
+RELAY_ATTEMPT = {
+    "name": "Service client <a href='https://phish.example/x'>Votre banque</a>",
+    "email": "victim@example.org",
+    "topic": "general",
+    "subject": "Votre compte est suspendu : https://phish.example/login",
+    "message": "Confirmez vos identifiants ici : https://phish.example/login\nMerci",
+}
+
+
+def _typed_text_in(email):
+    text = " ".join([email.subject, email.body_text, email.body_html])
+    fragments = ["phish.example", "Votre banque", "Service client", "suspendu", "identifiants"]
+    return [fragment for fragment in fragments if fragment in text]
+
+
+def test_an_unverified_address_gets_none_of_the_typed_text(client, db, settings):
+    response = client.post(reverse("support_contact"), RELAY_ATTEMPT)
+    assert response.status_code == 302
+
+    ack = Email.objects.get(to="victim@example.org")
+    assert ack.kind == "support_received"
+    assert _typed_text_in(ack) == []
+    assert ack.subject == "Nous avons bien reçu votre message"
+    assert "Merci pour votre message." in ack.body_text
+    # Support itself gets the whole request.
+    to_support = Email.objects.get(to=settings.SUPPORT_EMAIL)
+    assert "https://phish.example/login" in to_support.body_text
+    assert SupportRequest.objects.get().message == RELAY_ATTEMPT["message"]
+
+
+def test_the_fixed_acknowledgement_is_in_the_pages_language(client, db):
+    client.post(reverse("support_contact"), RELAY_ATTEMPT, HTTP_ACCEPT_LANGUAGE="en")
+    ack = Email.objects.get(to="victim@example.org")
+    assert ack.subject == "We have received your message"
+    assert "Thank you for your message." in ack.body_text
+    assert _typed_text_in(ack) == []
+
+
+def test_a_signed_in_user_keeps_the_full_acknowledgement(client_for, manager):
+    client = client_for(manager)
+    data = {"topic": "general", "subject": "Facture de mars", "message": "Voir https://x.example"}
+    assert client.post(reverse("support_contact"), data).status_code == 302
+    ack = Email.objects.get(to="manager@example.com")
+    assert ack.kind == "support_acknowledgement"
+    assert "Facture de mars" in ack.subject
+    assert "Voir https://x.example" in ack.body_text
+
+
+def test_an_unverified_address_gets_few_acknowledgements_whoever_types_it(client, db):
+    """From many addresses, one victim's address typed again and again: every request
+    reaches support, the victim's mailbox gets at most the per-address limit."""
+    for n in range(8):
+        response = client.post(
+            reverse("support_contact"), RELAY_ATTEMPT, REMOTE_ADDR=f"198.51.100.{n + 1}"
+        )
+        assert response.status_code == 302
+    assert SupportRequest.objects.count() == 8
+    sent = Email.objects.filter(to="victim@example.org").count()
+    assert sent == services.ACKNOWLEDGEMENTS_PER_UNVERIFIED_ADDRESS
+
+
+def _visitor_post(client, n, **extra):
+    data = {**RELAY_ATTEMPT, "email": f"v{n}@example.org", "name": f"V{n}", "subject": "Q"}
+    return client.post(reverse("support_contact"), data, **extra)
+
+
+def test_behind_a_load_balancer_the_limit_is_per_client(client, db, settings):
+    settings.TRUSTED_PROXY_COUNT = 1
+    balancer = {"REMOTE_ADDR": "10.0.0.2"}
+    alice = {**balancer, "HTTP_X_FORWARDED_FOR": "203.0.113.10"}
+    for n in range(services.RATE_LIMIT_PER_IP):
+        assert _visitor_post(client, n, **alice).status_code == 302
+    assert _visitor_post(client, 100, **alice).status_code == 429
+    # Entries added on the left by the client herself change nothing.
+    spoofed = {**balancer, "HTTP_X_FORWARDED_FOR": "192.0.2.55, 203.0.113.10"}
+    assert _visitor_post(client, 101, **spoofed).status_code == 429
+    # Another client behind the same balancer is not held back.
+    bob = {**balancer, "HTTP_X_FORWARDED_FOR": "192.0.2.55, 203.0.113.11"}
+    assert _visitor_post(client, 102, **bob).status_code == 302
+
+    stored = SupportRequest.objects.values_list("ip_address", flat=True)
+    assert set(stored) == {"203.0.113.10", "203.0.113.11"}
+    assert SupportRequest.objects.count() == services.RATE_LIMIT_PER_IP + 1
