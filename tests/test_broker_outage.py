@@ -1,7 +1,6 @@
 """The broker never blocks a user: with Redis unreachable, changes succeed quickly and the
 emails go out once it is back (the outbox sweep)."""
 
-import socket
 import threading
 import time
 from contextlib import contextmanager
@@ -16,6 +15,7 @@ from django.urls import reverse
 from kombu import pools
 
 from accounts.models import BillingContact, Membership
+from bench.stalled_broker import StalledBroker as StalledServer
 from billing_portal.celery import app
 from emails import services as email_services
 from emails.models import Email
@@ -96,47 +96,12 @@ def test_contact_transfer_and_upgrade_succeed_fast_with_the_broker_down(
     assert Confirmation.objects.filter(status=Confirmation.Status.PENDING).count() == 1
 
     # The broker comes back: the periodic sweep sends what was never delivered, once.
-    app.conf.task_always_eager = True
-    monkeypatch.setattr(
-        email_services,
-        "pending_email_ids",
-        lambda older_than=timedelta(0), _f=email_services.pending_email_ids: _f(
-            older_than=timedelta(0)
-        ),
-    )
-    assert email_sweep() == 3
+    assert _sweep_now(monkeypatch) == 3
     assert email_sweep() == 0
     assert Email.objects.filter(status=Email.Status.SENT).count() == 3
 
 
 # --- A stalled broker: it accepts connections and never answers ----------------------------
-
-
-class StalledServer:
-    """A TCP listener that accepts every connection and never sends a byte, as a Redis
-    whose host froze, or a firewall that drops replies, looks to a client."""
-
-    def __init__(self):
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(256)
-        self.port = self.sock.getsockname()[1]
-        self.accepted = []
-        self._thread = threading.Thread(target=self._accept, daemon=True)
-        self._thread.start()
-
-    def _accept(self):
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self.accepted.append(conn)
-
-    def close(self):
-        self.sock.close()
-        for conn in self.accepted:
-            conn.close()
 
 
 @pytest.fixture
