@@ -1,6 +1,6 @@
 """What the apps above accounts do when something happens to an account.
 
-accounts sits below subscriptions and support and never imports them. An app that must act
+accounts sits below subscriptions and support and must not import them. An app that must act
 on an accounts event registers a handler here from its AppConfig.ready(); the accounts
 service calls every handler inside its own transaction, so their writes commit or roll back
 with the change. An explicit list, not a signal: a reader of the service sees the call.
