@@ -94,6 +94,30 @@ class SupportReasonForm(forms.Form):
     )
 
 
+class ThroughServicesOnly:
+    """A standard admin form that shows the row and changes nothing.
+
+    Accounts, their members and their billing contacts change through the services, which
+    validate (country, currency, VAT number, address…) and write the audit event naming
+    the support user: the account page's support actions call them. A raw change form would
+    skip both, and the next invoice would print what it saved. So every field is read-only,
+    nothing is added here, and a posted form saves nothing.
+    """
+
+    def get_readonly_fields(self, request, obj=None):
+        names = [f.name for f in self.model._meta.fields if f.editable and not f.primary_key]
+        return list(dict.fromkeys([*super().get_readonly_fields(request, obj), *names]))
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        """Nothing to save: no field of the form is editable (nor of its inlines)."""
+
+
 class MembershipInline(admin.TabularInline):
     model = Membership
     extra = 0
@@ -124,7 +148,7 @@ class BillingContactInline(admin.TabularInline):
 
 
 @admin.register(Organisation)
-class OrganisationAdmin(admin.ModelAdmin):
+class OrganisationAdmin(ThroughServicesOnly, admin.ModelAdmin):
     list_display = ["name", "owner_email", "country", "vat_number", "currency", "status"]
     list_filter = ["status", "country", "currency", "language"]
     search_fields = [
@@ -326,17 +350,16 @@ class OrganisationAdmin(admin.ModelAdmin):
 
 
 @admin.register(Membership)
-class MembershipAdmin(admin.ModelAdmin):
+class MembershipAdmin(ThroughServicesOnly, admin.ModelAdmin):
     list_display = ["user", "organisation", "role", "created_at"]
     list_filter = ["role"]
     search_fields = ["user__email", "user__last_name", "organisation__name"]
     list_select_related = ["user", "organisation"]
     readonly_fields = ["role"]
-    autocomplete_fields = ["user", "organisation"]
 
 
 @admin.register(BillingContact)
-class BillingContactAdmin(admin.ModelAdmin):
+class BillingContactAdmin(ThroughServicesOnly, admin.ModelAdmin):
     list_display = ["first_name", "last_name", "email", "organisation", "created_at"]
     search_fields = ["email", "first_name", "last_name", "organisation__name"]
     list_select_related = ["organisation"]

@@ -3,7 +3,7 @@
 import pytest
 from django.urls import reverse
 
-from accounts.models import AuditEvent, Membership
+from accounts.models import AuditEvent, Membership, Organisation
 from emails.models import Email
 from tests.factories import BillingContactFactory
 
@@ -143,3 +143,81 @@ def test_support_finds_an_account_by_invoice_number(support, owner, other_owner)
     html = response.content.decode()
     assert "Festival International du Film de Lyon" in html
     assert "Nordic Design Awards" not in html
+
+
+def _inline_management(prefix_counts):
+    data = {}
+    for prefix, count in prefix_counts.items():
+        data |= {
+            f"{prefix}-TOTAL_FORMS": str(count),
+            f"{prefix}-INITIAL_FORMS": str(count),
+            f"{prefix}-MIN_NUM_FORMS": "0",
+            f"{prefix}-MAX_NUM_FORMS": "1000",
+        }
+    return data
+
+
+@pytest.mark.parametrize("as_superuser", [False, True])
+def test_the_standard_admin_forms_are_no_side_door(
+    support, owner, manager, support_user, as_superuser
+):
+    """A raw change-form POST (country ZZ, currency XXX, markup as VAT number, another
+    email for a billing contact, a role) changes nothing and writes no audit event: these
+    rows change only through the support actions, which call the services."""
+    from invoices.services import invoice_issue
+
+    if as_superuser:
+        support_user.is_superuser = True
+        support_user.save(update_fields=["is_superuser"])
+    organisation = owner.organisation
+    contact = BillingContactFactory(organisation=organisation, email="compta@example.com")
+    before = Organisation.objects.filter(pk=organisation.pk).values().get()
+    page = support.get(reverse("admin:accounts_organisation_change", args=[organisation.pk]))
+    assert page.status_code == 200
+    assert 'name="country"' not in page.content.decode()  # shown, not editable
+
+    support.post(
+        reverse("admin:accounts_organisation_change", args=[organisation.pk]),
+        {
+            "name": "Hacked",
+            "country": "ZZ",
+            "currency": "XXX",
+            "language": "xx",
+            "vat_number": "<b>NOT-A-VAT</b>",
+            "address_line1": "1 rue",
+            "city": "Nowhere",
+            **_inline_management({"memberships": 2, "billing_contacts": 1}),
+            "billing_contacts-0-id": str(contact.pk),
+            "billing_contacts-0-email": "thief@example.net",
+            "billing_contacts-0-DELETE": "on",
+        },
+    )
+    support.post(
+        reverse("admin:accounts_billingcontact_change", args=[contact.pk]),
+        {
+            "organisation": organisation.pk,
+            "first_name": "X",
+            "last_name": "Y",
+            "email": "thief@example.net",
+        },
+    )
+    support.post(
+        reverse("admin:accounts_membership_change", args=[manager.pk]),
+        {"organisation": organisation.pk, "user": manager.user.pk, "role": "owner"},
+    )
+    support.post(
+        reverse("admin:accounts_billingcontact_delete", args=[contact.pk]), {"post": "yes"}
+    )
+    assert support.get(reverse("admin:accounts_billingcontact_add")).status_code == 403
+
+    assert Organisation.objects.filter(pk=organisation.pk).values().get() == before
+    contact.refresh_from_db()
+    assert contact.email == "compta@example.com"
+    manager.refresh_from_db()
+    assert manager.role == "manager"
+    assert not AuditEvent.objects.exists()
+    # The next invoice carries the account's real details.
+    from tests.invoices.conftest import one_line
+
+    invoice = invoice_issue(organisation=organisation, lines=one_line())
+    assert (invoice.buyer_country, invoice.currency) == ("FR", "EUR")
