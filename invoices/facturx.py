@@ -36,7 +36,6 @@ from .tax import Treatment
 GUIDELINE = "urn:cen.eu:en16931:2017"
 FLAVOR = "factur-x"
 LEVEL = "en16931"
-FILENAME = "factur-x.xml"
 
 TYPE_INVOICE = "380"
 TYPE_CREDIT_NOTE = "381"

@@ -85,13 +85,6 @@ def invoice_file(*, organisation: Organisation, number: str) -> Invoice | None:
     )
 
 
-def _one_year_after(day: date) -> date:
-    try:
-        return day.replace(year=day.year + 1)
-    except ValueError:  # 29 February
-        return day.replace(year=day.year + 1, day=28)
-
-
 @dataclass(frozen=True)
 class RenewalEstimate:
     subscription: Subscription | None
