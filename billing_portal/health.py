@@ -16,7 +16,9 @@ from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-READINESS_TIMEOUT = 1.5
+# One second, so that a probe answers well inside the 2 s an orchestrator is told to wait
+# even on a loaded host (thread start-up, a fresh database connection).
+READINESS_TIMEOUT = 1.0
 
 
 @never_cache
