@@ -59,8 +59,9 @@ def ownership_transfer(
     # What hangs on the former owner's authority (a pending upgrade or closure link) is
     # cancelled by the apps that own it, in this transaction (accounts.hooks).
     if current is not None:
-        for handler in hooks.ownership_transferred:
-            handler(organisation=organisation, former_owner=current.user, actor=actor)
+        hooks.ownership_transferred(
+            organisation=organisation, former_owner=current.user, actor=actor
+        )
 
     audit_record(
         organisation=organisation,

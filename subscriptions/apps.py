@@ -11,4 +11,4 @@ class SubscriptionsConfig(AppConfig):
 
         from .services import confirmations_cancel_for_former_owner
 
-        hooks.on_ownership_transferred(confirmations_cancel_for_former_owner)
+        hooks.ownership_transferred.register(confirmations_cancel_for_former_owner)
