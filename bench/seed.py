@@ -8,7 +8,7 @@ On purpose this BYPASSES invoices.services.invoice_issue: issuing 200,000 invoic
 one (row locks, audit rows, outbox emails, PDF tasks) would take hours. The rows are
 written with COPY instead, but with what the service would have written: gapless INV-n
 numbers in chronological order, the seller and buyer snapshots, lines and totals computed
-by invoices.services.invoice_preview (the service's own computation), one tax rule per
+by invoices.totals.invoice_preview (the service's own computation), one tax rule per
 account, credit notes that correct an invoice of their account. The few PDFs the download
 scenario needs are rendered and stored through the real invoices.pdf path.
 """
@@ -31,7 +31,8 @@ from accounts.vat import FORMATS
 from invoices import numbering, pdf
 from invoices.demo import ENTRIES_500, ENTRIES_1000, SETUP_DAY, TRAINING_ADMINS, TRAINING_JUDGES
 from invoices.models import Invoice, InvoiceLine, NumberSequence
-from invoices.services import LineSpec, Totals, buyer_address_lines, buyer_siren, invoice_preview
+from invoices.services import buyer_address_lines, buyer_siren
+from invoices.totals import LineSpec, Totals, invoice_preview
 from subscriptions.demo import PLANS, seed_plans
 from subscriptions.models import Subscription
 from subscriptions.periods import one_year_after, one_year_before

@@ -18,7 +18,7 @@ from subscriptions.selectors import yearly_line
 
 from . import numbering, services
 from .models import Invoice
-from .services import LineSpec
+from .totals import LineSpec, round_money
 
 FIRST_NUMBER = 10665
 LYON = "Festival International du Film de Lyon"
@@ -79,7 +79,7 @@ def _upgrade(organisation, old, new, start, end):
             LineSpec(
                 description=description,
                 quantity=Decimal(1),
-                unit_price=sign * services.round_money(price * fraction),
+                unit_price=sign * round_money(price * fraction),
                 period_start=start,
                 period_end=end,
             )

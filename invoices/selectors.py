@@ -15,7 +15,7 @@ from subscriptions.models import Plan, Subscription
 from subscriptions.selectors import renewal_lines
 
 from .models import Invoice
-from .services import LineSpec, Totals, invoice_preview
+from .totals import LineSpec, Totals, invoice_preview
 
 INVOICES_PER_PAGE = 25
 

@@ -11,7 +11,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from accounts.models import Membership, Organisation
-from invoices.services import LineSpec, Totals, invoice_preview
+from invoices.totals import LineSpec, Totals, invoice_preview
 
 from . import proration
 from .models import AccountClosure, Confirmation, Plan, PlanPrice, Subscription

@@ -20,7 +20,8 @@ from accounts.models import BillingContact, Membership, Organisation, User
 from accounts.selectors import invoice_recipients
 from emails.models import Email
 from emails.services import email_queue
-from invoices.services import invoice_issue, invoice_preview
+from invoices.services import invoice_issue
+from invoices.totals import invoice_preview
 from support.models import SupportRequest
 
 from . import selectors, tokens

@@ -218,7 +218,8 @@ def test_markup_in_names_is_escaped_in_pages_emails_and_pdfs(
     from accounts import services as account_services
     from emails.models import Email
     from invoices.pdf import invoice_pdf_bytes
-    from invoices.services import LineSpec, invoice_issue
+    from invoices.services import invoice_issue
+    from invoices.totals import LineSpec
 
     evil = "<script>alert(1)</script>"
     Organisation.objects.filter(pk=owner.organisation.pk).update(name=f"Acme {evil}")

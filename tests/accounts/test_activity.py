@@ -10,7 +10,8 @@ from django.utils import translation
 from accounts import services
 from accounts.audit import audit_record
 from accounts.selectors import recent_activity
-from invoices.services import LineSpec, credit_note_issue, invoice_issue
+from invoices.services import credit_note_issue, invoice_issue
+from invoices.totals import LineSpec
 
 
 def details(organisation, language="fr"):

@@ -4,7 +4,8 @@ from decimal import Decimal
 import pytest
 
 from accounts.models import Membership
-from invoices.services import LineSpec, invoice_issue
+from invoices.services import invoice_issue
+from invoices.totals import LineSpec
 from subscriptions.models import Plan, PlanPrice, Subscription
 from tests.factories import BillingContactFactory, MembershipFactory, OrganisationFactory
 

@@ -20,13 +20,13 @@ from emails.models import Email
 from invoices import numbering
 from invoices.models import ImmutableInvoiceError, Invoice, NumberSequence
 from invoices.services import (
-    LineSpec,
     credit_note_issue,
     invoice_email_resend,
     invoice_issue,
     invoice_mark_paid,
 )
 from invoices.tax import Treatment
+from invoices.totals import LineSpec
 from tests.factories import BillingContactFactory, OrganisationFactory, UserFactory
 
 from .conftest import one_line

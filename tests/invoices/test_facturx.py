@@ -15,7 +15,8 @@ from pypdf import PdfReader
 from invoices import facturx as invoice_facturx
 from invoices import pdf
 from invoices.models import Invoice
-from invoices.services import LineSpec, credit_note_issue, invoice_issue
+from invoices.services import credit_note_issue, invoice_issue
+from invoices.totals import LineSpec
 from tests.factories import InvoiceFactory, OrganisationFactory
 
 from .test_pdf import pdf_text, stored_pdf

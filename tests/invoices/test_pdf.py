@@ -13,8 +13,8 @@ from pypdf import PdfReader
 
 from invoices import pdf
 from invoices.models import Invoice
-from invoices.services import LineSpec
 from invoices.tasks import invoice_pdf_render_task
+from invoices.totals import LineSpec
 from tests.factories import OrganisationFactory
 
 PDFAID = "{http://www.aiim.org/pdfa/ns/id/}"

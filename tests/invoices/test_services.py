@@ -15,14 +15,9 @@ from emails.models import Email
 from invoices import numbering
 from invoices.models import ImmutableInvoiceError, Invoice, InvoiceLine, NumberSequence
 from invoices.selectors import renewal_estimate
-from invoices.services import (
-    LineSpec,
-    credit_note_issue,
-    invoice_issue,
-    invoice_mark_paid,
-    invoice_preview,
-)
+from invoices.services import credit_note_issue, invoice_issue, invoice_mark_paid
 from invoices.tax import Treatment
+from invoices.totals import LineSpec, invoice_preview
 from tests.factories import MembershipFactory, OrganisationFactory
 
 from .conftest import one_line

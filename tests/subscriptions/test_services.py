@@ -434,7 +434,7 @@ def test_renewal_is_not_due_before_the_period_ends(owner, subscription):
 
 def test_renewal_estimate_equals_what_the_renewal_issues(owner, ended, plans):
     """The Factures tab estimates with renewal_lines + invoice_preview: same numbers."""
-    from invoices.services import invoice_preview
+    from invoices.totals import invoice_preview
 
     totals = invoice_preview(organisation=owner.organisation, lines=selectors.renewal_lines(ended))
     invoice = services.renewal_issue(subscription=ended)
