@@ -1,16 +1,37 @@
 import os
+from datetime import date, timedelta
 
+import hypothesis
 import pytest
 from django.conf import settings
 from django.db import connection
-from django.utils import translation
+from django.utils import timezone, translation
 
 from accounts.demo import support_group
 from accounts.models import Membership
 
-from .factories import MembershipFactory, OrganisationFactory, UserFactory
+from .factories import (
+    BillingContactFactory,
+    MembershipFactory,
+    OrganisationFactory,
+    SubscriptionFactory,
+    UserFactory,
+)
 
 IN_CI = bool(os.environ.get("CI"))
+
+# Hypothesis fails an example that takes over 200 ms by default, and a test whose examples
+# take too long to generate (health check "too_slow"). On a loaded machine (`pytest -n 8` on
+# two cores) a pure function's example can take that long while the scheduler runs other
+# workers: test_no_day_left_costs_nothing failed so, for an example that passes when run
+# again. What an example computes is tested here; how fast it is, in the benchmarks.
+hypothesis.settings.register_profile(
+    "portal",
+    deadline=None,
+    suppress_health_check=[hypothesis.HealthCheck.too_slow],
+    print_blob=True,
+)
+hypothesis.settings.load_profile("portal")
 
 
 def pytest_runtest_setup(item):
@@ -140,3 +161,48 @@ def plans(db):
     from subscriptions.demo import seed_plans
 
     return seed_plans()
+
+
+@pytest.fixture
+def plan(plans):
+    """Professionnel: 6 000 € a year."""
+    return plans["professionnel"]
+
+
+@pytest.fixture
+def today():
+    return timezone.localdate()
+
+
+@pytest.fixture
+def subscription(owner, plan, today):
+    """The owner's account on Professionnel (6 000 € a year), 100 days into a 365-day year."""
+    start = today - timedelta(days=100)
+    return SubscriptionFactory(
+        organisation=owner.organisation,
+        plan=plan,
+        period_start=start,
+        period_end=start + timedelta(days=365),
+    )
+
+
+@pytest.fixture
+def dated_subscription(owner, plan):
+    """The owner's account on Professionnel for the year from 1 March 2026 (renews on
+    1 March 2027): for the pages that print the renewal date."""
+    return SubscriptionFactory(
+        organisation=owner.organisation,
+        plan=plan,
+        period_start=date(2026, 3, 1),
+        period_end=date(2027, 3, 1),
+    )
+
+
+@pytest.fixture
+def billing_contact(owner):
+    return BillingContactFactory(
+        organisation=owner.organisation,
+        first_name="Claire",
+        last_name="Dubois",
+        email="compta@example.com",
+    )

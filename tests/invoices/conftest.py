@@ -1,4 +1,3 @@
-from datetime import date
 from decimal import Decimal
 
 import pytest
@@ -6,37 +5,7 @@ import pytest
 from accounts.models import Membership
 from invoices.services import invoice_issue
 from invoices.totals import LineSpec
-from subscriptions.models import Plan, PlanPrice, Subscription
-from tests.factories import BillingContactFactory, MembershipFactory, OrganisationFactory
-
-
-@pytest.fixture
-def billing_contact(owner):
-    return BillingContactFactory(
-        organisation=owner.organisation,
-        first_name="Claire",
-        last_name="Dubois",
-        email="compta@example.com",
-    )
-
-
-@pytest.fixture
-def plan(db):
-    plan = Plan.objects.create(
-        code="professionnel", name_fr="Professionnel", name_en="Professional", rank=2
-    )
-    PlanPrice.objects.create(plan=plan, currency="EUR", yearly_amount=Decimal("6000.00"))
-    return plan
-
-
-@pytest.fixture
-def subscription(owner, plan):
-    return Subscription.objects.create(
-        organisation=owner.organisation,
-        plan=plan,
-        period_start=date(2026, 3, 1),
-        period_end=date(2027, 3, 1),
-    )
+from tests.factories import MembershipFactory, OrganisationFactory
 
 
 @pytest.fixture

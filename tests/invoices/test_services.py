@@ -234,7 +234,7 @@ def test_issue_snapshots_seller_and_buyer(settings, owner, issue):
     assert invoice.buyer_siren == "732829320"
 
 
-def test_snapshot_unchanged_when_the_address_and_vat_change(owner, subscription, issue):
+def test_snapshot_unchanged_when_the_address_and_vat_change(owner, dated_subscription, issue):
     organisation = owner.organisation
     invoice = issue(organisation)
     before = renewal_estimate(organisation=organisation).totals

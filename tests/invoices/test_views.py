@@ -19,7 +19,7 @@ def nbsp(text: str) -> str:
 
 
 def test_tab_shows_details_estimate_recipients_and_invoices(
-    owner, billing_contact, subscription, issue, client_for
+    owner, billing_contact, dated_subscription, issue, client_for
 ):
     invoice = issue(owner.organisation)
     response = client_for(owner).get(TAB)
@@ -97,7 +97,7 @@ def test_list_links_are_quoted_as_reverse_quotes_them(number):
         assert _url_maker(name)(number) == reverse(name, args=[number])
 
 
-def test_tab_runs_the_same_queries_for_10_and_1000_invoices(owner, subscription, client_for):
+def test_tab_runs_the_same_queries_for_10_and_1000_invoices(owner, dated_subscription, client_for):
     client = client_for(owner)
 
     def queries_with(count):
