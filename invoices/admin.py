@@ -139,19 +139,22 @@ class InvoiceAdmin(admin.ModelAdmin):
     def _refused(self, request, invoice, exc: ValidationError):
         self.message_user(request, f"{invoice.number} : {' '.join(exc.messages)}", messages.ERROR)
 
-    @admin.action(description=_("Enregistrer le paiement"), permissions=["change"], location=BOTH)
-    def mark_paid(self, request, queryset):
-        changed = 0
+    def _apply_each(self, request, queryset, service) -> int:
+        """Call `service` for each selected invoice, as the support user; a refused one is
+        reported and does not stop the others. Returns how many succeeded."""
+        done = 0
         for invoice in queryset:
             try:
-                services.invoice_mark_paid(
-                    invoice=invoice, actor=request.user, by_support=True, ip=client_ip(request)
-                )
+                service(invoice=invoice, actor=request.user, by_support=True, ip=client_ip(request))
             except ValidationError as exc:
                 self._refused(request, invoice, exc)
             else:
-                changed += 1
-        if changed:
+                done += 1
+        return done
+
+    @admin.action(description=_("Enregistrer le paiement"), permissions=["change"], location=BOTH)
+    def mark_paid(self, request, queryset):
+        if changed := self._apply_each(request, queryset, services.invoice_mark_paid):
             self.message_user(
                 request, _("%(count)d facture(s) payée(s).") % {"count": changed}, messages.SUCCESS
             )
@@ -196,16 +199,7 @@ class InvoiceAdmin(admin.ModelAdmin):
         description=_("Renvoyer l'e-mail de la facture"), permissions=["change"], location=BOTH
     )
     def resend_email(self, request, queryset):
-        sent = 0
-        for invoice in queryset:
-            try:
-                services.invoice_email_resend(
-                    invoice=invoice, actor=request.user, by_support=True, ip=client_ip(request)
-                )
-            except ValidationError as exc:
-                self._refused(request, invoice, exc)
-            else:
-                sent += 1
+        sent = self._apply_each(request, queryset, services.invoice_email_resend)
         if sent:
             message = ngettext(
                 "%(count)d e-mail de facture renvoyé aux destinataires actuels.",
