@@ -1,5 +1,5 @@
 """Anonymisation: once a closed account's grace period is over, its people's personal data
-is erased."""
+is erased, here and, through their own services and hooks, in the other apps."""
 
 from datetime import datetime
 
@@ -7,11 +7,11 @@ from django.contrib.auth.hashers import make_password
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.audit import ANONYMISED, audit_anonymise, audit_record
+from accounts.audit import audit_anonymise, audit_record
 from accounts.models import BillingContact, Organisation, User
-from emails.models import Email
-from support.models import SupportRequest
+from emails.services import emails_anonymise
 
+from .. import hooks
 from ..models import AccountClosure
 from ._guards import lock_account
 
@@ -44,10 +44,8 @@ def account_anonymise(*, organisation: Organisation, now: datetime | None = None
     personal |= {value for c in contacts for value in (c.email, c.full_name)}
     # The audit trail, the outbox and support requests keep names and addresses too.
     audit_anonymise(organisation=organisation, personal_values=personal)
-    Email.objects.filter(organisation=organisation).delete()
-    SupportRequest.objects.filter(organisation=organisation).update(
-        name=ANONYMISED, email="anonyme@anonymised.invalid", message=ANONYMISED, user=None
-    )
+    emails_anonymise(organisation_id=organisation.pk)
+    hooks.account_anonymised(organisation=organisation)
     for user in users:
         user.first_name = ""
         user.last_name = ""
