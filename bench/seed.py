@@ -29,11 +29,17 @@ from stdnum import luhn
 from accounts.models import AuditEvent, BillingContact, Membership, Organisation, User
 from accounts.vat import FORMATS
 from invoices import numbering, pdf
-from invoices.demo import ENTRIES_500, ENTRIES_1000, SETUP_DAY, TRAINING_ADMINS, TRAINING_JUDGES
 from invoices.models import Invoice, InvoiceLine, NumberSequence
 from invoices.services import buyer_address_lines, buyer_siren
 from invoices.totals import LineSpec, Totals, invoice_preview
 from subscriptions.demo import PLANS, seed_plans
+from subscriptions.demo_invoices import (
+    ENTRIES_500,
+    ENTRIES_1000,
+    SETUP_DAY,
+    TRAINING_ADMINS,
+    TRAINING_JUDGES,
+)
 from subscriptions.models import Subscription
 from subscriptions.periods import one_year_after, one_year_before
 

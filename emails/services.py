@@ -251,3 +251,12 @@ def pending_email_ids(*, older_than: timedelta = timedelta(minutes=1)) -> list[i
         .order_by("created_at")
         .values_list("pk", flat=True)[:500]
     )
+
+
+@transaction.atomic
+def emails_anonymise(*, organisation_id: int) -> int:
+    """Delete an anonymised account's outbox rows (they hold its people's names and
+    addresses). Called by the account's anonymisation, in its transaction. Returns the
+    number of rows deleted."""
+    deleted, _by_model = Email.objects.filter(organisation_id=organisation_id).delete()
+    return deleted

@@ -1,21 +1,15 @@
 """What the Factures tab and the invoice pages show, each in a fixed number of queries."""
 
-from dataclasses import dataclass
-from datetime import date
 from urllib.parse import quote
 
-from django.core.exceptions import ValidationError
 from django.core.paginator import Page, Paginator
 from django.db.models import Prefetch
 from django.urls import reverse
 from django.utils.http import RFC3986_SUBDELIMS
 
 from accounts.models import Organisation
-from subscriptions.models import Plan, Subscription
-from subscriptions.selectors import renewal_lines
 
 from .models import Invoice
-from .totals import LineSpec, Totals, invoice_preview
 
 INVOICES_PER_PAGE = 25
 
@@ -82,49 +76,4 @@ def invoice_file(*, organisation: Organisation, number: str) -> Invoice | None:
         Invoice.objects.filter(organisation=organisation, number=number)
         .only("number", "pdf_name")
         .first()
-    )
-
-
-@dataclass(frozen=True)
-class RenewalEstimate:
-    subscription: Subscription | None
-    plan: Plan | None = None
-    renewal_date: date | None = None
-    line: LineSpec | None = None
-    totals: Totals | None = None
-
-    @property
-    def will_renew(self) -> bool:
-        return self.subscription is not None and self.subscription.status == "active"
-
-
-def renewal_estimate(*, organisation: Organisation) -> RenewalEstimate:
-    """What the next renewal will invoice, with today's address, VAT number and prices.
-
-    Computed by invoice_preview, so it applies exactly the tax rule an issued invoice would.
-    `totals` is None without a subscription, when it will not renew, or when the plan has
-    no price in the account's currency.
-    """
-    subscription = (
-        Subscription.objects.filter(organisation=organisation)
-        .select_related("plan", "next_plan")
-        .first()
-    )
-    if subscription is None or subscription.status != Subscription.Status.ACTIVE:
-        return RenewalEstimate(subscription=subscription)
-    plan = subscription.renewal_plan
-    subscription.organisation = organisation  # already loaded: no second query
-    try:
-        # The very lines the renewal task will issue (one rule, in subscriptions/).
-        (line,) = renewal_lines(subscription)
-    except ValidationError:  # no price in the account's currency
-        return RenewalEstimate(
-            subscription=subscription, plan=plan, renewal_date=subscription.period_end
-        )
-    return RenewalEstimate(
-        subscription=subscription,
-        plan=plan,
-        renewal_date=subscription.period_end,
-        line=line,
-        totals=invoice_preview(organisation=organisation, lines=[line]),
     )

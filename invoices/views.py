@@ -13,9 +13,16 @@ from accounts.forms import OrganisationAddressForm, OrganisationVatForm
 from accounts.permissions import client_ip, portal_view
 from accounts.selectors import billing_recipients
 
-from . import pdf, selectors
+from . import hooks, pdf, selectors
 
 TAB_TEMPLATE = "invoices/invoices.html"
+
+
+def _renewal_estimate(organisation):
+    """What the next renewal will invoice, from subscriptions (through invoices.hooks),
+    or None when no app provides it: the tab then says that nothing will renew."""
+    estimates = hooks.renewal_estimate(organisation=organisation)
+    return estimates[0] if estimates else None
 
 
 def _tab_context(request, **extra):
@@ -23,7 +30,7 @@ def _tab_context(request, **extra):
     return {
         "tab": "invoices",
         "organisation": organisation,
-        "estimate": selectors.renewal_estimate(organisation=organisation),
+        "estimate": _renewal_estimate(organisation),
         # An owner-only tab: the signed-in member is the owner.
         "recipients": billing_recipients(owner=request.membership),
         "invoices": selectors.invoices_page(

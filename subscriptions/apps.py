@@ -7,8 +7,11 @@ class SubscriptionsConfig(AppConfig):
     verbose_name = _("Abonnements")
 
     def ready(self):
-        from accounts import hooks
+        from accounts import hooks as account_hooks
+        from invoices import hooks as invoice_hooks
 
+        from .pricing import renewal_estimate
         from .services import confirmations_cancel_for_former_owner
 
-        hooks.ownership_transferred.register(confirmations_cancel_for_former_owner)
+        account_hooks.ownership_transferred.register(confirmations_cancel_for_former_owner)
+        invoice_hooks.renewal_estimate.register(renewal_estimate)

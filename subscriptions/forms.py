@@ -15,7 +15,7 @@ class UpgradeForm(forms.Form):
         error_messages={"invalid_choice": _("Choisissez un forfait de la liste.")},
     )
 
-    def __init__(self, *args, plans, current=None, **kwargs):
+    def __init__(self, *args, plans, current=None, proposed=None, **kwargs):
         super().__init__(*args, **kwargs)
         field = self.fields["plan"]
         field.queryset = Plan.objects.filter(pk__in=[p.pk for p in plans]).order_by("rank")
@@ -26,6 +26,5 @@ class UpgradeForm(forms.Form):
             return plan.name
 
         field.label_from_instance = label
-        if not self.is_bound and current is not None:
-            higher = [p for p in plans if p.rank > current.rank]
-            self.initial.setdefault("plan", (higher[0] if higher else current).code)
+        if not self.is_bound and proposed is not None:
+            self.initial.setdefault("plan", proposed.code)

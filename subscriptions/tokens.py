@@ -17,6 +17,7 @@ from django.utils import timezone
 from accounts.models import Membership
 
 from .models import Confirmation
+from .pricing import plan_change_kind
 
 TOKEN_BYTES = 32
 # token_urlsafe(32) is 43 characters; anything much longer is not one of ours.
@@ -113,7 +114,7 @@ def confirmation_problem(confirmation: Confirmation, *, now: datetime | None = N
             subscription is None
             or not subscription.is_active
             or subscription.plan_id != confirmation.from_plan_id
-            or confirmation.plan.rank <= subscription.plan.rank
+            or plan_change_kind(current=subscription.plan, target=confirmation.plan) != "upgrade"
         ):
             return LinkProblem.STALE
     return None

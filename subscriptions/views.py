@@ -12,6 +12,7 @@ from accounts.permissions import client_ip, portal_view
 from . import selectors, services, tokens
 from .forms import UpgradeForm
 from .models import Confirmation
+from .pricing import plan_change_kind, pricing_table, upgrade_choices, upgrade_quote
 from .tokens import LinkError, LinkProblem
 
 TAB_TEMPLATE = "subscriptions/subscription.html"
@@ -34,10 +35,12 @@ def _render_tab(request, fragment=None, **extra):
 
 def _upgrade_form(request, page, data=None):
     subscription = page.subscription
+    choices = upgrade_choices(subscription=subscription)
     return UpgradeForm(
         data,
-        plans=selectors.upgrade_choices(subscription=subscription),
+        plans=choices.plans,
         current=subscription.plan if subscription else None,
+        proposed=choices.proposed,
     )
 
 
@@ -60,11 +63,11 @@ def upgrade(request):
     quote = downgrade = None
     if form.is_bound and form.is_valid():
         plan = form.cleaned_data["plan"]
-        if plan.rank <= page.subscription.plan.rank:
+        if plan_change_kind(current=page.subscription.plan, target=plan) != "upgrade":
             downgrade = plan
         else:
             try:
-                quote = selectors.upgrade_quote(
+                quote = upgrade_quote(
                     subscription=page.subscription, plan=plan, today=timezone.localdate()
                 )
             except ValidationError as exc:
@@ -133,9 +136,9 @@ def closure(request):
 def pricing(request):
     """« Comparer les forfaits »: open to everyone, in the visitor's account currency."""
     currency = selectors.visitor_currency(request.user)
-    rows = selectors.pricing_table(currency=currency, user=request.user)
-    current_rank = next((row.plan.rank for row in rows if row.is_current), None)
-    context = {"rows": rows, "currency": currency, "current_rank": current_rank}
+    rows = pricing_table(currency=currency, user=request.user)
+    has_current = any(row.is_current for row in rows)
+    context = {"rows": rows, "currency": currency, "has_current": has_current}
     context["can_upgrade"] = selectors.is_owner_of_open_account(request.user)
     return render(request, "subscriptions/pricing.html", context)
 
@@ -211,7 +214,7 @@ def confirm(request, token):
     if confirmation.kind == Confirmation.Kind.UPGRADE and not context["done"]:
         subscription = confirmation.organisation.subscription
         try:
-            context["quote"] = selectors.upgrade_quote(
+            context["quote"] = upgrade_quote(
                 subscription=subscription, plan=confirmation.plan, today=timezone.localdate()
             )
         except ValidationError:

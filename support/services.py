@@ -7,7 +7,7 @@ from django.db import transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from accounts.audit import audit_record
+from accounts.audit import ANONYMISED, audit_record
 from accounts.models import Membership
 from accounts.ratelimit import Limit, address_bucket, ratelimit_hit
 from emails.services import email_queue
@@ -153,3 +153,13 @@ def support_request_close(*, support_request: SupportRequest) -> SupportRequest:
         support_request.closed_at = timezone.now()
         support_request.save(update_fields=["status", "closed_at"])
     return support_request
+
+
+@transaction.atomic
+def support_requests_anonymise(*, organisation) -> int:
+    """Erase the name, address and message of an anonymised account's support requests
+    (subscriptions.hooks.account_anonymised, registered in apps.py). Returns the number of
+    requests."""
+    return SupportRequest.objects.filter(organisation=organisation).update(
+        name=ANONYMISED, email="anonyme@anonymised.invalid", message=ANONYMISED, user=None
+    )

@@ -14,10 +14,10 @@ from accounts.vat import FORMATS, normalize_vat_number
 from emails.models import Email
 from invoices import numbering
 from invoices.models import ImmutableInvoiceError, Invoice, InvoiceLine, NumberSequence
-from invoices.selectors import renewal_estimate
 from invoices.services import credit_note_issue, invoice_issue, invoice_mark_paid
 from invoices.tax import Treatment
 from invoices.totals import LineSpec, invoice_preview
+from subscriptions.pricing import renewal_estimate
 from tests.factories import MembershipFactory, OrganisationFactory
 
 from .conftest import one_line

@@ -53,6 +53,22 @@ def test_tab_without_subscription_says_so(owner, client_for):
     assert "Aucune facture pour le moment." in html
 
 
+def test_tab_without_an_estimate_provider_says_nothing_renews(
+    owner, subscription, client_for, monkeypatch
+):
+    """The estimate comes from subscriptions through invoices.hooks; with no handler
+    registered the tab still renders, without an estimate."""
+    from invoices import hooks
+
+    assert hooks.renewal_estimate.handlers  # subscriptions registers it in ready()
+    monkeypatch.setattr(hooks.renewal_estimate, "handlers", [])
+    response = client_for(owner).get(TAB)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert 'data-testid="renewal-estimate"' not in html
+    assert "Votre compte n'a pas d'abonnement" in html
+
+
 def test_invoice_list_is_paginated_newest_first(owner, client_for):
     invoices = InvoiceFactory.create_batch(30, organisation=owner.organisation)
     newest_first = [i.number for i in sorted(invoices, key=lambda i: -i.sequence)]

@@ -11,7 +11,7 @@ from accounts import services as account_services
 from accounts.models import AuditEvent, BillingContact, Membership, Organisation, User
 from emails.models import Email
 from invoices.models import Invoice
-from subscriptions import selectors, services, tokens
+from subscriptions import pricing, services, tokens
 from subscriptions.models import AccountClosure, Confirmation, PlanPrice, Subscription
 from subscriptions.periods import one_year_after
 from subscriptions.tokens import LinkError, LinkProblem
@@ -326,6 +326,37 @@ def test_anonymisation_waits_for_the_grace_period(owner, manager, subscription, 
     assert AuditEvent.objects.filter(action="account.anonymised").count() == 1
 
 
+def test_anonymisation_erases_the_accounts_support_requests(owner, other_owner, subscription):
+    """support keeps the requests; it erases them through subscriptions.hooks."""
+    from support.models import SupportRequest
+
+    def support_request(membership):
+        return SupportRequest.objects.create(
+            organisation=membership.organisation,
+            user=membership.user,
+            name="Camille Martin",
+            email=membership.user.email,
+            subject="Facture",
+            message="Bonjour, c'est Camille.",
+        )
+
+    mine, theirs = support_request(owner), support_request(other_owner)
+    closure = close_account(owner)
+    services.account_anonymise(
+        organisation=owner.organisation, now=closure.anonymise_after + timedelta(seconds=1)
+    )
+    mine.refresh_from_db()
+    assert (mine.name, mine.email, mine.message, mine.user) == (
+        "[anonymisé]",
+        "anonyme@anonymised.invalid",
+        "[anonymisé]",
+        None,
+    )
+    assert mine.subject == "Facture"  # kept: the request itself stays for the record
+    theirs.refresh_from_db()
+    assert (theirs.name, theirs.email) == ("Camille Martin", "other@example.com")
+
+
 def test_anonymisation_leaves_other_accounts_alone(owner, other_owner, subscription):
     closure = close_account(owner)
     services.account_anonymise(
@@ -398,7 +429,7 @@ def ended(subscription, today):
 
 def test_renewal_issues_once_and_advances_the_period(owner, ended, plans, billing_contact):
     old_end = ended.period_end
-    estimate = selectors.renewal_lines(ended)
+    estimate = pricing.renewal_lines(ended)
 
     invoice = services.renewal_issue(subscription=ended)
     assert services.renewal_issue(subscription=ended) is None
@@ -420,7 +451,7 @@ def test_renewal_issues_once_and_advances_the_period(owner, ended, plans, billin
 def test_renewal_applies_the_planned_downgrade(owner, ended, plans):
     Subscription.objects.filter(pk=ended.pk).update(next_plan=plans["essentiel"])
     ended.refresh_from_db()
-    assert selectors.renewal_lines(ended)[0].unit_price == Decimal("2400.00")
+    assert pricing.renewal_lines(ended)[0].unit_price == Decimal("2400.00")
     invoice = services.renewal_issue(subscription=ended)
     ended.refresh_from_db()
     assert (ended.plan, ended.next_plan) == (plans["essentiel"], None)
@@ -436,7 +467,7 @@ def test_renewal_estimate_equals_what_the_renewal_issues(owner, ended, plans):
     """The Factures tab estimates with renewal_lines + invoice_preview: same numbers."""
     from invoices.totals import invoice_preview
 
-    totals = invoice_preview(organisation=owner.organisation, lines=selectors.renewal_lines(ended))
+    totals = invoice_preview(organisation=owner.organisation, lines=pricing.renewal_lines(ended))
     invoice = services.renewal_issue(subscription=ended)
     assert (invoice.subtotal, invoice.vat_amount, invoice.total) == (
         totals.subtotal,
@@ -448,7 +479,7 @@ def test_renewal_estimate_equals_what_the_renewal_issues(owner, ended, plans):
 def test_renewal_lines_are_in_the_account_language(owner, subscription):
     Organisation.objects.filter(pk=owner.organisation.pk).update(language="en")
     subscription.organisation.refresh_from_db()
-    [line] = selectors.renewal_lines(subscription)
+    [line] = pricing.renewal_lines(subscription)
     assert "Professional" in line.description
 
 
@@ -457,7 +488,7 @@ def test_renewal_needs_a_price_in_the_account_currency(owner, plans):
     owner.organisation.save()
     subscription = SubscriptionFactory(organisation=owner.organisation, plan=plans["essentiel"])
     with pytest.raises(ValidationError):
-        selectors.renewal_lines(subscription)
+        pricing.renewal_lines(subscription)
 
 
 def test_reminder_once_per_period(owner, subscription, today):

@@ -1,5 +1,8 @@
 """Demo invoices (idempotent: nothing happens once the demo accounts have invoices).
 
+Here rather than in invoices/: the history is made of the plans' yearly lines and an
+upgrade, which subscriptions knows and invoices, a lower layer, must not import.
+
 Eighteen invoices over four years, issued in date order through invoice_issue from the
 one gapless sequence started at 10665: twelve to the Lyon festival (French VAT, the last
 one, still open, is INV-10682 as in the help article) and six to the Stockholm awards
@@ -13,12 +16,12 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone, translation
 
 from accounts.models import Organisation
-from subscriptions.models import Plan, PlanPrice, Subscription
-from subscriptions.selectors import yearly_line
+from invoices import numbering, services
+from invoices.models import Invoice
+from invoices.totals import LineSpec, round_money
 
-from . import numbering, services
-from .models import Invoice
-from .totals import LineSpec, round_money
+from .models import Plan, PlanPrice, Subscription
+from .pricing import yearly_line
 
 FIRST_NUMBER = 10665
 LYON = "Festival International du Film de Lyon"

@@ -1,13 +1,15 @@
-from importlib import import_module
-
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.db.models import Max
 
+from accounts import demo as accounts_demo
 from emails.models import Email
+from subscriptions import demo as subscriptions_demo
+from subscriptions import demo_invoices
 
-# Each app seeds its own demo data, in this order (later ones build on earlier ones).
-DEMO_MODULES = ["accounts.demo", "subscriptions.demo", "invoices.demo"]
+# Each app seeds its own demo data, in this order (later ones build on earlier ones). The
+# command lives in support, the top layer, which may import every app below it.
+DEMO_MODULES = [accounts_demo, subscriptions_demo, demo_invoices]
 
 
 class Command(BaseCommand):
@@ -16,13 +18,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         with transaction.atomic():
             last_email = Email.objects.aggregate(last=Max("pk"))["last"] or 0
-            for name in DEMO_MODULES:
-                try:
-                    module = import_module(name)
-                except ModuleNotFoundError as exc:
-                    if exc.name != name:
-                        raise
-                    continue
+            for module in DEMO_MODULES:
                 module.seed()
             # The demo's invoices are history: their emails are not delivered. Removing
             # the outbox rows in the same transaction means the queued sends find nothing.

@@ -1,0 +1,32 @@
+"""Every change to a subscription, and the closure of an account, goes through here.
+
+One module per noun: links (confirmation links), upgrades, closure (and reopening),
+anonymisation, renewals, support_plans (support's plan change), resend (support sends a
+link again). Upgrades and closures take two steps: `*_request` stores a Confirmation and
+emails its link to the owner; `*_confirm` applies it when the owner posts the link's form.
+Renewals, reminders and anonymisation are run by the periodic tasks in tasks.py. Prices,
+quotes and the one downgrade rule are in subscriptions/pricing.py.
+"""
+
+from .anonymisation import account_anonymise
+from .closure import account_reopen, closure_confirm, closure_request
+from .links import IssuedLink, confirmations_cancel_for_former_owner
+from .renewals import renewal_issue, renewal_remind
+from .resend import confirmation_resend
+from .support_plans import plan_change_by_support
+from .upgrades import upgrade_confirm, upgrade_request
+
+__all__ = [
+    "IssuedLink",
+    "account_anonymise",
+    "account_reopen",
+    "closure_confirm",
+    "closure_request",
+    "confirmation_resend",
+    "confirmations_cancel_for_former_owner",
+    "plan_change_by_support",
+    "renewal_issue",
+    "renewal_remind",
+    "upgrade_confirm",
+    "upgrade_request",
+]

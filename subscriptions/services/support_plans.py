@@ -1,0 +1,87 @@
+"""Support changes an account's plan (downgrades included), from the account's admin page."""
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts.audit import audit_record
+from accounts.models import Organisation, User
+
+from ..models import Plan, Subscription
+from ..pricing import plan_change_kind
+from ._guards import lock_account, require_open
+from .upgrades import upgrade_apply
+
+
+@transaction.atomic
+def plan_change_by_support(
+    *,
+    organisation: Organisation,
+    plan: Plan,
+    actor: User,
+    reason: str,
+    immediately: bool = False,
+    ip: str | None = None,
+) -> Subscription:
+    """Support changes an account's plan, downgrades included.
+
+    By default the change takes effect at the next renewal (`next_plan`): nothing is
+    invoiced now and the renewal invoices the new plan. `immediately` is for upgrades
+    only: the plan changes now and the prorated difference is invoiced, exactly as when
+    the owner confirms an upgrade. Downgrades are never immediate (no refund mid-period;
+    a specific invoice can be cancelled by a credit note). Choosing the current plan
+    cancels a change planned for the renewal.
+    """
+    if not actor.is_staff:
+        raise PermissionDenied(_("Seule l'équipe support peut changer le forfait ainsi."))
+    if not reason.strip():
+        raise ValidationError({"reason": _("Indiquez la raison du changement.")})
+    organisation = lock_account(organisation)
+    require_open(organisation)
+    subscription = (
+        Subscription.objects.select_for_update(of=("self",))
+        .select_related("plan", "next_plan")
+        .filter(organisation=organisation)
+        .first()
+    )
+    if subscription is None:
+        raise ValidationError(_("Ce compte n'a pas d'abonnement."), code="inactive")
+    old_plan, old_next = subscription.plan, subscription.next_plan
+    invoice = None
+    if immediately:
+        if plan_change_kind(current=subscription.plan, target=plan) != "upgrade":
+            raise ValidationError(
+                {
+                    "immediately": _(
+                        "Un passage à un forfait inférieur prend effet au renouvellement."
+                    )
+                }
+            )
+        _quote, invoice = upgrade_apply(
+            subscription=subscription,
+            plan=plan,
+            today=timezone.localdate(),
+            actor=actor,
+            by_support=True,
+            ip=ip,
+        )
+    else:
+        subscription.next_plan = None if plan.pk == subscription.plan_id else plan
+        subscription.save(update_fields=["next_plan"])
+    audit_record(
+        organisation=organisation,
+        action="plan.changed",
+        actor=actor,
+        support=True,
+        before={"plan": old_plan.code, "next_plan": old_next.code if old_next else None},
+        after={
+            "plan": subscription.plan.code,
+            "next_plan": subscription.next_plan.code if subscription.next_plan else None,
+            "effective": "now" if immediately else subscription.period_end.isoformat(),
+            "invoice": getattr(invoice, "number", None),
+            "reason": reason.strip(),
+        },
+        ip=ip,
+    )
+    return subscription
