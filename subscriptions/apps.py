@@ -12,3 +12,7 @@ class SubscriptionsConfig(AppConfig):
         from .services import confirmations_cancel_for_former_owner
 
         hooks.ownership_transferred.register(confirmations_cancel_for_former_owner)
+
+        from .selectors import plan_names
+
+        hooks.audit_plan_names.register(plan_names)

@@ -302,3 +302,9 @@ def pricing_table(*, currency: str, user=None) -> list[PricingRow]:
         )
     )
     return [PricingRow(plan, prices.get(plan.pk), plan.pk == current_plan_id) for plan in plans]
+
+
+def plan_names() -> dict[str, str]:
+    """Every plan's name in the active language, by code, in one query (the audit trail
+    stores plans by code: accounts.hooks.audit_plan_names)."""
+    return {plan.code: plan.name for plan in Plan.objects.all()}
