@@ -105,24 +105,36 @@ class OrganisationAdmin(ThroughServicesOnly, admin.ModelAdmin):
     def get_urls(self):
         # The names keep the model's prefix (admin:accounts_organisation_…), like its pages.
         def view(pattern, method, name):
-            return path(pattern, self.admin_site.admin_view(method), name=f"accounts_{name}")
+            return path(pattern, self.admin_site.admin_view(method), name=name)
 
         return [
-            view("<int:pk>/change-owner/", self.change_owner_view, "organisation_change_owner"),
-            view("<int:pk>/change-plan/", self.change_plan_view, "organisation_change_plan"),
-            view("<int:pk>/reopen/", self.reopen_view, "organisation_reopen"),
+            view(
+                "<int:pk>/change-owner/",
+                self.change_owner_view,
+                "accounts_organisation_change_owner",
+            ),
+            view(
+                "<int:pk>/change-plan/", self.change_plan_view, "accounts_organisation_change_plan"
+            ),
+            view("<int:pk>/reopen/", self.reopen_view, "accounts_organisation_reopen"),
             view(
                 "<int:pk>/confirmations/<int:confirmation_pk>/resend/",
                 self.resend_confirmation_view,
-                "organisation_resend_confirmation",
+                "accounts_organisation_resend_confirmation",
             ),
-            view("<int:pk>/address/", self.change_address_view, "organisation_change_address"),
-            view("<int:pk>/vat-number/", self.change_vat_view, "organisation_change_vat"),
-            view("<int:pk>/contacts/add/", self.add_contact_view, "organisation_add_contact"),
+            view(
+                "<int:pk>/address/",
+                self.change_address_view,
+                "accounts_organisation_change_address",
+            ),
+            view("<int:pk>/vat-number/", self.change_vat_view, "accounts_organisation_change_vat"),
+            view(
+                "<int:pk>/contacts/add/", self.add_contact_view, "accounts_organisation_add_contact"
+            ),
             view(
                 "<int:pk>/contacts/<int:contact_pk>/remove/",
                 self.remove_contact_view,
-                "organisation_remove_contact",
+                "accounts_organisation_remove_contact",
             ),
             *super().get_urls(),
         ]
