@@ -12,3 +12,9 @@ ownership_transferred = Hook(
     "ownership_transferred",
     "handler(*, organisation, former_owner, actor): the account's owner has just changed.",
 )
+
+audit_plan_names = Hook(
+    "audit_plan_names",
+    "handler() -> {code: name}: the names, in the active language, of the plans the audit "
+    "trail stores by code (the Contacts tab's recent activity shows names).",
+)

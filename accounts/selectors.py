@@ -2,6 +2,7 @@ from dataclasses import dataclass
 
 from django.db.models import Q
 
+from . import hooks
 from .models import BillingContact, Membership, Organisation
 
 
@@ -73,9 +74,8 @@ def recent_activity(*, organisation: Organisation, limit: int = 10):
     )
     plan_names = {}
     if any(e.action in PLAN_ACTIONS for e in events):  # plans named, not coded: one query
-        from subscriptions.models import Plan
-
-        plan_names = {plan.code: plan.name for plan in Plan.objects.all()}
+        for names in hooks.audit_plan_names():  # filled by subscriptions, which owns plans
+            plan_names.update(names)
     return [
         {
             "when": e.created_at,

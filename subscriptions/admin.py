@@ -1,6 +1,6 @@
 """Read-only views for support. Changes go through subscriptions.services: the support
 actions (change the plan, reopen, resend a confirmation) are on the account page
-(accounts.admin.OrganisationAdmin)."""
+(support.admin.OrganisationAdmin)."""
 
 from django.contrib import admin
 

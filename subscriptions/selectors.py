@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from accounts.models import Membership, Organisation
 
-from .models import AccountClosure, Confirmation, PlanPrice, Subscription
+from .models import AccountClosure, Confirmation, Plan, PlanPrice, Subscription
 
 CURRENCIES = ("EUR", "USD", "GBP")
 DEFAULT_CURRENCY = "EUR"
@@ -133,3 +133,9 @@ def is_owner_of_open_account(user) -> bool:
             organisation__status=Organisation.Status.ACTIVE,
         ).exists()
     )
+
+
+def plan_names() -> dict[str, str]:
+    """Every plan's name in the active language, by code, in one query (the audit trail
+    stores plans by code: accounts.hooks.audit_plan_names)."""
+    return {plan.code: plan.name for plan in Plan.objects.all()}

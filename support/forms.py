@@ -1,6 +1,9 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from accounts.models import Membership
+from subscriptions.models import Plan
+
 from .models import MESSAGE_MAX_LENGTH, SUBJECT_MAX_LENGTH, SupportRequest
 
 
@@ -23,3 +26,46 @@ class SupportRequestForm(forms.Form):
             # A signed-in user's identity is attached by the service, not typed.
             del self.fields["name"]
             del self.fields["email"]
+
+
+# The support console's forms (support.admin.OrganisationAdmin). The address, VAT number and
+# billing contact actions use the portal's own forms (accounts.forms): same fields, same
+# checks, and the same service behind them.
+
+
+class SupportOwnerForm(forms.Form):
+    """Support's "change the owner" form: only the account's program managers, and a reason."""
+
+    new_owner = forms.ModelChoiceField(
+        label=_("Nouveau propriétaire du compte"), queryset=Membership.objects.none()
+    )
+    reason = forms.CharField(
+        label=_("Raison du changement"),
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("Par exemple : demande signée sur papier à en-tête reçue le 12/03."),
+    )
+
+    def __init__(self, *args, organisation, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["new_owner"].queryset = Membership.objects.filter(
+            organisation=organisation, role=Membership.Role.MANAGER
+        ).select_related("user")
+
+
+class SupportPlanForm(forms.Form):
+    plan = forms.ModelChoiceField(label=_("Forfait"), queryset=Plan.objects.order_by("rank"))
+    immediately = forms.BooleanField(
+        label=_("Tout de suite (mises à niveau seulement, facturées au prorata)"),
+        required=False,
+        help_text=_("Sinon le changement prend effet au prochain renouvellement."),
+    )
+    reason = forms.CharField(
+        label=_("Raison du changement"), max_length=500, widget=forms.Textarea(attrs={"rows": 3})
+    )
+
+
+class SupportReasonForm(forms.Form):
+    reason = forms.CharField(
+        label=_("Raison"), max_length=500, widget=forms.Textarea(attrs={"rows": 3})
+    )
