@@ -60,8 +60,26 @@ def _trip(task, reason: str) -> None:
     )
 
 
+def registered_task(task):
+    """`task` itself, or the task registered under that name.
+
+    By name for a module its own tasks module imports (emails.services, which
+    emails.tasks calls): it publishes without importing its tasks, so no import loop."""
+    if not isinstance(task, str):
+        return task
+    from .celery import app
+
+    if task not in app.tasks:
+        # The web process imports a tasks module only when something needs it; the worker
+        # imports them all (autodiscovery), and so does this, once.
+        app.autodiscover_tasks(force=True)
+    return app.tasks[task]
+
+
 def publish(task, *args, **kwargs) -> bool:
-    """Publish `task` now, within the budget. Returns True when the broker took it."""
+    """Publish `task` (a task or its registered name) now, within the budget. Returns True
+    when the broker took it."""
+    task = registered_task(task)
     if task.app.conf.task_always_eager:
         # No broker (the demo, unit tests): the task runs here, as part of the request;
         # its failure (an SMTP server down) is the task's to retry, not the request's.
@@ -110,10 +128,13 @@ def publish(task, *args, **kwargs) -> bool:
 
 
 def enqueue_on_commit(task, *args, **kwargs) -> None:
-    """Publish `task` after the current transaction commits (at once outside one).
+    """Publish `task` (a task or its registered name) after the current transaction commits
+    (at once outside one).
 
     A publish that fails is logged and swallowed: the user's request succeeds regardless.
+    An unknown task name raises here, in the caller: a programming error, not an outage.
     """
+    task = registered_task(task)
     transaction.on_commit(lambda: publish(task, *args, **kwargs))
 
 

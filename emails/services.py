@@ -1,4 +1,9 @@
-"""The email outbox: queue an email with the change that causes it, send it once."""
+"""The email outbox: queue an email with the change that causes it, send it after commit.
+
+Delivery is at least once (a worker that dies in the middle of a send sends again), every
+copy of one email with the same Message-ID; once a row is marked sent it is never sent
+again (docs/reliability.md, section 8).
+"""
 
 import logging
 from collections.abc import Iterable
@@ -20,6 +25,7 @@ from django.utils.translation import gettext, gettext_noop
 
 from billing_portal.queue import enqueue_on_commit
 
+from .hooks import attachment_renderers
 from .models import Email
 
 logger = logging.getLogger(__name__)
@@ -36,6 +42,11 @@ def retry_delay(attempts: int) -> timedelta:
     """Wait after the n-th failed attempt before the sweep tries again: 1, 2, 4… minutes."""
     return min(timedelta(minutes=2 ** max(attempts - 1, 0)), timedelta(hours=6))
 
+
+# The tasks (emails.tasks) call this module: it publishes them by their registered name,
+# never importing them (billing_portal.queue resolves the name).
+SEND_TASK = "emails.tasks.email_send_task"
+SEND_BATCH_TASK = "emails.tasks.email_send_batch_task"
 
 REDACTED_BODY = "[Contenu retiré après envoi : ce message contenait un lien personnel.]"
 
@@ -91,8 +102,6 @@ def email_queue_message(
     from_email: str = "",
 ) -> list[Email]:
     """Queue an already rendered message, one outbox row per recipient."""
-    from .tasks import email_send_batch_task
-
     recipients = list(dict.fromkeys(addr.strip().lower() for addr in to if addr))
     rows = Email.objects.bulk_create(
         [
@@ -113,7 +122,7 @@ def email_queue_message(
     if rows:
         # One message for all the recipients: handing work to the broker costs a request
         # the same whatever the number of billing contacts.
-        enqueue_on_commit(email_send_batch_task, [row.pk for row in rows])
+        enqueue_on_commit(SEND_BATCH_TASK, [row.pk for row in rows])
     return rows
 
 
@@ -153,11 +162,10 @@ def _message(email: Email) -> EmailMultiAlternatives:
     if email.body_html:
         message.attach_alternative(email.body_html, "text/html")
     for attachment in email.attachments:
-        if "invoice_id" in attachment:
-            # Rendered after the outbox row was written: fetch (or render once) at send time.
-            from invoices.pdf import invoice_pdf_bytes
-
-            content = invoice_pdf_bytes(invoice_id=attachment["invoice_id"])
+        if "name" not in attachment:
+            # Rendered at send time by the app that owns the document (an invoice's PDF,
+            # {"invoice_id": ...}); no renderer raises: the email never goes without it.
+            content = attachment_renderers.render(attachment)
             message.attach(attachment["filename"], content, attachment["mimetype"])
             continue
         storage = storages[attachment.get("storage", "documents")]
@@ -222,8 +230,6 @@ def email_resend(*, email_id: int) -> Email:
     ValidationError for a delivered email whose link was removed from the stored copy:
     resending it would mail the customer a message without its link.
     """
-    from .tasks import email_send_task
-
     with transaction.atomic():
         email = Email.objects.select_for_update().get(pk=email_id)
         if email.redact_after_send and email.status == Email.Status.SENT:
@@ -238,7 +244,7 @@ def email_resend(*, email_id: int) -> Email:
         email.attempts = 0
         email.next_attempt_at = None
         email.save(update_fields=["status", "attempts", "next_attempt_at"])
-        enqueue_on_commit(email_send_task, email.pk)
+        enqueue_on_commit(SEND_TASK, email.pk)
     return email
 
 

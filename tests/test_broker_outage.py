@@ -278,3 +278,13 @@ def test_a_healthy_broker_gets_one_message_for_all_recipients(db, settings):
         with app.connection_for_write() as conn:
             conn.default_channel.queue_purge(settings.CELERY_TASK_DEFAULT_QUEUE)
     assert published == [("emails.tasks.email_send_batch_task", ([row.pk for row in rows],))]
+
+
+def test_a_task_is_published_by_its_registered_name(db, django_capture_on_commit_callbacks):
+    """emails.services publishes its tasks by name (emails.tasks imports it, not the
+    reverse); an unknown name is a programming error, raised in the caller at once."""
+    from billing_portal import queue
+
+    assert queue.registered_task("emails.tasks.email_sweep").name == "emails.tasks.email_sweep"
+    with pytest.raises(KeyError), django_capture_on_commit_callbacks(execute=True):
+        queue.enqueue_on_commit("emails.tasks.no_such_task", 1)

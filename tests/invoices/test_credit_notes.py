@@ -25,6 +25,7 @@ from invoices.services import (
     invoice_issue,
     invoice_mark_paid,
 )
+from invoices.services.credit_notes import _credit_note_create
 from invoices.tax import Treatment
 from invoices.totals import LineSpec
 from tests.factories import BillingContactFactory, OrganisationFactory, UserFactory
@@ -249,17 +250,15 @@ def test_only_the_status_of_an_issued_document_changes(owner, issue):
 def test_a_credit_note_may_not_exceed_its_invoice(owner, issue):
     invoice = issue(owner.organisation, amount="100.00")
     with pytest.raises(ValueError, match="at most"):
-        invoice_issue(
+        _credit_note_create(
             organisation=owner.organisation,
             lines=one_line("-200.00"),
-            kind="credit_note",
             corrects=invoice,
         )
     with pytest.raises(ValueError, match="negative"):
-        invoice_issue(
+        _credit_note_create(
             organisation=owner.organisation,
             lines=one_line("10.00"),
-            kind="credit_note",
             corrects=invoice,
         )
     assert Invoice.objects.count() == 1
@@ -268,10 +267,9 @@ def test_a_credit_note_may_not_exceed_its_invoice(owner, issue):
 def test_a_credit_note_corrects_an_invoice_of_its_own_account(owner, other_owner, issue):
     theirs = issue(other_owner.organisation)
     with pytest.raises(ValueError, match="same account"):
-        invoice_issue(
+        _credit_note_create(
             organisation=owner.organisation,
             lines=one_line("-850.00"),
-            kind="credit_note",
             corrects=theirs,
         )
 

@@ -1,0 +1,21 @@
+"""The only writes to invoices, by noun: issuing an invoice (issuing.py), cancelling one with
+a credit note (credit_notes.py), changing a status (status.py), and what both kinds of
+document share, numbering, snapshots, email (documents.py). The amounts come from
+invoices.totals, which previews them without writing.
+"""
+
+from .credit_notes import credit_note_issue
+from .documents import buyer_address_lines, buyer_siren, buyer_street_lines, invoice_email_resend
+from .issuing import PAYMENT_TERM, invoice_issue
+from .status import invoice_mark_paid
+
+__all__ = [
+    "PAYMENT_TERM",
+    "buyer_address_lines",
+    "buyer_siren",
+    "buyer_street_lines",
+    "credit_note_issue",
+    "invoice_email_resend",
+    "invoice_issue",
+    "invoice_mark_paid",
+]

@@ -1,0 +1,235 @@
+"""What every issued document, invoice or credit note, is made of and how it goes out.
+
+`invoice_issue` (issuing.py) and `credit_note_issue` (credit_notes.py) each decide their
+document's amounts, buyer, status and due date; both then write it here: numbered in the one
+gapless series (invoices.numbering), the seller's identity copied in, the lines and totals
+stored, the PDF rendered after commit and the document emailed, PDF attached.
+"""
+
+from datetime import date
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from accounts.audit import audit_record
+from accounts.countries import country_name
+from accounts.models import Organisation
+from accounts.selectors import invoice_recipients
+from accounts.vat import vat_territory
+from billing_portal.queue import enqueue_on_commit
+from emails.services import email_queue
+
+from .. import numbering
+from ..models import Invoice, InvoiceLine
+from ..tasks import invoice_pdf_render_task
+from ..totals import ComputedLine, Totals
+
+EMAIL_TEMPLATES = {
+    Invoice.Kind.INVOICE: "invoice_issued",
+    Invoice.Kind.CREDIT_NOTE: "credit_note_issued",
+}
+
+
+def buyer_address_lines(organisation: Organisation, language: str) -> list[str]:
+    """The address as printed, country name in the invoice's language."""
+    if organisation.country in {"GB", "US", "CA", "AU", "IE", "NZ"}:
+        town = f"{organisation.city} {organisation.postal_code}"
+    else:
+        town = f"{organisation.postal_code} {organisation.city}"
+    lines = [organisation.address_line1, organisation.address_line2, town.strip()]
+    lines.append(country_name(organisation.country, language))
+    return [line for line in lines if line]
+
+
+def buyer_street_lines(organisation: Organisation) -> list[str]:
+    return [line for line in (organisation.address_line1, organisation.address_line2) if line]
+
+
+def buyer_siren(organisation: Organisation) -> str:
+    """A French business's SIREN, read from its VAT number (FR + 2-character key + SIREN).
+
+    Printed since the 2026 e-invoicing reform; the account has no separate SIREN field.
+    """
+    number = organisation.vat_number
+    if (
+        vat_territory(organisation.country) == "FR"
+        and number.startswith("FR")
+        and len(number) == 13
+    ):
+        return number[4:]
+    return ""
+
+
+def _buyer_snapshot(organisation: Organisation, language: str) -> dict:
+    """The buyer block of a document issued today: the account as it is now."""
+    return {
+        "buyer_legal_name": organisation.name,
+        "buyer_address_lines": buyer_address_lines(organisation, language),
+        "buyer_country": organisation.country,
+        "buyer_vat_number": organisation.vat_number,
+        "buyer_siren": buyer_siren(organisation),
+        "buyer_street_lines": buyer_street_lines(organisation),
+        "buyer_postal_code": organisation.postal_code,
+        "buyer_city": organisation.city,
+    }
+
+
+BUYER_FIELDS = [
+    "buyer_legal_name",
+    "buyer_address_lines",
+    "buyer_country",
+    "buyer_vat_number",
+    "buyer_siren",
+    "buyer_street_lines",
+    "buyer_postal_code",
+    "buyer_city",
+]
+
+
+def _buyer_snapshot_of(document: Invoice) -> dict:
+    """The buyer block an earlier document printed, word for word."""
+    return {name: getattr(document, name) for name in BUYER_FIELDS}
+
+
+def _period(lines: list[ComputedLine]) -> tuple[date | None, date | None]:
+    starts = [line.period_start for line in lines if line.period_start]
+    ends = [line.period_end for line in lines if line.period_end]
+    return (min(starts), max(ends)) if starts else (None, None)
+
+
+def _seller_snapshot() -> dict:
+    seller = settings.SELLER
+    return {
+        "seller_legal_name": seller["legal_name"],
+        "seller_legal_form": seller.get("legal_form", ""),
+        "seller_address_lines": list(seller["address_lines"]),
+        "seller_country": seller["country"],
+        "seller_siren": seller.get("siren", ""),
+        "seller_rcs": seller.get("rcs", ""),
+        "seller_vat_number": seller.get("vat_number", ""),
+        "seller_iban": seller.get("iban", ""),
+        "seller_bic": seller.get("bic", ""),
+        "seller_vat_on_debits": bool(seller.get("vat_on_debits", False)),
+    }
+
+
+def _document_create(
+    *,
+    organisation: Organisation,
+    kind: str,
+    status: str,
+    issue_date: date,
+    due_date: date,
+    language: str,
+    totals: Totals,
+    buyer: dict,
+    corrects: Invoice | None = None,
+) -> Invoice:
+    """Number and write a document the caller has checked: its totals and lines, the
+    seller as configured today and the given buyer block. Inside the issuing transaction,
+    the account row already locked."""
+    period_start, period_end = _period(totals.lines)
+    # From here to commit the counter row is locked: keep this part short.
+    # Invoices and credit notes share the one gapless series (docs/invoices.md, Numbering).
+    sequence = numbering.next_number(issue_date=issue_date)
+    document = Invoice(
+        number=numbering.format_number(sequence),
+        sequence=sequence,
+        organisation=organisation,
+        kind=kind,
+        corrects=corrects,
+        status=status,
+        issue_date=issue_date,
+        due_date=due_date,
+        period_start=period_start,
+        period_end=period_end,
+        currency=totals.currency,
+        language=language,
+        subtotal=totals.subtotal,
+        vat_rate=totals.vat_rate,
+        vat_amount=totals.vat_amount,
+        total=totals.total,
+        tax_treatment=totals.treatment,
+        tax_mention=totals.mention,
+        **_seller_snapshot(),
+        **buyer,
+    )
+    document.save()
+    InvoiceLine.objects.bulk_create(
+        InvoiceLine(
+            invoice=document,
+            position=position,
+            description=line.description,
+            period_start=line.period_start,
+            period_end=line.period_end,
+            quantity=line.quantity,
+            unit_price=line.unit_price,
+            vat_rate=line.vat_rate,
+            amount=line.amount,
+        )
+        for position, line in enumerate(totals.lines, start=1)
+    )
+    return document
+
+
+def _audit_after(document: Invoice) -> dict:
+    """What the audit event of an issued document records, whatever its kind."""
+    return {
+        "number": document.number,
+        "kind": document.kind,
+        "issue_date": document.issue_date.isoformat(),
+        "total": str(document.total),
+        "currency": document.currency,
+    }
+
+
+def _document_send(document: Invoice, organisation: Organisation) -> None:
+    """After commit, render the new document's PDF; email it to the account's recipients."""
+    # A broker outage must not fail the issue: the PDF is then rendered by its first reader.
+    enqueue_on_commit(invoice_pdf_render_task, document.pk)
+    _email_document(document, organisation, invoice_recipients(organisation=organisation))
+
+
+def _email_document(document: Invoice, organisation: Organisation, recipients: list[str]):
+    """Queue the document's email, its PDF attached when it is sent (emails.hooks)."""
+    return email_queue(
+        to=recipients,
+        template=EMAIL_TEMPLATES[document.kind],
+        context={"invoice": document, "organisation": organisation},
+        language=document.language,
+        organisation=organisation,
+        attachments=[
+            {
+                "invoice_id": document.pk,
+                "filename": document.pdf_filename,
+                "mimetype": "application/pdf",
+            }
+        ],
+    )
+
+
+@transaction.atomic
+def invoice_email_resend(
+    *, invoice: Invoice, actor, by_support: bool = False, ip: str | None = None
+) -> list:
+    """Email an invoice (or credit note) again, PDF attached, to today's recipients: the
+    account owner and billing contacts as they are now, not as they were at issue."""
+    invoice = Invoice.objects.select_related("organisation", "corrects").get(pk=invoice.pk)
+    organisation = invoice.organisation
+    recipients = invoice_recipients(organisation=organisation)
+    if not recipients:
+        raise ValidationError(
+            _("Le compte n'a ni propriétaire ni contact de facturation : personne à qui écrire.")
+        )
+    rows = _email_document(invoice, organisation, recipients)
+    audit_record(
+        organisation=organisation,
+        action="invoice.emailed",
+        actor=actor,
+        support=by_support,
+        after={"number": invoice.number, "to": recipients},
+        ip=ip,
+    )
+    return rows
