@@ -7,6 +7,9 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext, gettext_noop
 from django.utils.translation import gettext_lazy as _
 
+from billing_portal.formatting import money
+
+from .addresses import country_name
 from .models import AuditEvent
 
 # Stored untranslated in the audit trail (it is a record); shown translated by
@@ -112,12 +115,6 @@ def _day(value) -> str:
     return date_format(day, "SHORT_DATE_FORMAT")
 
 
-def _money(amount, currency) -> str:
-    from invoices.templatetags.invoice_tags import money
-
-    return money(amount, currency)
-
-
 def _person(values: dict) -> str:
     name, email = values.get("name"), values.get("email")
     return f"{name} ({email})" if name and email else (name or email or "")
@@ -136,7 +133,7 @@ def _invoice_issued(before, after, plans):
     text = gettext("%(number)s du %(date)s, %(total)s") % {
         "number": after["number"],
         "date": _day(after["issue_date"]),
-        "total": _money(after["total"], after["currency"]),
+        "total": money(after["total"], after["currency"]),
     }
     if after.get("corrects"):
         text += " · " + gettext("annule %(number)s") % {"number": after["corrects"]}
@@ -144,8 +141,6 @@ def _invoice_issued(before, after, plans):
 
 
 def _address(before, after, plans):
-    from .countries import country_name
-
     lines = [
         after.get("address_line1"),
         after.get("address_line2"),
@@ -163,7 +158,7 @@ def _contact_updated(before, after, plans):
 def _upgrade_requested(before, after, plans):
     return gettext("%(change)s, %(total)s TTC, à confirmer au plus tard le %(date)s") % {
         "change": f"{_plan(plans, before['plan'])} → {_plan(plans, after['plan'])}",
-        "total": _money(after["estimate_total"], after["currency"]),
+        "total": money(after["estimate_total"], after["currency"]),
         "date": _day(after["expires_at"]),
     }
 
@@ -173,7 +168,7 @@ def _upgrade_confirmed(before, after, plans):
     if after.get("invoice"):
         text += ", " + gettext("facture %(number)s (%(total)s)") % {
             "number": after["invoice"],
-            "total": _money(after["total"], after["currency"]),
+            "total": money(after["total"], after["currency"]),
         }
     return text
 

@@ -6,6 +6,7 @@ from django.utils.translation import gettext_lazy as _
 
 from emails.services import email_queue_message, sender
 
+from .addresses import country_choices
 from .models import NAME_MAX_LENGTH
 from .permissions import client_ip
 from .ratelimit import Limit, address_bucket, ratelimit_hit
@@ -83,8 +84,6 @@ class OrganisationAddressForm(forms.Form):
     country = forms.ChoiceField(label=_("Pays"))
 
     def __init__(self, *args, **kwargs):
-        from .countries import country_choices
-
         super().__init__(*args, **kwargs)
         # Built per request: the names follow the active language.
         self.fields["country"].choices = country_choices()

@@ -8,6 +8,7 @@ from django.utils.translation import gettext as _
 from emails.services import email_queue
 
 from . import hooks
+from .addresses import clean_postal_code, is_country
 from .audit import audit_record
 from .models import NAME_MAX_LENGTH, BillingContact, Membership, Organisation, User
 
@@ -219,8 +220,6 @@ ADDRESS_MAX_LENGTHS = {"address_line1": 200, "address_line2": 200, "postal_code"
 
 
 def _clean_address(fields: dict) -> dict:
-    from .countries import COUNTRIES
-
     cleaned, errors = {}, {}
     for field, max_length in ADDRESS_MAX_LENGTHS.items():
         value = " ".join(str(fields.get(field) or "").split())
@@ -233,8 +232,13 @@ def _clean_address(fields: dict) -> dict:
         if not cleaned[required] and required not in errors:
             errors[required] = _("Ce champ est obligatoire.")
     country = str(fields.get("country") or "").strip().upper()
-    if country not in COUNTRIES:
+    if not is_country(country):
         errors["country"] = _("Choisissez un pays de la liste.")
+    elif "postal_code" not in errors:
+        try:
+            cleaned["postal_code"] = clean_postal_code(cleaned["postal_code"], country)
+        except ValidationError as error:
+            errors["postal_code"] = error.messages[0]
     cleaned["country"] = country
     if errors:
         raise ValidationError(errors)

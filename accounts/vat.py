@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from stdnum.eu import vat as eu_vat
 from stdnum.exceptions import ValidationError as StdnumError
 
-from .countries import country_name
+from .addresses import country_name
 
 # The 27 member states, by ISO 3166-1 code (Greece is GR here, EL in VAT numbers).
 EU_VAT_COUNTRIES = frozenset(

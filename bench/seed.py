@@ -86,7 +86,7 @@ COUNTRIES = (
     ("NL", "EUR", "en", 2, ("Amsterdam", "1016 AB", "Keizersgracht 100")),
     ("SE", "EUR", "en", 3, ("Stockholm", "111 57", "Sveavägen 24")),
     ("GB", "GBP", "en", 10, ("London", "EC1A 1BB", "1 King Street")),
-    ("US", "USD", "en", 10, ("New York", "NY 10001", "350 Fifth Avenue")),
+    ("US", "USD", "en", 10, ("New York, NY", "10001", "350 Fifth Avenue")),
     ("CH", "EUR", "fr", 4, ("Genève", "1204", "Rue du Rhône 10")),
 )
 PRICES = {

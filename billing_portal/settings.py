@@ -44,6 +44,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "axes",
+    "django_countries",
+    "billing_portal",
     "accounts",
     "emails",
     "invoices",

@@ -20,15 +20,16 @@ docs/invoices.md (Factur-X):
 """
 
 import re
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 
 from django.utils import translation
 from django.utils.translation import gettext as _
 from lxml import etree
 
-from accounts.countries import country_name
+from accounts.addresses import country_name
 from accounts.vat import vat_prefix
+from billing_portal.formatting import last_day
 
 from .models import Invoice
 from .tax import Treatment
@@ -103,7 +104,7 @@ def _period(parent, start: date | None, end: date | None):
         return
     period = _el(parent, "ram:BillingSpecifiedPeriod")
     _date(period, "ram:StartDateTime", start)
-    _date(period, "ram:EndDateTime", end - timedelta(days=1))
+    _date(period, "ram:EndDateTime", last_day(end))
 
 
 POSTCODE_FIRST = re.compile(r"(\d[\d -]*\d)\s+(\D.*)")

@@ -1,4 +1,3 @@
-from datetime import timedelta
 from decimal import Decimal
 
 from django.db import models
@@ -101,11 +100,6 @@ class Subscription(models.Model):
     @property
     def renewal_plan(self):
         return self.next_plan or self.plan
-
-    @property
-    def last_day(self):
-        """The last day of the period, for display (the period itself is half-open)."""
-        return self.period_end - timedelta(days=1)
 
     @property
     def is_active(self):

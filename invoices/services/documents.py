@@ -13,8 +13,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from accounts.addresses import country_name
 from accounts.audit import audit_record
-from accounts.countries import country_name
 from accounts.models import Organisation
 from accounts.selectors import invoice_recipients
 from accounts.vat import vat_territory

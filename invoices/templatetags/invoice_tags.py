@@ -1,34 +1,15 @@
-"""Money, IBAN and rate formatting for invoices, emails and the Factures tab."""
+"""Quantity, unit price, rate, IBAN and country formatting for invoices (amounts and periods:
+{% load formatting %}, billing_portal.formatting)."""
 
-from datetime import timedelta
 from decimal import Decimal
 
 from django import template
 from django.utils.formats import number_format
 from django.utils.translation import get_language
 
-from accounts.countries import country_name
+from accounts.addresses import country_name
 
 register = template.Library()
-
-SYMBOLS = {"EUR": "€", "GBP": "£", "USD": "$", "CHF": "CHF"}
-
-
-@register.filter
-def money(amount, currency="EUR") -> str:
-    """6000 → "6 000,00 €" in French, "€6,000.00" in English."""
-    if amount is None or amount == "":
-        return ""
-    amount = Decimal(amount)
-    number = number_format(abs(amount), 2, use_l10n=True, force_grouping=True)
-    sign = "−" if amount < 0 else ""
-    currency = (currency or "").upper()
-    symbol = SYMBOLS.get(currency, currency)
-    if (get_language() or "fr").startswith("en"):
-        return f"{sign}{symbol}{number}" if len(symbol) == 1 else f"{sign}{symbol}\xa0{number}"
-    if currency == "USD":
-        symbol = "$\xa0US"
-    return f"{sign}{number}\xa0{symbol}"
 
 
 @register.filter
@@ -62,12 +43,6 @@ def iban(value) -> str:
     """Groups of four, as printed on a RIB."""
     value = (value or "").replace(" ", "")
     return " ".join(value[i : i + 4] for i in range(0, len(value), 4))
-
-
-@register.filter
-def last_day(value):
-    """The last day of a half-open period [start, end): the day before `end`."""
-    return value - timedelta(days=1) if value else value
 
 
 @register.filter

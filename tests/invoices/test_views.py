@@ -191,6 +191,40 @@ def test_bad_address_returns_the_form_with_errors_and_changes_nothing(
     assert not AuditEvent.objects.exists()
 
 
+@pytest.mark.parametrize(
+    ("language", "postal_code", "message"),
+    [
+        ("fr", "ABC", "Code postal invalide pour ce pays (France) : 5 chiffres attendus, par "),
+        ("fr", "", "Code postal obligatoire pour ce pays (France) : 5 chiffres, par exemple "),
+        ("en", "ABC", "Invalid postcode for this country (France): 5 digits expected, for "),
+        ("en", "", "A postcode is required for this country (France): 5 digits, for example "),
+    ],
+)
+def test_bad_postcode_is_shown_on_its_field_and_changes_nothing(
+    owner, client_for, language, postal_code, message
+):
+    client = client_for(owner)
+    client.cookies["django_language"] = language
+    fields = {
+        "address_line1": "3 rue Childebert",
+        "postal_code": postal_code,
+        "city": "Lyon",
+        "country": "FR",
+    }
+    response = client.post("/billing/invoices/address/", fields, **HTMX)
+    assert response.status_code == 200
+    html = response.content.decode()
+    error = re.search(r'<p class="error" id="id_postal_code_error">(.*?)</p>', html).group(1)
+    assert error.startswith(message)
+    assert 'role="alert"' not in html  # on the field, not above the form
+    owner.organisation.refresh_from_db()
+    assert (owner.organisation.address_line1, owner.organisation.postal_code) == (
+        "14 quai Saint-Antoine",
+        "69002",
+    )
+    assert not AuditEvent.objects.exists()
+
+
 def test_bad_vat_number_names_the_expected_format_and_changes_nothing(owner, client_for):
     response = client_for(owner).post("/billing/invoices/vat/", {"vat_number": "FR123"}, **HTMX)
     assert response.status_code == 200

@@ -1,0 +1,85 @@
+"""One rule for amounts and periods (billing_portal.formatting), in French and in English:
+the rule of the printed invoice, used by every page, email, PDF and the audit trail."""
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from django.template import Context, Template
+from django.utils import translation
+
+from billing_portal.formatting import last_day, money
+
+NBSP, MINUS = "\xa0", "\u2212"
+
+
+@pytest.mark.parametrize(
+    ("amount", "currency", "french", "english"),
+    [
+        (Decimal("6000"), "EUR", "6 000,00 €", "€6,000.00"),
+        (Decimal("-1020"), "EUR", "−1 020,00 €", "−€1,020.00"),
+        (Decimal("0"), "EUR", "0,00 €", "€0.00"),
+        (Decimal("-0.00"), "EUR", "0,00 €", "€0.00"),
+        (Decimal("6500"), "USD", "6 500,00 $ US", "$6,500.00"),
+        (Decimal("-6500"), "USD", "−6 500,00 $ US", "−$6,500.00"),
+        (Decimal("12.5"), "GBP", "12,50 £", "£12.50"),
+        (Decimal("1000"), "CHF", "1 000,00 CHF", "CHF 1,000.00"),
+        (Decimal("-1000"), "SEK", "−1 000,00 SEK", "−SEK 1,000.00"),
+        (Decimal("1234567.89"), "EUR", "1 234 567,89 €", "€1,234,567.89"),
+        (Decimal("1234567890.10"), "USD", "1 234 567 890,10 $ US", "$1,234,567,890.10"),
+        ("-2434.52", "EUR", "−2 434,52 €", "−€2,434.52"),  # as the audit trail stores it
+        (Decimal("1.5"), "eur", "1,50 €", "€1.50"),  # the code in any case
+        (None, "EUR", "", ""),
+        ("", "EUR", "", ""),
+    ],
+)
+def test_money_in_french_and_english(amount, currency, french, english):
+    # Written with plain spaces above for readability: every space printed is a no-break one.
+    french, english = french.replace(" ", NBSP), english.replace(" ", NBSP)
+    with translation.override("fr"):
+        assert money(amount, currency) == french
+    with translation.override("en"):
+        assert money(amount, currency) == english
+
+
+def test_negative_amounts_use_the_minus_sign_not_the_hyphen():
+    with translation.override("fr"):
+        assert money(Decimal("-1"), "EUR").startswith(MINUS)
+        assert "-" not in money(Decimal("-1"), "EUR")
+
+
+@pytest.mark.parametrize(
+    ("end", "last"),
+    [
+        (date(2027, 3, 1), date(2027, 2, 28)),
+        (date(2028, 3, 1), date(2028, 2, 29)),
+        (date(2027, 1, 1), date(2026, 12, 31)),
+        (None, None),
+    ],
+)
+def test_last_day_of_a_half_open_period(end, last):
+    assert last_day(end) == last
+
+
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [
+        ("fr", "−1\xa0020,00\xa0€ | 6\xa0500,00\xa0$\xa0US | | 28 février 2027"),
+        ("en", "−€1,020.00 | $6,500.00 | | 28 February 2027"),
+    ],
+)
+def test_the_template_filters_print_the_same(language, expected):
+    template = Template(
+        "{% load formatting %}{{ credit|money:'EUR' }} | {{ price|money:'USD' }} | "
+        "{{ none|money:'EUR' }}| {{ end|last_day|date:'j F Y' }}"
+    )
+    context = Context(
+        {
+            "credit": Decimal("-1020"),
+            "price": Decimal("6500"),
+            "none": None,
+            "end": date(2027, 3, 1),
+        }
+    )
+    with translation.override(language):
+        assert template.render(context) == expected
