@@ -17,7 +17,7 @@ def portal_view(*, methods=("GET",), owner_only: bool = False):
 
     Anyone without an account membership (support staff included) gets 403, a program
     manager gets 403 on owner-only views, a member of a closed account the closed page.
-    Views then look objects up scoped to `request.account`, so another tenant's is a 404.
+    Views then look objects up scoped to `request.organisation`, so another tenant's is a 404.
     """
 
     def decorator(view):
@@ -38,7 +38,7 @@ def portal_view(*, methods=("GET",), owner_only: bool = False):
             if owner_only and not membership.is_owner:
                 raise PermissionDenied
             request.membership = membership
-            request.account = membership.organisation
+            request.organisation = membership.organisation
             return view(request, *args, **kwargs)
 
         return login_required(require_http_methods(list(methods))(wrapper))

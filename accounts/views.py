@@ -14,9 +14,9 @@ CONTACTS_TEMPLATE = "accounts/contacts.html"
 
 
 def _contacts_context(request, **extra):
-    page = selectors.contacts_page(organisation=request.account)
+    page = selectors.contacts_page(organisation=request.organisation)
     is_owner = request.membership.is_owner
-    activity = selectors.recent_activity(organisation=request.account) if is_owner else []
+    activity = selectors.recent_activity(organisation=request.organisation) if is_owner else []
     return {"tab": "contacts", "page": page, "is_owner": is_owner, "activity": activity, **extra}
 
 
@@ -45,7 +45,7 @@ def owner_change(request):
     if request.method == "POST" and form.is_valid():
         try:
             services.ownership_transfer(
-                organisation=request.account,
+                organisation=request.organisation,
                 new_owner_membership_id=form.cleaned_data["new_owner"],
                 actor=request.user,
                 ip=client_ip(request),
@@ -59,7 +59,7 @@ def owner_change(request):
             if request.htmx:
                 return HttpResponseClientRedirect(reverse("portal:contacts"))
             return redirect("portal:contacts")
-    candidates = selectors.owner_candidates(organisation=request.account, query=query)
+    candidates = selectors.owner_candidates(organisation=request.organisation, query=query)
     if request.htmx and request.htmx.target == "owner-candidates":
         return render(request, f"{CONTACTS_TEMPLATE}#owner-candidates", {"candidates": candidates})
     return _render_contacts(
@@ -78,7 +78,7 @@ def contact_add(request):
     if request.method == "POST" and form.is_valid():
         try:
             services.contact_add(
-                organisation=request.account,
+                organisation=request.organisation,
                 actor=request.user,
                 ip=client_ip(request),
                 **form.cleaned_data,
@@ -92,7 +92,7 @@ def contact_add(request):
 
 @portal_view(methods=("GET", "POST"), owner_only=True)
 def contact_edit(request, pk):
-    contact = get_object_or_404(BillingContact, organisation=request.account, pk=pk)
+    contact = get_object_or_404(BillingContact, organisation=request.organisation, pk=pk)
     initial = {"first_name": contact.first_name, "last_name": contact.last_name}
     initial["email"] = contact.email
     form = ContactForm(request.POST or None, initial=initial)
@@ -110,7 +110,7 @@ def contact_edit(request, pk):
 
 @portal_view(methods=("GET", "POST"), owner_only=True)
 def contact_remove(request, pk):
-    contact = get_object_or_404(BillingContact, organisation=request.account, pk=pk)
+    contact = get_object_or_404(BillingContact, organisation=request.organisation, pk=pk)
     if request.method == "POST":
         services.contact_remove(contact=contact, actor=request.user, ip=client_ip(request))
         return _after_contact_change(request, _("Le contact a été supprimé."))

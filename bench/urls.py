@@ -22,7 +22,7 @@ def baseline(request):
 
 @portal_view()
 def signed_in(request):
-    return HttpResponse(f"{request.account.pk}\n", content_type="text/plain; charset=utf-8")
+    return HttpResponse(f"{request.organisation.pk}\n", content_type="text/plain; charset=utf-8")
 
 
 urlpatterns = [

@@ -26,7 +26,7 @@ def _renewal_estimate(organisation):
 
 
 def _tab_context(request, **extra):
-    organisation = request.account
+    organisation = request.organisation
     return {
         "tab": "invoices",
         "organisation": organisation,
@@ -67,7 +67,7 @@ def invoices_tab(request):
 
 @portal_view(methods=("GET", "POST"), owner_only=True)
 def address_edit(request):
-    organisation = request.account
+    organisation = request.organisation
     initial = {
         "address_line1": organisation.address_line1,
         "address_line2": organisation.address_line2,
@@ -78,7 +78,7 @@ def address_edit(request):
     form = OrganisationAddressForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
-            request.account = account_services.organisation_update_address(
+            request.organisation = account_services.organisation_update_address(
                 organisation=organisation,
                 actor=request.user,
                 ip=client_ip(request),
@@ -94,12 +94,12 @@ def address_edit(request):
 @portal_view(methods=("GET", "POST"), owner_only=True)
 def vat_edit(request):
     form = OrganisationVatForm(
-        request.POST or None, initial={"vat_number": request.account.vat_number}
+        request.POST or None, initial={"vat_number": request.organisation.vat_number}
     )
     if request.method == "POST" and form.is_valid():
         try:
-            request.account = account_services.organisation_update_vat(
-                organisation=request.account,
+            request.organisation = account_services.organisation_update_vat(
+                organisation=request.organisation,
                 vat_number=form.cleaned_data["vat_number"],
                 actor=request.user,
                 ip=client_ip(request),
@@ -112,7 +112,7 @@ def vat_edit(request):
 
 
 def _invoice_or_404(request, number):
-    invoice = selectors.invoice_document(organisation=request.account, number=number)
+    invoice = selectors.invoice_document(organisation=request.organisation, number=number)
     if invoice is None:
         raise Http404
     return invoice
@@ -137,7 +137,7 @@ def invoice_detail(request, number):
 @portal_view(owner_only=True)
 def invoice_pdf(request, number):
     """Download the stored PDF (rendered now, once, if the task has not run yet)."""
-    invoice = selectors.invoice_file(organisation=request.account, number=number)
+    invoice = selectors.invoice_file(organisation=request.organisation, number=number)
     if invoice is None:
         raise Http404
     response = FileResponse(

@@ -23,7 +23,7 @@ def _render_tab(request, fragment=None, **extra):
     template = TAB_TEMPLATE
     if request.htmx and fragment:
         template = f"{TAB_TEMPLATE}#{fragment}"
-    page = selectors.subscription_page(organisation=request.account, user=request.user)
+    page = selectors.subscription_page(organisation=request.organisation, user=request.user)
     context = {
         "tab": "subscription",
         "page": page,
@@ -56,7 +56,7 @@ def upgrade(request):
     A plan at or below the current one gets the "ask support" message; a higher one the
     prorated amount and the button that sends the confirmation email.
     """
-    page = selectors.subscription_page(organisation=request.account, user=request.user)
+    page = selectors.subscription_page(organisation=request.organisation, user=request.user)
     if page.subscription is None or not page.subscription.is_active:
         return _render_tab(request, "upgrade-section")
     form = _upgrade_form(request, page, request.GET if "plan" in request.GET else None)
@@ -85,12 +85,12 @@ def upgrade(request):
 @portal_view(methods=("POST",), owner_only=True)
 def upgrade_request(request):
     """« Confirmer et recevoir l'e-mail », and « Renvoyer l'e-mail » (a fresh link)."""
-    page = selectors.subscription_page(organisation=request.account, user=request.user)
+    page = selectors.subscription_page(organisation=request.organisation, user=request.user)
     form = _upgrade_form(request, page, request.POST)
     if form.is_valid():
         try:
             services.upgrade_request(
-                organisation=request.account,
+                organisation=request.organisation,
                 plan=form.cleaned_data["plan"],
                 actor=request.user,
                 ip=client_ip(request),
@@ -116,7 +116,7 @@ def closure(request):
     """
     if request.method == "POST":
         services.closure_request(
-            organisation=request.account, actor=request.user, ip=client_ip(request)
+            organisation=request.organisation, actor=request.user, ip=client_ip(request)
         )
         messages.success(
             request, _("Nous vous avons envoyé un e-mail pour confirmer la fermeture du compte.")
