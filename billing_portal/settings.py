@@ -9,6 +9,7 @@ from pathlib import Path
 
 import environ
 from django.utils.csp import CSP
+from django.utils.translation import pgettext_lazy
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -157,6 +158,17 @@ LANGUAGES = [("fr", "Français"), ("en", "English")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 # English dates day-first with a 24-hour clock (Django's "en" formats are American).
 FORMAT_MODULE_PATH = ["billing_portal.formats"]
+# Country names come from django-countries' catalogue, but for these few, which an invoice
+# would print wrongly: its French catalogue calls Guyana "Guyane" (that is French Guiana),
+# and its English names follow ISO's short forms ("Naoero", "Bahamas (The)"). With a
+# context, so that its own catalogue (which translates the msgid "Guyana" into French as
+# "Guyane") does not answer for ours.
+COUNTRIES_OVERRIDE = {
+    "GY": pgettext_lazy("pays", "Guyana"),
+    "NR": pgettext_lazy("pays", "Nauru"),
+    "BS": pgettext_lazy("pays", "Bahamas"),
+    "US": pgettext_lazy("pays", "États-Unis"),
+}
 TIME_ZONE = "Europe/Paris"
 USE_I18N = True
 USE_TZ = True

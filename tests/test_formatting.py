@@ -83,3 +83,22 @@ def test_the_template_filters_print_the_same(language, expected):
     )
     with translation.override(language):
         assert template.render(context) == expected
+
+
+@pytest.mark.parametrize(
+    ("code", "french", "english"),
+    [
+        ("FR", "France", "France"),
+        ("DE", "Allemagne", "Germany"),
+        # django-countries' own catalogue would print these wrongly on an invoice.
+        ("GY", "Guyana", "Guyana"),  # not "Guyane" (that is French Guiana, GF)
+        ("GF", "Guyane française", "French Guiana"),
+        ("NR", "Nauru", "Nauru"),  # not "Naoero"
+        ("BS", "Bahamas", "Bahamas"),  # not "Bahamas (The)"
+        ("US", "États-Unis", "United States"),
+    ],
+)
+def test_country_names_in_both_languages(code, french, english):
+    from accounts.addresses import country_name
+
+    assert (country_name(code, "fr"), country_name(code, "en")) == (french, english)
