@@ -1,7 +1,9 @@
+from contextlib import contextmanager
 from datetime import timedelta
 
 from django import forms
 from django.contrib.auth.forms import PasswordResetForm
+from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from emails.services import email_queue_message, sender
@@ -15,6 +17,16 @@ from .ratelimit import Limit, address_bucket, ratelimit_hit
 # client address (whether or not an account has the addresses it asks for).
 PASSWORD_RESET_PER_ACCOUNT = Limit("password_reset.account", 3, timedelta(hours=1))
 PASSWORD_RESET_PER_IP = Limit("password_reset.ip", 20, timedelta(hours=1))
+
+
+@contextmanager
+def service_errors(form: forms.Form):
+    """Around the service call of a posted form: a ValidationError the service raises shows
+    above the form and ends the block, so the view goes on to render the form again."""
+    try:
+        yield
+    except ValidationError as exc:
+        form.add_error(None, exc)
 
 
 class ContactForm(forms.Form):

@@ -1,10 +1,12 @@
 """Every change to an account, its members and its billing contacts goes through here."""
 
+from contextlib import contextmanager
+
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
+from emails.addresses import is_email_address
 from emails.services import email_queue
 
 from . import hooks
@@ -107,11 +109,7 @@ def _clean_contact(organisation, first_name, last_name, email, *, exclude_pk=Non
             errors[field] = _("%(max)d caractères au maximum.") % {"max": NAME_MAX_LENGTH}
         elif any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
             errors[field] = _("Caractères non autorisés.")
-    try:
-        if len(email) > 254:
-            raise ValidationError("too long")
-        validate_email(email)
-    except ValidationError:
+    if not is_email_address(email):
         errors["email"] = _("Saisissez une adresse e-mail valide.")
     else:
         duplicates = BillingContact.objects.filter(
@@ -124,8 +122,22 @@ def _clean_contact(organisation, first_name, last_name, email, *, exclude_pk=Non
     return first_name, last_name, email.lower()
 
 
-def _duplicate_email_error():
-    return ValidationError({"email": _("Un contact avec cette adresse e-mail existe déjà.")})
+@contextmanager
+def _unique_contact_email():
+    # The check in _clean_contact can lose a race with a concurrent add: the unique index
+    # then refuses the row, reported as the same field error.
+    try:
+        with transaction.atomic():
+            yield
+    except IntegrityError:
+        raise ValidationError(
+            {"email": _("Un contact avec cette adresse e-mail existe déjà.")}
+        ) from None
+
+
+def _contact_fields(contact: BillingContact) -> dict:
+    """What the audit trail records of a contact."""
+    return {"name": contact.full_name, "email": contact.email}
 
 
 @transaction.atomic
@@ -140,19 +152,16 @@ def contact_add(
     ip: str | None = None,
 ) -> BillingContact:
     first_name, last_name, email = _clean_contact(organisation, first_name, last_name, email)
-    try:
-        with transaction.atomic():
-            contact = BillingContact.objects.create(
-                organisation=organisation, first_name=first_name, last_name=last_name, email=email
-            )
-    except IntegrityError:
-        raise _duplicate_email_error() from None
+    with _unique_contact_email():
+        contact = BillingContact.objects.create(
+            organisation=organisation, first_name=first_name, last_name=last_name, email=email
+        )
     audit_record(
         organisation=organisation,
         action="contact.added",
         actor=actor,
         support=by_support,
-        after={"name": contact.full_name, "email": contact.email},
+        after=_contact_fields(contact),
         ip=ip,
     )
     return contact
@@ -173,20 +182,17 @@ def contact_update(
     first_name, last_name, email = _clean_contact(
         contact.organisation_id, first_name, last_name, email, exclude_pk=contact.pk
     )
-    before = {"name": contact.full_name, "email": contact.email}
+    before = _contact_fields(contact)
     contact.first_name, contact.last_name, contact.email = first_name, last_name, email
-    try:
-        with transaction.atomic():
-            contact.save(update_fields=["first_name", "last_name", "email"])
-    except IntegrityError:
-        raise _duplicate_email_error() from None
+    with _unique_contact_email():
+        contact.save(update_fields=["first_name", "last_name", "email"])
     audit_record(
         organisation=contact.organisation,
         action="contact.updated",
         actor=actor,
         support=by_support,
         before=before,
-        after={"name": contact.full_name, "email": contact.email},
+        after=_contact_fields(contact),
         ip=ip,
     )
     return contact
@@ -206,7 +212,7 @@ def contact_remove(
         action="contact.removed",
         actor=actor,
         support=by_support,
-        before={"name": contact.full_name, "email": contact.email},
+        before=_contact_fields(contact),
         ip=ip,
     )
     contact.delete()
@@ -243,6 +249,26 @@ def _clean_address(fields: dict) -> dict:
     if errors:
         raise ValidationError(errors)
     return cleaned
+
+
+def _organisation_change(organisation, new: dict, *, action, actor, by_support, ip):
+    """Save the fields that differ and record them; nothing at all when none does."""
+    before = {field: getattr(organisation, field) for field in new}
+    if before == new:
+        return organisation
+    for field, value in new.items():
+        setattr(organisation, field, value)
+    organisation.save(update_fields=list(new))
+    audit_record(
+        organisation=organisation,
+        action=action,
+        actor=actor,
+        support=by_support,
+        before=before,
+        after=new,
+        ip=ip,
+    )
+    return organisation
 
 
 @transaction.atomic
@@ -288,22 +314,14 @@ def organisation_update_address(
                     % {"vat": organisation.vat_number}
                 }
             ) from None
-    before = {field: getattr(organisation, field) for field in new}
-    if before == new:
-        return organisation
-    for field, value in new.items():
-        setattr(organisation, field, value)
-    organisation.save(update_fields=list(new))
-    audit_record(
-        organisation=organisation,
+    return _organisation_change(
+        organisation,
+        new,
         action="organisation.address_changed",
         actor=actor,
-        support=by_support,
-        before=before,
-        after=new,
+        by_support=by_support,
         ip=ip,
     )
-    return organisation
 
 
 @transaction.atomic
@@ -326,18 +344,11 @@ def organisation_update_vat(
         number = normalize_vat_number(vat_number, organisation.country)
     except ValidationError as exc:
         raise ValidationError({"vat_number": exc.messages}) from None
-    if number == organisation.vat_number:
-        return organisation
-    before = {"vat_number": organisation.vat_number}
-    organisation.vat_number = number
-    organisation.save(update_fields=["vat_number"])
-    audit_record(
-        organisation=organisation,
+    return _organisation_change(
+        organisation,
+        {"vat_number": number},
         action="organisation.vat_changed",
         actor=actor,
-        support=by_support,
-        before=before,
-        after={"vat_number": number},
+        by_support=by_support,
         ip=ip,
     )
-    return organisation

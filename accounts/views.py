@@ -1,12 +1,11 @@
 from django.contrib import messages
-from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django_htmx.http import HttpResponseClientRedirect
 
 from . import selectors, services
-from .forms import ContactForm, OwnerForm
+from .forms import ContactForm, OwnerForm, service_errors
 from .models import BillingContact
 from .permissions import client_ip, portal_view
 
@@ -43,16 +42,13 @@ def owner_change(request):
     query = request.GET.get("q", "")[:100]
     form = OwnerForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        try:
+        with service_errors(form):
             services.ownership_transfer(
                 organisation=request.organisation,
                 new_owner_membership_id=form.cleaned_data["new_owner"],
                 actor=request.user,
                 ip=client_ip(request),
             )
-        except ValidationError as exc:
-            form.add_error(None, exc)
-        else:
             # Privileges changed: a new session key, so an old copied cookie is worthless.
             request.session.cycle_key()
             messages.success(request, _("Le propriétaire du compte a été modifié."))
@@ -76,16 +72,13 @@ def owner_change(request):
 def contact_add(request):
     form = ContactForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        try:
+        with service_errors(form):
             services.contact_add(
                 organisation=request.organisation,
                 actor=request.user,
                 ip=client_ip(request),
                 **form.cleaned_data,
             )
-        except ValidationError as exc:
-            form.add_error(None, exc)
-        else:
             return _after_contact_change(request, _("Le contact a été ajouté."))
     return _render_contacts(request, "billing-contacts", contact_form=form, adding=True)
 
@@ -97,13 +90,10 @@ def contact_edit(request, pk):
     initial["email"] = contact.email
     form = ContactForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
-        try:
+        with service_errors(form):
             services.contact_update(
                 contact=contact, actor=request.user, ip=client_ip(request), **form.cleaned_data
             )
-        except ValidationError as exc:
-            form.add_error(None, exc)
-        else:
             return _after_contact_change(request, _("Le contact a été modifié."))
     return _render_contacts(request, "billing-contacts", contact_form=form, editing=contact.pk)
 

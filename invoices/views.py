@@ -2,14 +2,13 @@
 each invoice online and as a PDF. Owner only; lookups scoped to the signed-in account."""
 
 from django.contrib import messages
-from django.core.exceptions import ValidationError
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.utils.translation import gettext as _
 
 from accounts import services as account_services
-from accounts.forms import OrganisationAddressForm, OrganisationVatForm
+from accounts.forms import OrganisationAddressForm, OrganisationVatForm, service_errors
 from accounts.permissions import client_ip, portal_view
 from accounts.selectors import billing_recipients
 
@@ -77,16 +76,13 @@ def address_edit(request):
     }
     form = OrganisationAddressForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
-        try:
+        with service_errors(form):
             request.organisation = account_services.organisation_update_address(
                 organisation=organisation,
                 actor=request.user,
                 ip=client_ip(request),
                 **form.cleaned_data,
             )
-        except ValidationError as exc:
-            form.add_error(None, exc)
-        else:
             return _after_save(request, "organisation-address", _("L'adresse a été enregistrée."))
     return _render_tab(request, "organisation-address", address_form=form, editing_address=True)
 
@@ -97,16 +93,13 @@ def vat_edit(request):
         request.POST or None, initial={"vat_number": request.organisation.vat_number}
     )
     if request.method == "POST" and form.is_valid():
-        try:
+        with service_errors(form):
             request.organisation = account_services.organisation_update_vat(
                 organisation=request.organisation,
                 vat_number=form.cleaned_data["vat_number"],
                 actor=request.user,
                 ip=client_ip(request),
             )
-        except ValidationError as exc:
-            form.add_error(None, exc)
-        else:
             return _after_save(request, "organisation-vat", _("Le numéro de TVA a été enregistré."))
     return _render_tab(request, "organisation-vat", vat_form=form, editing_vat=True)
 

@@ -13,12 +13,16 @@ from . import selectors, services
 from .models import Subscription
 
 
+def _one_task_each(task, ids) -> int:
+    # One task per row, published after commit: a failing row does not hold up the others.
+    for pk in ids:
+        task.delay_on_commit(pk)
+    return len(ids)
+
+
 @shared_task
 def renewals_run() -> int:
-    ids = selectors.renewals_due(today=timezone.localdate())
-    for pk in ids:
-        renewal_issue_task.delay_on_commit(pk)
-    return len(ids)
+    return _one_task_each(renewal_issue_task, selectors.renewals_due(today=timezone.localdate()))
 
 
 @shared_task(acks_late=True)
@@ -31,10 +35,7 @@ def renewal_issue_task(subscription_id: int) -> bool:
 
 @shared_task
 def renewal_reminders_run() -> int:
-    ids = selectors.reminders_due(today=timezone.localdate())
-    for pk in ids:
-        renewal_remind_task.delay_on_commit(pk)
-    return len(ids)
+    return _one_task_each(renewal_remind_task, selectors.reminders_due(today=timezone.localdate()))
 
 
 @shared_task(acks_late=True)
@@ -47,10 +48,7 @@ def renewal_remind_task(subscription_id: int) -> bool:
 
 @shared_task
 def anonymisations_run() -> int:
-    ids = selectors.anonymisations_due(now=timezone.now())
-    for pk in ids:
-        account_anonymise_task.delay_on_commit(pk)
-    return len(ids)
+    return _one_task_each(account_anonymise_task, selectors.anonymisations_due(now=timezone.now()))
 
 
 @shared_task(acks_late=True)

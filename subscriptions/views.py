@@ -7,6 +7,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
+from accounts.forms import service_errors
 from accounts.permissions import client_ip, portal_view
 
 from . import selectors, services, tokens
@@ -66,12 +67,10 @@ def upgrade(request):
         if plan_change_kind(current=page.subscription.plan, target=plan) != "upgrade":
             downgrade = plan
         else:
-            try:
+            with service_errors(form):
                 quote = upgrade_quote(
                     subscription=page.subscription, plan=plan, today=timezone.localdate()
                 )
-            except ValidationError as exc:
-                form.add_error(None, exc)
     return _render_tab(
         request,
         "upgrade-section",
@@ -88,16 +87,13 @@ def upgrade_request(request):
     page = selectors.subscription_page(organisation=request.organisation, user=request.user)
     form = _upgrade_form(request, page, request.POST)
     if form.is_valid():
-        try:
+        with service_errors(form):
             services.upgrade_request(
                 organisation=request.organisation,
                 plan=form.cleaned_data["plan"],
                 actor=request.user,
                 ip=client_ip(request),
             )
-        except ValidationError as exc:
-            form.add_error(None, exc)
-        else:
             messages.success(
                 request,
                 _("Nous vous avons envoyé un e-mail pour confirmer la mise à niveau."),

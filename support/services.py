@@ -2,7 +2,6 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -10,6 +9,7 @@ from django.utils.translation import gettext as _
 from accounts.audit import ANONYMISED, audit_record
 from accounts.models import Membership
 from accounts.ratelimit import Limit, address_bucket, ratelimit_hit
+from emails.addresses import is_email_address
 from emails.services import email_queue
 
 from .models import MESSAGE_MAX_LENGTH, SUBJECT_MAX_LENGTH, SupportRequest
@@ -94,11 +94,7 @@ def support_request_create(
             errors["name"] = _("Ce champ est obligatoire.")
         elif len(name) > 150 or _has_control_chars(name):
             errors["name"] = _("Nom trop long ou caractères non autorisés.")
-        try:
-            if len(email) > 254:
-                raise ValidationError("too long")
-            validate_email(email)
-        except ValidationError:
+        if not is_email_address(email):
             errors["email"] = _("Saisissez une adresse e-mail valide.")
     if errors:
         raise ValidationError(errors)

@@ -1,16 +1,26 @@
-"""The checks every subscription service starts with: lock the account, then check who asks
-and that the account is open."""
+"""The checks every subscription service starts with: lock the account (and the subscription),
+then check who asks and that the account is open."""
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils.translation import gettext as _
 
 from accounts.models import Membership, Organisation, User
 
+from ..models import Subscription
+
 
 def lock_account(organisation: Organisation) -> Organisation:
     # Same lock as accounts.services: requests, confirmations and ownership transfers of one
     # account run one after the other.
     return Organisation.objects.select_for_update().get(pk=organisation.pk)
+
+
+def subscriptions_locked():
+    """Subscriptions whose rows a service locks as it reads them (their plans and account
+    are read along, not locked: the account has its own lock, taken first)."""
+    return Subscription.objects.select_for_update(of=("self",)).select_related(
+        "organisation", "plan", "next_plan"
+    )
 
 
 def require_owner(organisation: Organisation, actor: User) -> None:

@@ -17,7 +17,7 @@ from emails.services import email_queue
 
 from ..models import AccountClosure, Confirmation, Subscription
 from ._guards import lock_account, require_open, require_owner
-from .links import IssuedLink, link_audit, link_claim, link_issue, link_used
+from .links import IssuedLink, link_audit, link_claim, link_send, link_used
 
 
 @transaction.atomic
@@ -28,34 +28,14 @@ def closure_request(
     organisation = lock_account(organisation)
     require_owner(organisation, actor)
     require_open(organisation)
-    link, superseded = link_issue(
-        organisation=organisation, kind=Confirmation.Kind.CLOSURE, actor=actor
-    )
-    audit_record(
+    return link_send(
         organisation=organisation,
-        action="closure.requested",
+        kind=Confirmation.Kind.CLOSURE,
         actor=actor,
-        after={
-            "expires_at": link.confirmation.expires_at.isoformat(),
-            "superseded": len(superseded),
-        },
         ip=ip,
+        after={},
+        context={"grace_days": settings.CLOSURE_GRACE_DAYS},
     )
-    email_queue(
-        to=[actor.email],
-        template="closure_request",
-        context={
-            "organisation": organisation,
-            "user": actor,
-            "link": link.url,
-            "expires_at": link.confirmation.expires_at,
-            "grace_days": settings.CLOSURE_GRACE_DAYS,
-        },
-        language=organisation.language,
-        organisation=organisation,
-        redact_after_send=True,
-    )
-    return link
 
 
 @transaction.atomic

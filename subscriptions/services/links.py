@@ -9,6 +9,7 @@ from datetime import datetime
 
 from accounts.audit import audit_record
 from accounts.models import Organisation, User
+from emails.services import email_queue
 
 from .. import tokens
 from ..models import Confirmation
@@ -50,6 +51,46 @@ def link_issue(
         **fields,
     )
     return IssuedLink(confirmation, token), superseded
+
+
+def link_send(
+    *,
+    organisation: Organisation,
+    kind: str,
+    actor: User,
+    ip: str | None,
+    before: dict | None = None,
+    after: dict,
+    context: dict,
+    **fields,
+) -> IssuedLink:
+    """The second half of every `*_request`: issue the link, record "<kind>.requested" and
+    email the link to the owner who asked (the email is redacted once sent)."""
+    link, superseded = link_issue(organisation=organisation, kind=kind, actor=actor, **fields)
+    expires_at = link.confirmation.expires_at
+    audit_record(
+        organisation=organisation,
+        action=f"{kind}.requested",
+        actor=actor,
+        before=before,
+        after={**after, "expires_at": expires_at.isoformat(), "superseded": len(superseded)},
+        ip=ip,
+    )
+    email_queue(
+        to=[actor.email],
+        template=f"{kind}_request",
+        context={
+            "organisation": organisation,
+            "user": actor,
+            **context,
+            "link": link.url,
+            "expires_at": expires_at,
+        },
+        language=organisation.language,
+        organisation=organisation,
+        redact_after_send=True,
+    )
+    return link
 
 
 def confirmations_cancel_for_former_owner(

@@ -17,6 +17,7 @@ from invoices.totals import invoice_preview
 from ..models import Subscription
 from ..periods import one_year_after
 from ..pricing import renewal_lines
+from ._guards import subscriptions_locked
 
 
 @transaction.atomic
@@ -28,11 +29,7 @@ def renewal_issue(*, subscription: Subscription, today: date | None = None):
     `next_plan` (a downgrade support planned). Returns the invoice, or None when not due.
     """
     today = today or timezone.localdate()
-    subscription = (
-        Subscription.objects.select_for_update(of=("self",))
-        .select_related("organisation", "plan", "next_plan")
-        .get(pk=subscription.pk)
-    )
+    subscription = subscriptions_locked().get(pk=subscription.pk)
     organisation = subscription.organisation
     if not subscription.is_active or organisation.is_closed or subscription.period_end > today:
         return None
@@ -68,11 +65,7 @@ def renewal_issue(*, subscription: Subscription, today: date | None = None):
 def renewal_remind(*, subscription: Subscription, today: date | None = None) -> bool:
     """Email the owner once per period, RENEWAL_REMINDER_DAYS before the renewal."""
     today = today or timezone.localdate()
-    subscription = (
-        Subscription.objects.select_for_update(of=("self",))
-        .select_related("organisation", "plan", "next_plan")
-        .get(pk=subscription.pk)
-    )
+    subscription = subscriptions_locked().get(pk=subscription.pk)
     organisation = subscription.organisation
     due_from = subscription.period_end - timedelta(days=settings.RENEWAL_REMINDER_DAYS)
     if (

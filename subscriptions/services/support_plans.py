@@ -10,7 +10,7 @@ from accounts.models import Organisation, User
 
 from ..models import Plan, Subscription
 from ..pricing import plan_change_kind
-from ._guards import lock_account, require_open
+from ._guards import lock_account, require_open, subscriptions_locked
 from .upgrades import upgrade_apply
 
 
@@ -39,12 +39,7 @@ def plan_change_by_support(
         raise ValidationError({"reason": _("Indiquez la raison du changement.")})
     organisation = lock_account(organisation)
     require_open(organisation)
-    subscription = (
-        Subscription.objects.select_for_update(of=("self",))
-        .select_related("plan", "next_plan")
-        .filter(organisation=organisation)
-        .first()
-    )
+    subscription = subscriptions_locked().filter(organisation=organisation).first()
     if subscription is None:
         raise ValidationError(_("Ce compte n'a pas d'abonnement."), code="inactive")
     old_plan, old_next = subscription.plan, subscription.next_plan

@@ -16,8 +16,8 @@ from invoices.services import invoice_issue
 
 from ..models import Confirmation, Plan, Subscription
 from ..pricing import plan_change_kind, upgrade_quote
-from ._guards import lock_account, require_open, require_owner
-from .links import IssuedLink, link_audit, link_claim, link_issue, link_used
+from ._guards import lock_account, require_open, require_owner, subscriptions_locked
+from .links import IssuedLink, link_audit, link_claim, link_send, link_used
 
 
 def _upgrade_target(subscription: Subscription, plan: Plan) -> None:
@@ -64,42 +64,21 @@ def upgrade_request(
     today = today or timezone.localdate()
     quote = upgrade_quote(subscription=subscription, plan=plan, today=today)
 
-    link, superseded = link_issue(
+    return link_send(
         organisation=organisation,
         kind=Confirmation.Kind.UPGRADE,
         actor=actor,
-        from_plan=subscription.plan,
-        plan=plan,
-    )
-    audit_record(
-        organisation=organisation,
-        action="upgrade.requested",
-        actor=actor,
+        ip=ip,
         before={"plan": subscription.plan.code},
         after={
             "plan": plan.code,
             "estimate_total": str(quote.totals.total),
             "currency": quote.currency,
-            "expires_at": link.confirmation.expires_at.isoformat(),
-            "superseded": len(superseded),
         },
-        ip=ip,
+        context={"quote": quote},
+        from_plan=subscription.plan,
+        plan=plan,
     )
-    email_queue(
-        to=[actor.email],
-        template="upgrade_request",
-        context={
-            "organisation": organisation,
-            "user": actor,
-            "quote": quote,
-            "link": link.url,
-            "expires_at": link.confirmation.expires_at,
-        },
-        language=organisation.language,
-        organisation=organisation,
-        redact_after_send=True,
-    )
-    return link
 
 
 def upgrade_apply(
@@ -146,11 +125,7 @@ def upgrade_confirm(
     now = now or timezone.now()
     confirmation = link_claim(token, kind=Confirmation.Kind.UPGRADE, now=now)
     organisation = confirmation.organisation
-    subscription = (
-        Subscription.objects.select_for_update(of=("self",))
-        .select_related("plan", "next_plan", "organisation")
-        .get(organisation=organisation)
-    )
+    subscription = subscriptions_locked().get(organisation=organisation)
     old_plan, new_plan = subscription.plan, confirmation.plan
     # An upgrade is the customer's latest word: a downgrade support had planned for the
     # renewal no longer applies.
