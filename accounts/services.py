@@ -2,6 +2,7 @@
 
 from contextlib import contextmanager
 
+from django.contrib.auth.hashers import make_password
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
@@ -11,14 +12,9 @@ from emails.services import email_queue
 
 from . import hooks
 from .addresses import clean_postal_code, is_country
-from .audit import audit_record
+from .audit import audit_anonymise, audit_record
+from .guards import lock_account, require_open
 from .models import NAME_MAX_LENGTH, BillingContact, Membership, Organisation, User
-
-
-def _lock_account(organisation: Organisation) -> Organisation:
-    # Every change that involves the account's roles takes this row lock first, so two
-    # concurrent transfers run one after the other and the second sees the first's result.
-    return Organisation.objects.select_for_update().get(pk=organisation.pk)
 
 
 @transaction.atomic
@@ -36,7 +32,7 @@ def ownership_transfer(
     Raises ValidationError (field "new_owner") for a choice that is not a current program
     manager of this account, PermissionDenied when the actor is no longer the owner.
     """
-    organisation = _lock_account(organisation)
+    organisation = lock_account(organisation)
     members = {m.pk: m for m in organisation.memberships.select_related("user").order_by("pk")}
     current = next((m for m in members.values() if m.role == Membership.Role.OWNER), None)
     if not by_support and (current is None or current.user_id != actor.pk):
@@ -151,6 +147,7 @@ def contact_add(
     by_support: bool = False,
     ip: str | None = None,
 ) -> BillingContact:
+    require_open(organisation)
     first_name, last_name, email = _clean_contact(organisation, first_name, last_name, email)
     with _unique_contact_email():
         contact = BillingContact.objects.create(
@@ -179,6 +176,7 @@ def contact_update(
     ip: str | None = None,
 ) -> BillingContact:
     contact = BillingContact.objects.select_for_update().get(pk=contact.pk)
+    require_open(contact.organisation)
     first_name, last_name, email = _clean_contact(
         contact.organisation_id, first_name, last_name, email, exclude_pk=contact.pk
     )
@@ -207,6 +205,7 @@ def contact_remove(
     contact = BillingContact.objects.select_for_update().filter(pk=contact.pk).first()
     if contact is None:
         return False
+    require_open(contact.organisation)
     audit_record(
         organisation=contact.organisation,
         action="contact.removed",
@@ -291,7 +290,8 @@ def organisation_update_address(
     """
     from .vat import normalize_vat_number
 
-    organisation = _lock_account(organisation)
+    organisation = lock_account(organisation)
+    require_open(organisation)
     new = _clean_address(
         {
             "address_line1": address_line1,
@@ -339,7 +339,8 @@ def organisation_update_vat(
     """
     from .vat import normalize_vat_number
 
-    organisation = _lock_account(organisation)
+    organisation = lock_account(organisation)
+    require_open(organisation)
     try:
         number = normalize_vat_number(vat_number, organisation.country)
     except ValidationError as exc:
@@ -352,3 +353,34 @@ def organisation_update_vat(
         by_support=by_support,
         ip=ip,
     )
+
+
+# Anonymisation (called by subscriptions.services.account_anonymise once a closed account's
+# grace period is over).
+
+
+def _anonymous_email(user: User) -> str:
+    # Unique because the pk is; ".invalid" can never be delivered (RFC 2606).
+    return f"anonyme-{user.pk}@anonymised.invalid"
+
+
+@transaction.atomic
+def people_anonymise(*, organisation: Organisation) -> dict:
+    """Erase the personal data of the account's people, in the tables of accounts: users'
+    names cleared, email replaced by a unique placeholder, unusable password, inactive;
+    billing contacts deleted; their names and addresses scrubbed from the audit trail.
+    Returns what was done, for the caller's audit event."""
+    users = list(User.objects.select_for_update().filter(membership__organisation=organisation))
+    contacts = BillingContact.objects.filter(organisation=organisation)
+    personal = {value for user in users for value in (user.email, user.get_full_name())}
+    personal |= {value for c in contacts for value in (c.email, c.full_name)}
+    audit_anonymise(organisation=organisation, personal_values=personal)
+    for user in users:
+        user.first_name = ""
+        user.last_name = ""
+        user.email = _anonymous_email(user)
+        user.password = make_password(None)
+        user.is_active = False
+        user.save(update_fields=["first_name", "last_name", "email", "password", "is_active"])
+    contacts_deleted, _by_model = contacts.delete()
+    return {"users": len(users), "billing_contacts_deleted": contacts_deleted}

@@ -157,7 +157,6 @@ class OrganisationAdmin(ThroughServicesOnly, admin.ModelAdmin):
         success: str,
         template: str = SUPPORT_FORM,
         context: Callable[[Organisation], dict] | None = None,
-        open_accounts_only: bool = False,
     ):
         """Every support action on one account: the form (GET); on a valid POST, `action`
         calls the service as the support user from the client's address, then a message
@@ -171,9 +170,6 @@ class OrganisationAdmin(ThroughServicesOnly, admin.ModelAdmin):
         bound = form(request.POST if request.method == "POST" else None, organisation)
         if request.method == "POST" and bound.is_valid():
             try:
-                if open_accounts_only and organisation.is_closed:
-                    # Reopen it first: past its grace period its personal data is erased.
-                    raise ValidationError(_("Ce compte est fermé."), code="closed")
                 action(organisation, bound.cleaned_data, actor=request.user, ip=client_ip(request))
             except ValidationError as exc:
                 _show_errors(bound, exc)
@@ -277,7 +273,6 @@ class OrganisationAdmin(ThroughServicesOnly, admin.ModelAdmin):
             action=action,
             success=_("L'adresse a été enregistrée."),
             context=_without_reason,
-            open_accounts_only=True,
         )
 
     def change_vat_view(self, request, pk):
@@ -299,7 +294,6 @@ class OrganisationAdmin(ThroughServicesOnly, admin.ModelAdmin):
             action=action,
             success=_("Le numéro de TVA a été enregistré."),
             context=_without_reason,
-            open_accounts_only=True,
         )
 
     def add_contact_view(self, request, pk):
@@ -314,7 +308,6 @@ class OrganisationAdmin(ThroughServicesOnly, admin.ModelAdmin):
             action=action,
             success=_("Le contact a été ajouté."),
             context=_without_reason,
-            open_accounts_only=True,
         )
 
     def remove_contact_view(self, request, pk, contact_pk):
@@ -335,7 +328,6 @@ class OrganisationAdmin(ThroughServicesOnly, admin.ModelAdmin):
                 "question": _("Supprimer le contact %(name)s ?") % {"name": contact.full_name},
                 "submit_label": _("Supprimer"),
             },
-            open_accounts_only=True,
         )
 
     def resend_confirmation_view(self, request, pk, confirmation_pk):

@@ -3,22 +3,17 @@ is erased, here and, through their own services and hooks, in the other apps."""
 
 from datetime import datetime
 
-from django.contrib.auth.hashers import make_password
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.audit import audit_anonymise, audit_record
-from accounts.models import BillingContact, Organisation, User
+from accounts.audit import audit_record
+from accounts.models import Organisation
+from accounts.services import people_anonymise
 from emails.services import emails_anonymise
 
 from .. import hooks
 from ..models import AccountClosure
 from ._guards import lock_account
-
-
-def _anonymous_email(user: User) -> str:
-    # Unique because the pk is; ".invalid" can never be delivered (RFC 2606).
-    return f"anonyme-{user.pk}@anonymised.invalid"
 
 
 @transaction.atomic
@@ -38,27 +33,16 @@ def account_anonymise(*, organisation: Organisation, now: datetime | None = None
     )
     if not organisation.is_closed or closure is None or closure.anonymise_after > now:
         return False
-    users = list(User.objects.select_for_update().filter(membership__organisation=organisation))
-    contacts = BillingContact.objects.filter(organisation=organisation)
-    personal = {value for user in users for value in (user.email, user.get_full_name())}
-    personal |= {value for c in contacts for value in (c.email, c.full_name)}
-    # The audit trail, the outbox and support requests keep names and addresses too.
-    audit_anonymise(organisation=organisation, personal_values=personal)
+    # Each app erases its own copies: the outbox, the apps above through the hook, then
+    # accounts' users, billing contacts and audit trail.
     emails_anonymise(organisation_id=organisation.pk)
     hooks.account_anonymised(organisation=organisation)
-    for user in users:
-        user.first_name = ""
-        user.last_name = ""
-        user.email = _anonymous_email(user)
-        user.password = make_password(None)
-        user.is_active = False
-        user.save(update_fields=["first_name", "last_name", "email", "password", "is_active"])
-    contacts_deleted, _by_model = BillingContact.objects.filter(organisation=organisation).delete()
+    done = people_anonymise(organisation=organisation)
     closure.anonymised_at = now
     closure.save(update_fields=["anonymised_at"])
     audit_record(
         organisation=organisation,
         action="account.anonymised",
-        after={"users": len(users), "billing_contacts_deleted": contacts_deleted},
+        after=done,
     )
     return True

@@ -183,3 +183,49 @@ def test_audit_rows_roll_back_with_a_failing_change(owner, manager, monkeypatch)
     owner.refresh_from_db()
     assert owner.role == Membership.Role.OWNER
     assert not AuditEvent.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda org, who, contact: services.contact_add(
+            organisation=org, first_name="A", last_name="B", email="new@example.com", actor=who
+        ),
+        lambda org, who, contact: services.contact_update(
+            contact=contact, first_name="A", last_name="B", email="new@example.com", actor=who
+        ),
+        lambda org, who, contact: services.contact_remove(contact=contact, actor=who),
+        lambda org, who, contact: services.organisation_update_address(
+            organisation=org,
+            address_line1="1 rue de la Paix",
+            postal_code="75002",
+            city="Paris",
+            country="FR",
+            actor=who,
+        ),
+        lambda org, who, contact: services.organisation_update_vat(
+            organisation=org, vat_number="", actor=who
+        ),
+    ],
+    ids=["contact_add", "contact_update", "contact_remove", "address", "vat"],
+)
+def test_a_closed_account_changes_only_by_being_reopened(owner, billing_contact, change):
+    """Past its grace period a closed account's people are erased: nothing may be put back
+    in meanwhile, by support or anyone (one rule, in the services)."""
+    organisation = owner.organisation
+    organisation.status = organisation.Status.CLOSED
+    organisation.save(update_fields=["status"])
+    before = (
+        list(BillingContact.objects.values_list("email", flat=True)),
+        organisation.address_line1,
+        organisation.vat_number,
+    )
+    with pytest.raises(ValidationError, match="Ce compte est fermé."):
+        change(organisation, owner.user, billing_contact)
+    organisation.refresh_from_db()
+    after = (
+        list(BillingContact.objects.values_list("email", flat=True)),
+        organisation.address_line1,
+        organisation.vat_number,
+    )
+    assert after == before and not AuditEvent.objects.exists()
