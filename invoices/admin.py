@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from accounts.permissions import client_ip
+from billing_portal.formatting import money
 
 from . import services
 from .models import Invoice, InvoiceLine, NumberSequence
@@ -50,7 +51,7 @@ class InvoiceAdmin(admin.ModelAdmin):
     way), no edit, no delete. Support may record a payment, cancel an invoice by a credit
     note, or email a document again: all three go through the services, which audit them."""
 
-    list_display = ["number", "issue_date", "buyer_legal_name", "kind", "total", "currency"]
+    list_display = ["number", "issue_date", "buyer_legal_name", "kind", "total_display"]
     list_display += ["status_display", "corrects"]
     list_filter = ["status", "kind", "tax_treatment", "currency"]
     search_fields = ["number", "organisation__name", "buyer_legal_name", "buyer_vat_number"]
@@ -131,6 +132,10 @@ class InvoiceAdmin(admin.ModelAdmin):
         actions = super().get_actions(request, action_location=action_location)
         actions.pop("delete_selected", None)
         return actions
+
+    @admin.display(description=_("total TTC"), ordering="total")
+    def total_display(self, obj):
+        return money(obj.total, obj.currency)
 
     @admin.display(description=_("statut"), ordering="status")
     def status_display(self, obj):

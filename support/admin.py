@@ -359,6 +359,8 @@ class OrganisationAdmin(ThroughServicesOnly, admin.ModelAdmin):
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         if obj is not None:
             context["overview"] = account_overview(organisation=obj)
+        # The form is read-only (changes go through the support actions): nothing to save.
+        context.update(show_save=False, show_save_and_continue=False)
         return super().render_change_form(request, context, add, change, form_url, obj)
 
     @admin.display(description=_("propriétaire du compte"))

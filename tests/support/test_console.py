@@ -263,3 +263,17 @@ def test_the_account_page_does_not_grow_with_the_account(support, owner, plans):
     few = queries()
     _fill(owner.organisation, 8)
     assert queries() == few
+
+
+def test_the_account_page_prints_amounts_as_everywhere_and_offers_no_save(support, owner):
+    from decimal import Decimal
+
+    from billing_portal.formatting import money
+
+    InvoiceFactory(organisation=owner.organisation, total=Decimal("7200.00"), currency="EUR")
+    html = support.get(_url("change", owner.organisation)).content.decode()
+    assert money(Decimal("7200.00"), "EUR") == "7\xa0200,00\xa0€"
+    assert "7\xa0200,00\xa0€" in html
+    assert "7200.00 EUR" not in html
+    # Read-only: every change goes through a support action, so no Save button.
+    assert 'name="_save"' not in html and 'name="_continue"' not in html
