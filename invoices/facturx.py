@@ -87,6 +87,8 @@ REGISTRATION_ADDRESS_SCHEMES = {
 # BT-23, the billing framework (« cadre de facturation ») of the French reform: S1, an
 # invoice for services, not paid yet (S2 would be already paid, S4 final after a deposit).
 BILLING_FRAMEWORK = "S1"
+# BT-6, the VAT accounting currency: the seller's books are in euros.
+ACCOUNTING_CURRENCY = "EUR"
 # BT-8, when the VAT becomes due: on payment (services, by default) or on the invoice date
 # (the seller opted for « TVA d'après les débits »).
 VAT_DUE_ON_PAYMENT = "72"
@@ -364,6 +366,12 @@ def _build(invoice: Invoice) -> bytes:
         # What to pay, where, quoting what. A credit note asks for no payment: it cancels
         # an unpaid invoice, and the seller's IBAN on it would read as an invitation to pay.
         _el(settlement, "ram:PaymentReference", invoice.number)
+    # BT-6 and BT-111 (BR-FR-CO-12): an invoice in another currency gives its VAT in euros
+    # too. Without VAT (reverse charge, export) that is 0.00 EUR whatever the rate; with
+    # VAT it needs the day's exchange rate, which the invoice does not record (yet).
+    vat_in_euros = invoice.currency != ACCOUNTING_CURRENCY and invoice.vat_amount == 0
+    if vat_in_euros:
+        _el(settlement, "ram:TaxCurrencyCode", ACCOUNTING_CURRENCY)
     _el(settlement, "ram:InvoiceCurrencyCode", invoice.currency)
     if not invoice.is_credit_note and invoice.seller_iban:
         means = _el(settlement, "ram:SpecifiedTradeSettlementPaymentMeans")
@@ -401,6 +409,8 @@ def _build(invoice: Invoice) -> bytes:
         _amount(sign * invoice.vat_amount),
         currencyID=invoice.currency,
     )
+    if vat_in_euros:
+        _el(totals, "ram:TaxTotalAmount", _amount(0), currencyID=ACCOUNTING_CURRENCY)
     _el(totals, "ram:GrandTotalAmount", _amount(sign * invoice.total))
     _el(totals, "ram:DuePayableAmount", _amount(sign * invoice.total))
 

@@ -51,7 +51,7 @@ def reverse_charge_en(issue, swedish_owner, **_):
     return issue(swedish_owner.organisation)
 
 
-def export(issue, **_):
+def export(issue, currency="EUR", **_):
     owner = _account(
         name="Sundance Partners Inc.",
         address_line1="1825 Three Kings Drive",
@@ -60,9 +60,14 @@ def export(issue, **_):
         country="US",
         vat_number="12-3456789",
         language="en",
-        currency="EUR",
+        currency=currency,
     )
     return issue(owner.organisation)
+
+
+def export_usd(issue, **_):
+    """In dollars: the VAT, none, is also given in euros (BT-6, BT-111)."""
+    return export(issue, currency="USD")
 
 
 def upgrade(owner, subscription, plans, **_):
@@ -94,6 +99,7 @@ KINDS = {
     "reverse_charge_fr": reverse_charge_fr,
     "reverse_charge_en": reverse_charge_en,
     "export": export,
+    "export_usd": export_usd,
     "upgrade": upgrade,
     "renewal": renewal,
     "credit_note": credit_note,

@@ -427,3 +427,18 @@ def test_electronic_address_of_a_foreign_party(country, tax_number, expected):
         invoice_facturx.electronic_address(siren="", country=country, tax_number=tax_number)
         == expected
     )
+
+
+def test_a_zero_vat_invoice_in_dollars_gives_its_vat_in_euros_too(db, issue):
+    """BR-FR-CO-12: BT-6 (EUR) and BT-111, which without VAT is 0.00 EUR at any rate."""
+    organisation = OrganisationFactory(country="US", vat_number="", currency="USD")
+    root = etree.fromstring(invoice_facturx.invoice_xml(issue(organisation)))
+    assert text(root, f"{SETTLEMENT}/ram:TaxCurrencyCode") == "EUR"
+    assert text(root, f"{SETTLEMENT}/ram:InvoiceCurrencyCode") == "USD"
+    amounts = root.xpath(f"{TOTALS}/ram:TaxTotalAmount", namespaces=NS)
+    assert [(a.text, a.get("currencyID")) for a in amounts] == [("0.00", "USD"), ("0.00", "EUR")]
+    # In euros, nothing more.
+    root = etree.fromstring(
+        invoice_facturx.invoice_xml(issue(OrganisationFactory(country="US", vat_number="")))
+    )
+    assert not root.xpath(f"{SETTLEMENT}/ram:TaxCurrencyCode", namespaces=NS)
