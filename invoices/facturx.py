@@ -54,7 +54,6 @@ VAT_ADDRESS_SCHEMES = {
     "AT": "9914",
     "BE": "9925",
     "BG": "9926",
-    "CH": "9927",
     "CY": "9928",
     "CZ": "9929",
     "DE": "9930",
@@ -195,9 +194,9 @@ def electronic_address(*, siren: str, country: str, tax_number: str) -> tuple[st
     a French company by its SIREN, a foreign one by its VAT or registration number."""
     if siren and country == "FR":
         return siren, SCHEME_FR_ADDRESS
-    number = "".join((tax_number or "").split()).upper()
+    number = re.sub(r"[^A-Z0-9-]", "", (tax_number or "").upper())
     if country in VAT_ADDRESS_SCHEMES and number[:2] == vat_prefix(country):
-        return number, VAT_ADDRESS_SCHEMES[country]
+        return number.replace("-", ""), VAT_ADDRESS_SCHEMES[country]
     if country in REGISTRATION_ADDRESS_SCHEMES:
         scheme, pattern = REGISTRATION_ADDRESS_SCHEMES[country]
         match = pattern.fullmatch(number)

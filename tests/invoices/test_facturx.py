@@ -417,6 +417,8 @@ def test_a_foreign_buyer_is_addressed_by_its_tax_number(db, case, buyer_address)
         ("SE", "SE556677889901", ("5566778899", "0007")),
         ("DK", "DK13585628", ("13585628", "0184")),
         ("GR", "EL094259216", ("EL094259216", "9933")),
+        ("GB", "GB 123 4567 89", ("GB123456789", "9932")),
+        ("CH", "CHE-123.456.788 MWST", None),
         ("US", "not an EIN", None),
         ("SE", "", None),
         ("JP", "T1234567890123", None),
