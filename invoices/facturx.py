@@ -47,6 +47,47 @@ SCHEME_SIREN = "0002"  # ISO 6523 ICD of the French SIRENE register
 # EAS code of the French e-invoicing directory: a French company's electronic address
 # (BT-34 seller, BT-49 buyer) is its SIREN, which the platforms route invoices by.
 SCHEME_FR_ADDRESS = "0225"
+# A foreign buyer is in no French directory, yet BR-FR-12 wants its BT-49: its VAT number
+# (or the registration number inside it) under the EAS code of that country's scheme, as
+# Peppol addresses businesses. VAT-number schemes take the number with its prefix.
+VAT_ADDRESS_SCHEMES = {
+    "AT": "9914",
+    "BE": "9925",
+    "BG": "9926",
+    "CY": "9928",
+    "CZ": "9929",
+    "DE": "9930",
+    "EE": "9931",
+    "ES": "9920",
+    "GB": "9932",
+    "GR": "9933",
+    "HR": "9934",
+    "HU": "9910",
+    "IE": "9935",
+    "IT": "0211",
+    "LT": "9937",
+    "LU": "9938",
+    "LV": "9939",
+    "MT": "9943",
+    "NL": "9944",
+    "PL": "9945",
+    "PT": "9946",
+    "RO": "9947",
+    "SI": "9949",
+    "SK": "9950",
+}
+# Registration-number schemes: (EAS code, the number as a regex group of the VAT number).
+REGISTRATION_ADDRESS_SCHEMES = {
+    "DK": ("0184", re.compile(r"DK(\d{8})")),  # CVR, which the DK VAT number is
+    "FI": ("0213", re.compile(r"(FI\d{8})")),  # the Finnish VAT number itself
+    "SE": ("0007", re.compile(r"SE(\d{10})01")),  # organisationsnummer
+    "US": ("9959", re.compile(r"(\d{2})-?(\d{7})")),  # Employer Identification Number
+}
+# BT-23, the billing framework (« cadre de facturation ») of the French reform: S1, an
+# invoice for services, not paid yet (S2 would be already paid, S4 final after a deposit).
+BILLING_FRAMEWORK = "S1"
+# BT-6, the VAT accounting currency: the seller's books are in euros.
+ACCOUNTING_CURRENCY = "EUR"
 # BT-8, when the VAT becomes due: on payment (services, by default) or on the invoice date
 # (the seller opted for « TVA d'après les débits »).
 VAT_DUE_ON_PAYMENT = "72"
@@ -148,7 +189,25 @@ def _vat_identifier(number: str, country: str) -> str:
     return number if number[:2].upper() == vat_prefix(country) else ""
 
 
-def _party(parent, tag: str, *, name, description, siren, street, postcode, city, country, vat):
+def electronic_address(*, siren: str, country: str, tax_number: str) -> tuple[str, str] | None:
+    """(address, EAS scheme) of a party (BT-34, BT-49), or None when nothing identifies it:
+    a French company by its SIREN, a foreign one by its VAT or registration number."""
+    if siren and country == "FR":
+        return siren, SCHEME_FR_ADDRESS
+    number = re.sub(r"[^A-Z0-9-]", "", (tax_number or "").upper())
+    if country in VAT_ADDRESS_SCHEMES and number[:2] == vat_prefix(country):
+        return number.replace("-", ""), VAT_ADDRESS_SCHEMES[country]
+    if country in REGISTRATION_ADDRESS_SCHEMES:
+        scheme, pattern = REGISTRATION_ADDRESS_SCHEMES[country]
+        match = pattern.fullmatch(number)
+        if match:
+            return "".join(match.groups()), scheme
+    return None
+
+
+def _party(
+    parent, tag: str, *, name, description, siren, street, postcode, city, country, vat, address
+):
     party = _el(parent, tag)
     _el(party, "ram:Name", name)
     if description:
@@ -157,9 +216,9 @@ def _party(parent, tag: str, *, name, description, siren, street, postcode, city
         organisation = _el(party, "ram:SpecifiedLegalOrganization")
         _el(organisation, "ram:ID", siren, schemeID=SCHEME_SIREN)
     _address(party, street, postcode, city, country)
-    if siren and country == "FR":  # the electronic address, after the postal one (CII order)
+    if address:  # the electronic address, after the postal one (CII order)
         communication = _el(party, "ram:URIUniversalCommunication")
-        _el(communication, "ram:URIID", siren, schemeID=SCHEME_FR_ADDRESS)
+        _el(communication, "ram:URIID", address[0], schemeID=address[1])
     if vat:
         registration = _el(party, "ram:SpecifiedTaxRegistration")
         _el(registration, "ram:ID", vat, schemeID=SCHEME_VAT)
@@ -188,25 +247,26 @@ def _notes(document, invoice: Invoice):
     notes = []
     if invoice.tax_mention:
         notes.append((invoice.tax_mention, "TXD"))
-    if not invoice.is_credit_note:
-        notes += [
-            (_("Pas d'escompte pour paiement anticipé."), "AAB"),
-            (
-                _(
-                    "En cas de retard de paiement, des pénalités sont exigibles au taux "
-                    "d'intérêt de la Banque centrale européenne majoré de 10 points "
-                    "(art. L. 441-10 du Code de commerce)."
-                ),
-                "PMD",
+    # The payment terms of the French rules (BR-FR-05), on credit notes as well: a credit
+    # note is a corrective invoice, and the reform checks the three on every document.
+    notes += [
+        (_("Pas d'escompte pour paiement anticipé."), "AAB"),
+        (
+            _(
+                "En cas de retard de paiement, des pénalités sont exigibles au taux "
+                "d'intérêt de la Banque centrale européenne majoré de 10 points "
+                "(art. L. 441-10 du Code de commerce)."
             ),
-            (
-                _(
-                    "Indemnité forfaitaire pour frais de recouvrement : 40 € "
-                    "(art. D. 441-5 du Code de commerce)."
-                ),
-                "PMT",
+            "PMD",
+        ),
+        (
+            _(
+                "Indemnité forfaitaire pour frais de recouvrement : 40 € "
+                "(art. D. 441-5 du Code de commerce)."
             ),
-        ]
+            "PMT",
+        ),
+    ]
     for content, subject in notes:
         note = _el(document, "ram:IncludedNote")
         _el(note, "ram:Content", content)
@@ -227,6 +287,8 @@ def _build(invoice: Invoice) -> bytes:
 
     root = etree.Element(f"{{{NS['rsm']}}}CrossIndustryInvoice", nsmap=NS)
     context = _el(root, "rsm:ExchangedDocumentContext")
+    business_process = _el(context, "ram:BusinessProcessSpecifiedDocumentContextParameter")
+    _el(business_process, "ram:ID", BILLING_FRAMEWORK)
     guideline = _el(context, "ram:GuidelineSpecifiedDocumentContextParameter")
     _el(guideline, "ram:ID", GUIDELINE)
 
@@ -261,6 +323,7 @@ def _build(invoice: Invoice) -> bytes:
     seller_street, seller_postcode, seller_city = split_address(
         invoice.seller_address_lines, invoice.seller_country
     )
+    seller_vat = _vat_identifier(invoice.seller_vat_number, invoice.seller_country)
     _party(
         agreement,
         "ram:SellerTradeParty",
@@ -271,7 +334,10 @@ def _build(invoice: Invoice) -> bytes:
         postcode=seller_postcode,
         city=seller_city,
         country=invoice.seller_country,
-        vat=_vat_identifier(invoice.seller_vat_number, invoice.seller_country),
+        vat=seller_vat,
+        address=electronic_address(
+            siren=invoice.seller_siren, country=invoice.seller_country, tax_number=seller_vat
+        ),
     )
     buyer_street, buyer_postcode, buyer_city = _buyer_address(invoice)
     _party(
@@ -285,6 +351,11 @@ def _build(invoice: Invoice) -> bytes:
         city=buyer_city,
         country=invoice.buyer_country,
         vat=_vat_identifier(invoice.buyer_vat_number, invoice.buyer_country),
+        address=electronic_address(
+            siren=invoice.buyer_siren,
+            country=invoice.buyer_country,
+            tax_number=invoice.buyer_vat_number,
+        ),
     )
     # Services: no delivery address, no delivery date (the period says when).
     _el(transaction, "ram:ApplicableHeaderTradeDelivery")
@@ -294,6 +365,12 @@ def _build(invoice: Invoice) -> bytes:
         # What to pay, where, quoting what. A credit note asks for no payment: it cancels
         # an unpaid invoice, and the seller's IBAN on it would read as an invitation to pay.
         _el(settlement, "ram:PaymentReference", invoice.number)
+    # BT-6 and BT-111 (BR-FR-CO-12): an invoice in another currency gives its VAT in euros
+    # too. Without VAT (reverse charge, export) that is 0.00 EUR whatever the rate; with
+    # VAT it needs the day's exchange rate, which the invoice does not record (yet).
+    vat_in_euros = invoice.currency != ACCOUNTING_CURRENCY and invoice.vat_amount == 0
+    if vat_in_euros:
+        _el(settlement, "ram:TaxCurrencyCode", ACCOUNTING_CURRENCY)
     _el(settlement, "ram:InvoiceCurrencyCode", invoice.currency)
     if not invoice.is_credit_note and invoice.seller_iban:
         means = _el(settlement, "ram:SpecifiedTradeSettlementPaymentMeans")
@@ -331,6 +408,8 @@ def _build(invoice: Invoice) -> bytes:
         _amount(sign * invoice.vat_amount),
         currencyID=invoice.currency,
     )
+    if vat_in_euros:
+        _el(totals, "ram:TaxTotalAmount", _amount(0), currencyID=ACCOUNTING_CURRENCY)
     _el(totals, "ram:GrandTotalAmount", _amount(sign * invoice.total))
     _el(totals, "ram:DuePayableAmount", _amount(sign * invoice.total))
 

@@ -181,6 +181,11 @@ def test_invoice_document_parties_lines_payment(settings, db):
     assert text(
         root, "rsm:ExchangedDocumentContext/ram:GuidelineSpecifiedDocumentContextParameter/ram:ID"
     ) == ("urn:cen.eu:en16931:2017")
+    # BT-23, the billing framework of the French reform: S1, services.
+    assert text(
+        root,
+        "rsm:ExchangedDocumentContext/ram:BusinessProcessSpecifiedDocumentContextParameter/ram:ID",
+    ) == ("S1")
     assert text(root, "rsm:ExchangedDocument/ram:ID") == document.number
     assert text(root, "rsm:ExchangedDocument/ram:TypeCode") == "380"
     issued = root.xpath("rsm:ExchangedDocument/ram:IssueDateTime/udt:DateTimeString", namespaces=NS)
@@ -285,6 +290,11 @@ def test_credit_note_is_type_381_referencing_its_invoice(db):
     assert not root.xpath(f"{SETTLEMENT}/ram:SpecifiedTradeSettlementPaymentMeans", namespaces=NS)
     assert not root.xpath(f"{SETTLEMENT}/ram:PaymentReference", namespaces=NS)
     assert amount(root, f"{TOTALS}/ram:GrandTotalAmount") == Decimal("3454.52")
+    # The French rules (BR-FR-05) want the payment-terms notes on a credit note too.
+    notes = root.xpath(
+        "rsm:ExchangedDocument/ram:IncludedNote/ram:SubjectCode/text()", namespaces=NS
+    )
+    assert notes == ["AAB", "PMD", "PMT"]
 
 
 def test_export_declares_no_foreign_tax_id_as_a_vat_number(db):
@@ -385,10 +395,52 @@ def test_invoice_page_links_the_xml(owner, issue, client_for):
     assert "Factur-X (XML)" in html
 
 
-@pytest.mark.parametrize("case", ["reverse_charge", "export"])
-def test_only_french_parties_get_an_electronic_address(db, case):
-    """A foreign buyer has no SIREN to be routed by: no BT-49; the seller keeps BT-34."""
+@pytest.mark.parametrize(
+    ("case", "buyer_address"),
+    [("reverse_charge", ("DE136695976", "9930")), ("export", ("123456789", "9959"))],
+)
+def test_a_foreign_buyer_is_addressed_by_its_tax_number(db, case, buyer_address):
+    """A foreign buyer has no SIREN to be routed by, yet BR-FR-12 wants its BT-49: its
+    VAT number (Peppol's VAT scheme of its country) or, in the US, its EIN. The seller
+    keeps its SIREN (BT-34, 0225)."""
     document, _ = issue_case(case)
     root = etree.fromstring(invoice_facturx.invoice_xml(document))
-    assert root.xpath(f"{SELLER}/ram:URIUniversalCommunication/ram:URIID/text()", namespaces=NS)
-    assert not root.xpath(f"{BUYER}/ram:URIUniversalCommunication", namespaces=NS)
+    (seller,) = root.xpath(f"{SELLER}/ram:URIUniversalCommunication/ram:URIID", namespaces=NS)
+    assert (seller.text, seller.get("schemeID")) == ("552100554", "0225")
+    (buyer,) = root.xpath(f"{BUYER}/ram:URIUniversalCommunication/ram:URIID", namespaces=NS)
+    assert (buyer.text, buyer.get("schemeID")) == buyer_address
+
+
+@pytest.mark.parametrize(
+    ("country", "tax_number", "expected"),
+    [
+        ("SE", "SE556677889901", ("5566778899", "0007")),
+        ("DK", "DK13585628", ("13585628", "0184")),
+        ("GR", "EL094259216", ("EL094259216", "9933")),
+        ("GB", "GB 123 4567 89", ("GB123456789", "9932")),
+        ("CH", "CHE-123.456.788 MWST", None),
+        ("US", "not an EIN", None),
+        ("SE", "", None),
+        ("JP", "T1234567890123", None),
+    ],
+)
+def test_electronic_address_of_a_foreign_party(country, tax_number, expected):
+    assert (
+        invoice_facturx.electronic_address(siren="", country=country, tax_number=tax_number)
+        == expected
+    )
+
+
+def test_a_zero_vat_invoice_in_dollars_gives_its_vat_in_euros_too(db, issue):
+    """BR-FR-CO-12: BT-6 (EUR) and BT-111, which without VAT is 0.00 EUR at any rate."""
+    organisation = OrganisationFactory(country="US", vat_number="", currency="USD")
+    root = etree.fromstring(invoice_facturx.invoice_xml(issue(organisation)))
+    assert text(root, f"{SETTLEMENT}/ram:TaxCurrencyCode") == "EUR"
+    assert text(root, f"{SETTLEMENT}/ram:InvoiceCurrencyCode") == "USD"
+    amounts = root.xpath(f"{TOTALS}/ram:TaxTotalAmount", namespaces=NS)
+    assert [(a.text, a.get("currencyID")) for a in amounts] == [("0.00", "USD"), ("0.00", "EUR")]
+    # In euros, nothing more.
+    root = etree.fromstring(
+        invoice_facturx.invoice_xml(issue(OrganisationFactory(country="US", vat_number="")))
+    )
+    assert not root.xpath(f"{SETTLEMENT}/ram:TaxCurrencyCode", namespaces=NS)

@@ -1,0 +1,164 @@
+"""Every kind of document the portal issues passes the three rule sets a French platform
+applies: the Factur-X EN 16931 XSD, the EN 16931 schematron and the BR-FR (Flux 2)
+schematron (see tests/invoices/conformance.py and docs/invoices.md, Conformance)."""
+
+import re
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from invoices import facturx as invoice_facturx
+from invoices.models import Invoice
+from invoices.services import credit_note_issue
+from subscriptions import services as subscription_services
+from subscriptions.models import Subscription
+from tests.factories import MembershipFactory, OrganisationFactory
+
+from . import conformance
+
+# The warnings the documents are known to raise, each explained in docs/invoices.md
+# (Conformance). A new warning fails the test until it is fixed or explained there.
+KNOWN_WARNINGS = {
+    # The empty ApplicableHeaderTradeDelivery: the XSD requires it; a service invoice has
+    # no deliver-to party and its dates are the service periods (BG-14, BG-26).
+    "PEPPOL-EN16931-R008",
+}
+
+
+def _account(**fields):
+    return MembershipFactory(organisation=OrganisationFactory(**fields), role="owner")
+
+
+def domestic(issue, **_):
+    return issue(_account().organisation)
+
+
+def reverse_charge_fr(issue, **_):
+    owner = _account(
+        name="Berlinale Partner GmbH",
+        address_line1="Potsdamer Straße 5",
+        postal_code="10785",
+        city="Berlin",
+        country="DE",
+        vat_number="DE136695976",
+        language="fr",
+    )
+    return issue(owner.organisation)
+
+
+def reverse_charge_en(issue, swedish_owner, **_):
+    return issue(swedish_owner.organisation)
+
+
+def export(issue, currency="EUR", **_):
+    owner = _account(
+        name="Sundance Partners Inc.",
+        address_line1="1825 Three Kings Drive",
+        postal_code="84060",
+        city="Park City",
+        country="US",
+        vat_number="12-3456789",
+        language="en",
+        currency=currency,
+    )
+    return issue(owner.organisation)
+
+
+def export_usd(issue, **_):
+    """In dollars: the VAT, none, is also given in euros (BT-6, BT-111)."""
+    return export(issue, currency="USD")
+
+
+def upgrade(owner, subscription, plans, **_):
+    link = subscription_services.upgrade_request(
+        organisation=owner.organisation, plan=plans["entreprise"], actor=owner.user
+    )
+    subscription_services.upgrade_confirm(token=link.token)
+    invoice = Invoice.objects.get(organisation=owner.organisation)
+    assert min(line.amount for line in invoice.lines.all()) < 0  # the credit line
+    return invoice
+
+
+def renewal(subscription, **_):
+    today = timezone.localdate()
+    Subscription.objects.filter(pk=subscription.pk).update(
+        period_start=today - timedelta(days=366), period_end=today - timedelta(days=1)
+    )
+    subscription.refresh_from_db()
+    return subscription_services.renewal_issue(subscription=subscription)
+
+
+def credit_note(issue, **_):
+    invoice = issue(_account().organisation)
+    return credit_note_issue(invoice=invoice, actor=None, reason="Facture émise en double")
+
+
+KINDS = {
+    "domestic": domestic,
+    "reverse_charge_fr": reverse_charge_fr,
+    "reverse_charge_en": reverse_charge_en,
+    "export": export,
+    "export_usd": export_usd,
+    "upgrade": upgrade,
+    "renewal": renewal,
+    "credit_note": credit_note,
+}
+
+
+@pytest.fixture
+def document(request, issue, swedish_owner, owner, subscription, plans):
+    return KINDS[request.param](
+        issue=issue,
+        swedish_owner=swedish_owner,
+        owner=owner,
+        subscription=subscription,
+        plans=plans,
+    )
+
+
+@pytest.mark.parametrize("document", list(KINDS), indirect=True)
+def test_every_document_passes_the_three_rule_sets(document):
+    report = conformance.validate(invoice_facturx.invoice_xml(document))
+    assert not report.errors, str(report)
+    assert {warning.id for warning in report.warnings} <= KNOWN_WARNINGS, str(report)
+
+
+# --- Mutations: the rules do run --------------------------------------------------------------
+
+
+@pytest.fixture
+def invoice_xml(owner, issue):
+    xml = invoice_facturx.invoice_xml(issue(owner.organisation))
+    assert not conformance.validate(xml).errors
+    return xml
+
+
+def test_a_wrong_grand_total_fails_br_co_15(invoice_xml):
+    xml = re.sub(
+        rb"<ram:GrandTotalAmount>[^<]*<", b"<ram:GrandTotalAmount>1.00<", invoice_xml, count=1
+    )
+    report = conformance.validate(xml)
+    assert "BR-CO-15" in report.ids("en16931"), str(report)
+    assert not conformance.check_xsd(xml)
+
+
+def test_an_empty_billing_framework_fails_br_fr_08(invoice_xml):
+    xml = re.sub(
+        rb"(<ram:BusinessProcessSpecifiedDocumentContextParameter>\s*<ram:ID>)[^<]*<",
+        rb"\1<",
+        invoice_xml,
+    )
+    assert xml != invoice_xml
+    report = conformance.validate(xml)
+    assert "BR-FR-08_BT-23" in report.ids("br-fr"), str(report)
+    assert all(failure.severity == "fatal" for failure in report.errors)
+
+
+def test_an_unknown_element_fails_the_xsd(invoice_xml):
+    xml = invoice_xml.replace(
+        b"<ram:InvoiceCurrencyCode>", b"<ram:Currency>EUR</ram:Currency><ram:InvoiceCurrencyCode>"
+    )
+    failures = conformance.check_xsd(xml)
+    assert failures and failures[0].severity == "fatal"
+    assert "Currency" in failures[0].text
