@@ -295,3 +295,22 @@ def test_exports_stream_with_flat_memory(client, organisation, tmp_path):
     assert peak < 2_000_000, peak
     assert pieces == 1 + 2_000  # the header, then one row at a time
     assert len(path.read_text(encoding="utf-8-sig").splitlines()) == 1 + 2_000
+
+
+@pytest.mark.django_db(transaction=True)
+def test_zip_renders_missing_pdfs_between_committed_transactions(client_for):
+    """Outside a test transaction, as in production: the cursor stays open (WITH HOLD on
+    PostgreSQL) while each missing PDF is rendered and stored in its own transaction."""
+    owner = MembershipFactory(organisation=OrganisationFactory(), role=Membership.Role.OWNER)
+    invoices = [
+        InvoiceFactory(organisation=owner.organisation, issue_date=date(2026, 4, day))
+        for day in (1, 2)
+    ]
+
+    archive = _zip(client_for(owner).get(ZIP_URL, {"year": "2026"}))
+
+    for invoice in invoices:
+        invoice.refresh_from_db()
+        assert invoice.pdf_name  # stored once, for the next download
+        with pdf.invoice_pdf_open(invoice) as fh:
+            assert archive.read(invoice.pdf_filename) == fh.read()
