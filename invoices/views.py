@@ -127,6 +127,11 @@ def invoice_detail(request, number):
             "invoice": invoice,
             "lines": list(invoice.lines.all()),
             "credit_note": next(iter(invoice.credit_notes), None),
+            "history": invoice.history,
+            # The platform's latest word, shown beside the portal's status.
+            "platform_status": next(
+                (event for event in reversed(invoice.history) if event.is_lifecycle), None
+            ),
         },
     )
 
