@@ -11,11 +11,21 @@ SUPPORT_PERMISSIONS = {
     "accounts": ["organisation", "membership", "billingcontact", "auditevent", "user"],
     "emails": ["email"],
     "invoices": ["invoice", "invoiceline", "invoicestatusevent", "numbersequence"],
+    "payments": [
+        "payment",
+        "allocation",
+        "allocationreversal",
+        "refund",
+        "bankstatement",
+        "bankentry",
+    ],
     "subscriptions": ["plan", "planprice", "subscription", "confirmation", "accountclosure"],
     "support": ["supportrequest"],
 }
 SUPPORT_CHANGE = {
     "invoice",
+    "payment",
+    "bankentry",
     "organisation",
     "billingcontact",
     "subscription",

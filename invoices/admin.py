@@ -252,8 +252,9 @@ class LifecycleAdminMixin:
 @admin.register(Invoice)
 class InvoiceAdmin(LifecycleAdminMixin, admin.ModelAdmin):
     """Issued invoices and credit notes are read-only: no add (invoice_issue is the only
-    way), no edit, no delete. Support may record a payment, cancel an invoice by a credit
-    note, or email a document again: all three go through the services, which audit them."""
+    way), no edit, no delete. Support may cancel an invoice by a credit note or email a
+    document again, through the services, which audit them; recording a payment is the
+    payments app's (payments.admin registers this admin again with that action)."""
 
     list_display = ["number", "issue_date", "buyer_legal_name", "kind", "total_display"]
     list_display += ["status_display", "corrects"]
@@ -262,7 +263,8 @@ class InvoiceAdmin(LifecycleAdminMixin, admin.ModelAdmin):
     list_select_related = ["organisation", "corrects"]
     date_hierarchy = "issue_date"
     inlines = [InvoiceLineInline, InvoiceStatusEventInline]
-    actions = ["mark_paid", "credit_note", "resend_email"]
+    # « Enregistrer le paiement » is added by payments.admin, which records a payment.
+    actions = ["credit_note", "resend_email"]
     fieldsets = [
         (None, {"fields": ["number", "kind", "corrects", "status", "organisation"]}),
         (_("Dates"), {"fields": ["issue_date", "due_date", "period_start", "period_end"]}),
@@ -360,13 +362,6 @@ class InvoiceAdmin(LifecycleAdminMixin, admin.ModelAdmin):
             else:
                 done += 1
         return done
-
-    @admin.action(description=_("Enregistrer le paiement"), permissions=["change"], location=BOTH)
-    def mark_paid(self, request, queryset):
-        if changed := self._apply_each(request, queryset, services.invoice_mark_paid):
-            self.message_user(
-                request, _("%(count)d facture(s) payée(s).") % {"count": changed}, messages.SUCCESS
-            )
 
     @admin.action(description=_("Annuler par un avoir"), permissions=["change"], location=BOTH)
     def credit_note(self, request, queryset):

@@ -7,6 +7,8 @@ reference to its rendered PDF may change, through QuerySet.update() of those fie
 Corrections are credit notes (kind "credit_note", `corrects` the invoice they correct).
 """
 
+from decimal import Decimal
+
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
@@ -14,8 +16,11 @@ from django.utils.translation import gettext_lazy as _
 
 from .tax import Treatment
 
-# The only columns an issued invoice may still change, and only through QuerySet.update().
-MUTABLE_AFTER_ISSUE = frozenset({"status", "pdf_name", "pdf_sha256", "pdf_rendered_at"})
+# The only columns an issued invoice may still change, and only through QuerySet.update():
+# its status, what payments settled of it (invoices.services.status), its rendered PDF.
+MUTABLE_AFTER_ISSUE = frozenset(
+    {"status", "amount_paid", "paid_on", "pdf_name", "pdf_sha256", "pdf_rendered_at"}
+)
 
 MONEY = {"max_digits": 14, "decimal_places": 2}
 
@@ -131,6 +136,11 @@ class Invoice(models.Model):
         choices=PaymentMethod.choices,
         default=PaymentMethod.BANK_TRANSFER,
     )
+    # What the payments allocated to it have settled, kept by the payments app through
+    # invoices.services.invoice_payments_record: the Factures tab and the invoice page read
+    # it without a join. `paid_on` is the date of the payment that completed it.
+    amount_paid = models.DecimalField(_("montant réglé"), default=0, **MONEY)
+    paid_on = models.DateField(_("payée le"), null=True, blank=True)
 
     # Seller snapshot (settings.SELLER when issued).
     seller_legal_name = models.CharField(_("vendeur : dénomination"), max_length=200)
@@ -205,6 +215,11 @@ class Invoice(models.Model):
             models.CheckConstraint(
                 condition=Q(status__in=["open", "paid", "void"]), name="invoice_status_known"
             ),
+            # Payments settle at most what an invoice asks; a credit note is never paid.
+            models.CheckConstraint(
+                condition=Q(amount_paid=0) | Q(amount_paid__gt=0, amount_paid__lte=F("total")),
+                name="invoice_amount_paid_within_total",
+            ),
             # A credit note cancels its invoice in full: at most one per invoice, even if two
             # support agents press the button at once (the service also locks the invoice).
             models.UniqueConstraint(
@@ -236,6 +251,18 @@ class Invoice(models.Model):
     @property
     def is_credit_note(self) -> bool:
         return self.kind == self.Kind.CREDIT_NOTE
+
+    @property
+    def amount_due(self):
+        """What is left to pay: nothing once paid or void, else the total less what payments
+        settled (« Reste à payer »)."""
+        if self.status != self.Status.OPEN or self.is_credit_note:
+            return Decimal("0.00")
+        return self.total - self.amount_paid
+
+    @property
+    def is_partly_paid(self) -> bool:
+        return self.status == self.Status.OPEN and self.amount_paid > 0
 
     @property
     def kind_label(self) -> str:
@@ -303,6 +330,8 @@ class InvoiceStatusEvent(models.Model):
         # The portal's own statuses.
         ISSUED = "issued", _("Émise")
         PAID = "paid", _("Payée")
+        # A payment's allocation undone after it had paid the invoice: open again.
+        UNPAID = "unpaid", _("Paiement annulé")
         VOID = "void", _("Annulée")
         # The reform's lifecycle statuses, by their code in the external specifications.
         DEPOSITED = "200", _("Déposée")
@@ -340,7 +369,9 @@ class InvoiceStatusEvent(models.Model):
         indexes = [models.Index(fields=["invoice", "occurred_at"], name="invoice_status_event_at")]
         constraints = [
             models.CheckConstraint(
-                condition=Q(code__in=["issued", "paid", "void", "200", "205", "210", "212", "213"]),
+                condition=Q(
+                    code__in=["issued", "paid", "unpaid", "void", "200", "205", "210", "212", "213"]
+                ),
                 name="invoice_status_event_code_known",
             ),
         ]

@@ -1,7 +1,7 @@
 """The only writes to invoices, by noun: issuing an invoice (issuing.py), cancelling one with
-a credit note (credit_notes.py), changing a status (status.py), the dated status history
-and the platform's statuses (lifecycle.py), and what both kinds of
-document share, numbering, snapshots, email (documents.py). The amounts come from
+a credit note (credit_notes.py), changing a status and recording what payments settled
+(status.py), the dated status history and the platform's statuses (lifecycle.py), and what
+both kinds of document share, numbering, snapshots, email (documents.py). The amounts come from
 invoices.totals, which previews them without writing.
 """
 
@@ -9,7 +9,7 @@ from .credit_notes import credit_note_issue
 from .documents import buyer_address_lines, buyer_siren, buyer_street_lines, invoice_email_resend
 from .issuing import PAYMENT_TERM, invoice_issue
 from .lifecycle import invoice_lifecycle_import, invoice_lifecycle_record
-from .status import invoice_mark_paid
+from .status import invoice_mark_paid, invoice_payments_record
 
 __all__ = [
     "PAYMENT_TERM",
@@ -22,4 +22,5 @@ __all__ = [
     "invoice_lifecycle_import",
     "invoice_lifecycle_record",
     "invoice_mark_paid",
+    "invoice_payments_record",
 ]

@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 
 from accounts.audit import audit_record
 from accounts.models import Organisation
+from billing_portal.formatting import money
 
 from ..models import Invoice, InvoiceStatusEvent
 from ..tax import TaxRule
@@ -47,6 +48,15 @@ def _lock_invoice_to_credit(invoice: Invoice, organisation: Organisation) -> Inv
                 "(un remboursement se traite à part)."
             )
             % {"number": locked.number}
+        )
+    if locked.amount_paid > 0:
+        raise ValidationError(
+            _(
+                "La facture %(number)s a déjà reçu %(amount)s : annulez d'abord les "
+                "imputations de ses paiements (le montant revient au crédit du compte), puis "
+                "annulez-la par un avoir."
+            )
+            % {"number": locked.number, "amount": money(locked.amount_paid, locked.currency)}
         )
     credit_note_allowed(locked)
     return locked

@@ -1,0 +1,90 @@
+"""What the pages show of payments: an account's credit balance (the owner's Factures tab,
+through invoices.hooks), its payments, balance and open invoices (support's account page)."""
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db.models import Prefetch, Sum
+from django.utils import timezone
+
+from accounts.models import Organisation
+from invoices.models import Invoice
+
+from .models import Allocation, Payment, Refund
+
+LATEST_PAYMENTS = 25
+LATEST_REFUNDS = 10
+
+
+def credit_balances(*, organisation: Organisation) -> list[tuple[Decimal, str]]:
+    """(amount, currency) of the account's credit balance, per currency, in two queries:
+    its payments less what is allocated of them (to invoices or refunds, not undone)."""
+    paid = dict(
+        Payment.objects.filter(organisation=organisation)
+        .values("currency")
+        .annotate(total=Sum("amount"))
+        .values_list("currency", "total")
+    )
+    allocated = dict(
+        Allocation.objects.filter(payment__organisation=organisation, reversal__isnull=True)
+        .values("payment__currency")
+        .annotate(total=Sum("amount"))
+        .values_list("payment__currency", "total")
+    )
+    balances = [(total - allocated.get(currency, 0), currency) for currency, total in paid.items()]
+    return sorted((amount, currency) for amount, currency in balances if amount > 0)
+
+
+@dataclass
+class AccountPayments:
+    balance_due: list[tuple[Decimal, str]]  # what the open invoices still ask, per currency
+    overdue_due: list[tuple[Decimal, str]]
+    open_invoices: list[Invoice]  # oldest due first, each with `overdue`
+    credit: list[tuple[Decimal, str]]
+    payments: list[Payment]  # newest first, each with its allocations (and their reversal)
+    refunds: list[Refund]
+
+
+def account_payments(*, organisation: Organisation) -> AccountPayments:
+    """Support's view of an account's money, in six queries whatever the number of rows."""
+    today = timezone.localdate()
+    open_invoices = list(
+        Invoice.objects.filter(
+            organisation=organisation, kind=Invoice.Kind.INVOICE, status=Invoice.Status.OPEN
+        ).order_by("due_date", "sequence")
+    )
+    balance, overdue = {}, {}
+    for invoice in open_invoices:
+        invoice.overdue = invoice.due_date < today
+        balance[invoice.currency] = balance.get(invoice.currency, 0) + invoice.amount_due
+        if invoice.overdue:
+            overdue[invoice.currency] = overdue.get(invoice.currency, 0) + invoice.amount_due
+    payments = list(
+        Payment.objects.filter(organisation=organisation)
+        .select_related("bank_entry", "actor")
+        .prefetch_related(
+            Prefetch(
+                "allocations",
+                queryset=Allocation.objects.select_related("invoice", "refund", "reversal"),
+            )
+        )
+        .order_by("-received_on", "-pk")[:LATEST_PAYMENTS]
+    )
+    for payment in payments:
+        active = [a.amount for a in payment.allocations.all() if not _reversed(a)]
+        payment.unallocated = payment.amount - sum(active, Decimal(0))
+    return AccountPayments(
+        balance_due=sorted((amount, currency) for currency, amount in balance.items()),
+        overdue_due=sorted((amount, currency) for currency, amount in overdue.items()),
+        open_invoices=open_invoices,
+        credit=credit_balances(organisation=organisation),
+        payments=payments,
+        refunds=list(Refund.objects.filter(organisation=organisation)[:LATEST_REFUNDS]),
+    )
+
+
+def _reversed(allocation: Allocation) -> bool:
+    try:
+        return allocation.reversal is not None
+    except Allocation.reversal.RelatedObjectDoesNotExist:
+        return False
