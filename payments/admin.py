@@ -1,5 +1,5 @@
 """Support's console for payments: record one by hand, undo an allocation, refund or apply
-an account's credit.
+an account's credit, import a bank file, and work the reconciliation queue.
 
 Every page here writes only through payments.services, as the support user, from the
 client's address; a ValidationError shows on the form and nothing changes. The records
@@ -16,6 +16,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import ActionLocation
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Count
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -23,6 +24,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from accounts.models import Organisation
 from accounts.permissions import client_ip
@@ -31,11 +33,13 @@ from invoices.admin import InvoiceAdmin
 from invoices.models import Invoice
 
 from . import selectors, services
-from .forms import PaymentForm, ReasonForm, RefundForm
-from .models import Allocation, Payment, Refund
+from .camt import size_error
+from .forms import CandidateSearchForm, PaymentForm, ReasonForm, RefundForm, StatementForm
+from .models import Allocation, BankEntry, BankStatement, Payment, Refund
 
 FORM_TEMPLATE = "admin/payments/form.html"
 PAY = "payments.change_payment"
+RECONCILE = "payments.change_bankentry"
 
 
 def _require(request, permission: str) -> None:
@@ -172,6 +176,7 @@ class PaymentAdmin(ConsolePages, ReadOnlyRecords, admin.ModelAdmin):
     list_select_related = ["organisation"]
     date_hierarchy = "received_on"
     inlines = [AllocationInline]
+    change_list_template = "admin/payments/payment/change_list.html"
 
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in Payment._meta.fields]
@@ -364,6 +369,238 @@ class RefundAdmin(ReadOnlyRecords, admin.ModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in Refund._meta.fields]
+
+
+@admin.register(BankStatement)
+class BankStatementAdmin(ConsolePages, ReadOnlyRecords, admin.ModelAdmin):
+    list_display = ["imported_at", "kind", "message_id", "file_name", "credits", "new_entries"]
+    list_display += ["matched", "queued", "ignored", "imported_by"]
+    list_select_related = ["imported_by"]
+    search_fields = ["message_id", "file_name", "sha256"]
+    change_list_template = "admin/payments/bankstatement/change_list.html"
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in BankStatement._meta.fields]
+
+    def get_urls(self):
+        return [
+            path(
+                "import/",
+                self.admin_site.admin_view(self.import_view),
+                name="payments_bankstatement_import",
+            ),
+            *super().get_urls(),
+        ]
+
+    def import_view(self, request):
+        def action(data):
+            upload = data["file"]
+            if (error := size_error(upload.size)) is not None:
+                raise ValidationError({"file": error})
+            return services.statement_import(
+                data=upload.read(),
+                file_name=upload.name,
+                actor=request.user,
+                ip=client_ip(request),
+            )
+
+        def form(data):
+            return StatementForm(data, request.FILES if data is not None else None)
+
+        return self._form_page(
+            request,
+            permission=RECONCILE,
+            title=_("Importer un relevé bancaire"),
+            form=form,
+            action=action,
+            success=_imported_message,
+            done_url=lambda statement: reverse("admin:payments_bankentry_changelist"),
+            template="admin/payments/bankstatement/import.html",
+        )
+
+
+def _imported_message(statement: BankStatement) -> str:
+    message = _(
+        "Import de %(file)s terminé : %(credits)d crédit(s) lu(s), %(new)d nouveau(x), "
+        "%(matched)d rapproché(s) et enregistré(s), %(queued)d à rapprocher, %(ignored)d "
+        "autre(s) écriture(s) ignorée(s) (débits, en attente)."
+    ) % {
+        "file": statement.file_name,
+        "credits": statement.credits,
+        "new": statement.new_entries,
+        "matched": statement.matched,
+        "queued": statement.queued,
+        "ignored": statement.ignored,
+    }
+    if statement.duplicates:
+        message += " " + ngettext(
+            "%(count)d crédit était déjà importé : il n'est pas enregistré deux fois.",
+            "%(count)d crédits étaient déjà importés : ils ne sont pas enregistrés deux fois.",
+            statement.duplicates,
+        ) % {"count": statement.duplicates}
+    return message
+
+
+class QueueFilter(admin.SimpleListFilter):
+    """The reconciliation queue by default; the other entries on demand."""
+
+    title = _("statut")
+    parameter_name = "status"
+
+    def lookups(self, request, model_admin):
+        return [*BankEntry.Status.choices, ("all", _("Toutes"))]
+
+    def choices(self, changelist):
+        value = self.value() or BankEntry.Status.QUEUED
+        for lookup, title in self.lookup_choices:
+            yield {
+                "selected": value == lookup,
+                "query_string": changelist.get_query_string({self.parameter_name: lookup}),
+                "display": title,
+            }
+
+    def queryset(self, request, queryset):
+        value = self.value() or BankEntry.Status.QUEUED
+        if value == "all":
+            return queryset
+        if value not in BankEntry.Status.values:
+            return queryset.none()
+        return queryset.filter(status=value)
+
+
+@admin.register(BankEntry)
+class BankEntryAdmin(ConsolePages, ReadOnlyRecords, admin.ModelAdmin):
+    """The reconciliation queue: every account's credits that no rule matched."""
+
+    list_display = ["booked_on", "amount_display", "payer_name", "text", "reason", "actions_"]
+    list_filter = [QueueFilter, "rule", "currency"]
+    search_fields = ["payer_name", "payer_iban", "remittance", "creditor_reference"]
+    search_fields += ["bank_reference"]
+    list_select_related = ["statement"]
+    date_hierarchy = "booked_on"
+    change_list_template = "admin/payments/bankentry/change_list.html"
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in BankEntry._meta.fields]
+
+    @admin.display(description=_("montant"), ordering="amount")
+    def amount_display(self, obj):
+        return money(obj.amount, obj.currency)
+
+    @admin.display(description=_("libellé"))
+    def text(self, obj):
+        return " ".join(filter(None, [obj.creditor_reference, obj.remittance]))[:140]
+
+    @admin.display(description=_("motif"))
+    def reason(self, obj):
+        if obj.status != BankEntry.Status.QUEUED:
+            return obj.get_rule_display() or obj.get_status_display()
+        label = obj.get_queue_reason_display()
+        return f"{label} : {obj.queue_detail}" if obj.queue_detail else label
+
+    @admin.display(description="")
+    def actions_(self, obj):
+        if obj.status != BankEntry.Status.QUEUED:
+            return ""
+        return format_html(
+            '<a class="button" href="{}">{}</a> <a href="{}">{}</a>',
+            reverse("admin:payments_bankentry_assign", args=[obj.pk]),
+            _("Imputer…"),
+            reverse("admin:payments_bankentry_dismiss", args=[obj.pk]),
+            _("Écarter…"),
+        )
+
+    def changelist_view(self, request, extra_context=None):
+        counts = dict(
+            BankEntry.objects.values("status").annotate(n=Count("pk")).values_list("status", "n")
+        )
+        extra = {"queued_count": counts.get(BankEntry.Status.QUEUED, 0)}
+        return super().changelist_view(request, {**(extra_context or {}), **extra})
+
+    def get_urls(self):
+        def view(pattern, method, name):
+            return path(pattern, self.admin_site.admin_view(method), name=name)
+
+        return [
+            view("<int:pk>/assign/", self.assign_view, "payments_bankentry_assign"),
+            view("<int:pk>/dismiss/", self.dismiss_view, "payments_bankentry_dismiss"),
+            *super().get_urls(),
+        ]
+
+    def assign_view(self, request, pk):
+        """Second click: each likely invoice has its own button (POST invoice=pk); a search
+        finds another; an account alone makes the money its credit."""
+        _require(request, RECONCILE)
+        entry = get_object_or_404(BankEntry, pk=pk)
+        queue_url = reverse("admin:payments_bankentry_changelist")
+        if request.method == "POST":
+            invoice = organisation = None
+            if (value := request.POST.get("invoice", "")).isdigit():
+                invoice = Invoice.objects.filter(pk=value).select_related("organisation").first()
+            elif (value := request.POST.get("organisation", "")).isdigit():
+                organisation = Organisation.objects.filter(pk=value).first()
+            if invoice is None and organisation is None:
+                messages.error(request, _("Choisissez une facture ou un compte."))
+                return redirect(reverse("admin:payments_bankentry_assign", args=[pk]))
+            try:
+                payment = services.bank_entry_assign(
+                    entry=entry,
+                    invoice=invoice,
+                    organisation=organisation,
+                    actor=request.user,
+                    ip=client_ip(request),
+                )
+            except ValidationError as exc:
+                messages.error(request, " ".join(exc.messages))
+                return redirect(queue_url)
+            messages.success(request, _recorded_message(payment))
+            return redirect(queue_url)
+        search = CandidateSearchForm(request.GET or None)
+        query = search.cleaned_data["q"] if search.is_valid() else ""
+        accounts = []
+        if query:
+            accounts = list(
+                Organisation.objects.filter(name__icontains=query).order_by("name")[:10]
+            )
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": _("Imputer un crédit de %(amount)s")
+            % {"amount": money(entry.amount, entry.currency)},
+            "entry": entry,
+            "candidates": selectors.entry_candidates(entry=entry, query=query),
+            "accounts": accounts,
+            "search": search,
+            "query": query,
+            "queue_url": queue_url,
+        }
+        return TemplateResponse(request, "admin/payments/bankentry/assign.html", context)
+
+    def dismiss_view(self, request, pk):
+        entry = get_object_or_404(BankEntry, pk=pk)
+
+        def action(data):
+            return services.bank_entry_dismiss(
+                entry=entry, reason=data["reason"], actor=request.user, ip=client_ip(request)
+            )
+
+        return self._form_page(
+            request,
+            permission=RECONCILE,
+            title=_("Écarter un crédit de %(amount)s")
+            % {"amount": money(entry.amount, entry.currency)},
+            form=lambda data: ReasonForm(data),
+            action=action,
+            success=lambda entry: _("Écriture écartée : aucun paiement enregistré."),
+            done_url=lambda entry: reverse("admin:payments_bankentry_changelist"),
+            context={
+                "entry": entry,
+                "intro": _(
+                    "Pour un crédit qui n'est le paiement d'aucun client (intérêts, virement "
+                    "entre vos comptes) : il quitte la file, rien n'est enregistré."
+                ),
+            },
+        )
 
 
 # The invoice page and list, with payments: « Enregistrer le paiement » opens the payment

@@ -83,3 +83,18 @@ class RefundForm(forms.Form):
     reason = forms.CharField(
         label=_("Raison"), max_length=500, widget=forms.Textarea(attrs={"rows": 2})
     )
+
+
+class StatementForm(forms.Form):
+    file = forms.FileField(
+        label=_("Fichier camt.053 ou camt.054"),
+        help_text=_(
+            "Le relevé (camt.053) ou les avis de crédit (camt.054) au format XML ISO 20022 "
+            "que la banque fournit, versions 001.02 ou 001.08. Importer deux fois le même "
+            "fichier, ou des fichiers qui se recouvrent, n'enregistre rien deux fois."
+        ),
+    )
+
+
+class CandidateSearchForm(forms.Form):
+    q = forms.CharField(label=_("Chercher une facture (numéro ou compte)"), required=False)

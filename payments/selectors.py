@@ -1,19 +1,22 @@
 """What the pages show of payments: an account's credit balance (the owner's Factures tab,
-through invoices.hooks), its payments, balance and open invoices (support's account page)."""
+through invoices.hooks), its payments, balance and open invoices (support's account page),
+and the invoices a queued bank entry could pay (the reconciliation queue)."""
 
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import Prefetch, Sum
+from django.db.models import F, Prefetch, Q, Sum
 from django.utils import timezone
 
 from accounts.models import Organisation
 from invoices.models import Invoice
 
-from .models import Allocation, Payment, Refund
+from .matching import number_of_reference, numbers_in, references_in
+from .models import Allocation, BankEntry, Payment, Refund
 
 LATEST_PAYMENTS = 25
 LATEST_REFUNDS = 10
+CANDIDATES = 15
 
 
 def credit_balances(*, organisation: Organisation) -> list[tuple[Decimal, str]]:
@@ -88,3 +91,36 @@ def _reversed(allocation: Allocation) -> bool:
         return allocation.reversal is not None
     except Allocation.reversal.RelatedObjectDoesNotExist:
         return False
+
+
+def entry_candidates(*, entry: BankEntry, query: str = "") -> list[Invoice]:
+    """The open invoices a queued entry could pay, most likely first: those matching
+    stored when it was queued, those its text names, those of exactly its amount; or, with
+    `query`, those whose number or account name contains it."""
+    base = Invoice.objects.filter(
+        kind=Invoice.Kind.INVOICE, status=Invoice.Status.OPEN, currency=entry.currency
+    ).select_related("organisation")
+    query = " ".join(str(query or "").split())[:100]
+    if query:
+        found = list(
+            base.filter(
+                Q(number__icontains=query) | Q(organisation__name__icontains=query)
+            ).order_by("due_date", "sequence")[:CANDIDATES]
+        )
+        return found
+    text = f"{entry.creditor_reference} {entry.remittance}"
+    named = set(numbers_in(text))
+    named.update(filter(None, map(number_of_reference, references_in(text))))
+    stored = list(entry.candidates.values_list("pk", flat=True))
+    likely = Q(pk__in=stored) | Q(number__in=named) | Q(total=F("amount_paid") + entry.amount)
+    if entry.payer_name:
+        likely |= Q(organisation__name__iexact=entry.payer_name)
+    likely = list(base.filter(likely).order_by("due_date", "sequence")[: CANDIDATES * 2])
+
+    def rank(invoice):
+        return (
+            invoice.pk not in stored and invoice.number not in named,
+            invoice.amount_due != entry.amount,
+        )
+
+    return sorted(likely, key=rank)[:CANDIDATES]

@@ -164,10 +164,12 @@ def test_support_refunds_the_credit(support, owner, support_user):
         "payments_payment_record",
         "payments_payment_refund",
         "payments_payment_apply_credit",
+        "payments_bankstatement_import",
     ],
 )
 def test_only_the_support_group_acts(client, owner, manager, name):
-    url = reverse(f"admin:{name}", args=[owner.organisation.pk])
+    args = [] if name == "payments_bankstatement_import" else [owner.organisation.pk]
+    url = reverse(f"admin:{name}", args=args)
     client.force_login(UserFactory(is_staff=True))  # staff outside the Support group
     assert client.get(url).status_code == 403
     assert client.post(url, PAYMENT).status_code == 403

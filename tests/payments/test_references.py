@@ -1,9 +1,12 @@
 """The ISO 11649 reference each invoice carries, checked with python-stdnum."""
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from stdnum import iso11649
 
-from invoices.references import rf_format, rf_reference
+from invoices.references import rf_body, rf_format, rf_reference
+from payments.matching import number_of_reference, references_in
 
 
 @pytest.mark.parametrize(
@@ -38,3 +41,14 @@ def test_a_changed_character_is_caught():
 def test_a_number_no_reference_can_carry(number):
     with pytest.raises(ValueError):
         rf_reference(number)
+
+
+@given(st.integers(min_value=1, max_value=10**12))
+def test_every_number_has_a_valid_reference_that_names_it_back(n):
+    number = f"INV-{n}"
+    reference = rf_reference(number)
+    assert iso11649.is_valid(reference) and reference[4:] == rf_body(number)
+    assert number_of_reference(reference) == number
+    # Typed in a transfer's free text, with or without the printed spaces.
+    assert references_in(f"Paiement {rf_format(reference)} merci") == [reference]
+    assert references_in(f"ref:{reference}.") == [reference]
