@@ -21,6 +21,7 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
@@ -99,10 +100,10 @@ class AllocationInline(admin.TabularInline):
 
     @admin.display(description=_("état"))
     def state(self, allocation):
-        reversal = getattr(allocation, "reversal", None) if _has_reversal(allocation) else None
-        if reversal is not None:
+        if _has_reversal(allocation):
+            reversal = allocation.reversal
             return _("annulée le %(date)s : %(reason)s") % {
-                "date": timezone.localtime(reversal.created_at).strftime("%d/%m/%Y"),
+                "date": date_format(timezone.localtime(reversal.created_at), "SHORT_DATE_FORMAT"),
                 "reason": reversal.reason,
             }
         if allocation.invoice_id is None:
