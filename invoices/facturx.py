@@ -362,8 +362,9 @@ def _build(invoice: Invoice) -> bytes:
 
     settlement = _el(transaction, "ram:ApplicableHeaderTradeSettlement")
     if not invoice.is_credit_note:
-        # What to pay, where, quoting what. A credit note asks for no payment: it cancels
-        # an unpaid invoice, and the seller's IBAN on it would read as an invitation to pay.
+        # What to pay, where, quoting what. A credit note asks for no payment: it is taken
+        # off an unpaid invoice or owed back to the customer, and the seller's IBAN on it
+        # would read as an invitation to pay.
         _el(settlement, "ram:PaymentReference", invoice.number)
     # BT-6 and BT-111 (BR-FR-CO-12): an invoice in another currency gives its VAT in euros
     # too. Without VAT (reverse charge, export) that is 0.00 EUR whatever the rate; with
