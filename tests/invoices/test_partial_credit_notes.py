@@ -657,3 +657,28 @@ def test_the_invoice_page_reads_its_credit_notes_in_a_fixed_number_of_queries(
     for _ in range(4):
         credit(invoice, amount=Decimal("10.00"))
     assert queries() == few
+
+
+def test_the_transfer_qr_code_of_a_partly_credited_invoice_pays_what_is_left(
+    owner, invoice, client_for
+):
+    import io
+
+    import zxingcpp
+    from PIL import Image
+
+    from invoices.payment_qr import epc_qr
+
+    def paid_amount(document):
+        image = io.BytesIO()
+        epc_qr(document).save(image, kind="png", scale=8)
+        (result,) = zxingcpp.read_barcodes(Image.open(image))
+        return Decimal(result.text.split("\n")[7].removeprefix("EUR"))
+
+    assert paid_amount(invoice) == Decimal("1080.00")
+    credit(invoice, amount=Decimal("100.00"))
+    assert paid_amount(fresh(invoice)) == Decimal("960.00")
+    page = client_for(owner).get(f"/billing/invoices/{invoice.number}/").content.decode()
+    assert f"QR code de virement de 960,00\xa0€ pour la facture {invoice.number}" in page
+    credit(invoice, amount=Decimal("800.00"))
+    assert epc_qr(fresh(invoice)) is None
