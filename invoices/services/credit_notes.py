@@ -184,6 +184,54 @@ def _credit_totals(
     )
 
 
+def _credit_plan(remaining: CreditRemaining, *, lines, amount):
+    """What the credit note credits (`scope`, its lines with the invoice lines they credit)
+    and its amounts; ValidationError when that is no credit or more than is left."""
+    invoice = remaining.invoice
+    if lines is None and amount is None:
+        scope, credits = "whole", _what_is_left(remaining)
+    elif lines is not None:
+        scope, credits = "lines", _chosen_lines(remaining, lines)
+    else:
+        scope, credits = "amount", _chosen_amount(remaining, amount)
+    totals = _credit_totals(remaining, credits)
+    if totals.subtotal >= 0 and not (scope == "whole" and not remaining.credit_notes):
+        # (A whole invoice of zero is cancelled by a credit note of zero.)
+        raise ValidationError(
+            {
+                "lines": _(
+                    "Les lignes choisies ne font pas un avoir : leur total est positif ou nul "
+                    "(une ligne de crédit ne se crédite qu'avec la ligne qu'elle réduit)."
+                )
+            }
+        )
+    if -totals.subtotal > remaining.subtotal:
+        raise ValidationError(
+            {
+                "lines": _(
+                    "L'avoir (%(amount)s HT) dépasse ce qui reste à créditer sur la facture "
+                    "%(number)s : %(remaining)s HT (%(remaining_total)s TTC)."
+                )
+                % {
+                    "amount": money(-totals.subtotal, invoice.currency),
+                    "number": invoice.number,
+                    "remaining": money(remaining.subtotal, invoice.currency),
+                    "remaining_total": money(remaining.total, invoice.currency),
+                }
+            }
+        )
+    # compute_credit never lets the VAT credited pass the invoice's, nor leaves VAT behind
+    # once the subtotal is credited; nothing is written if it did.
+    vat_left = remaining.vat_amount + totals.vat_amount
+    if vat_left < 0 or (remaining.subtotal + totals.subtotal == 0 and vat_left != 0):
+        raise RuntimeError(f"A credit note of {invoice} would not add up to it.")
+    return scope, credits, totals
+
+
+def _amounts(document: Invoice) -> tuple[Decimal, Decimal, Decimal]:
+    return document.subtotal, document.vat_amount, document.total
+
+
 @transaction.atomic
 def credit_note_issue(
     *,
@@ -223,8 +271,9 @@ def credit_note_issue(
     earlier = remaining.credit_notes
     if earlier and remaining.subtotal <= 0:
         raise _already_credited(locked, earlier)
-    whole = lines is None and amount is None
-    if locked.status == Invoice.Status.VOID and (earlier or not whole):
+    if locked.status == Invoice.Status.VOID and (
+        earlier or lines is not None or amount is not None
+    ):
         # Void without a credit note: voided before credit notes existed, or rejected (which
         # credit_note_allowed refused); only the whole invoice can get its correction.
         raise ValidationError(
@@ -232,41 +281,7 @@ def credit_note_issue(
             % {"number": locked.number}
         )
 
-    if whole:
-        scope, credits = "whole", _what_is_left(remaining)
-    elif lines is not None:
-        scope, credits = "lines", _chosen_lines(remaining, lines)
-    else:
-        scope, credits = "amount", _chosen_amount(remaining, amount)
-    totals = _credit_totals(remaining, credits)
-    if totals.subtotal >= 0 and not (whole and not earlier):
-        # (A whole invoice of zero is cancelled by a credit note of zero.)
-        raise ValidationError(
-            {
-                "lines": _(
-                    "Les lignes choisies ne font pas un avoir : leur total est positif ou nul "
-                    "(une ligne de crédit ne se crédite qu'avec la ligne qu'elle réduit)."
-                )
-            }
-        )
-    if -totals.subtotal > remaining.subtotal:
-        raise ValidationError(
-            {
-                "lines": _(
-                    "L'avoir (%(amount)s HT) dépasse ce qui reste à créditer sur la facture "
-                    "%(number)s : %(remaining)s HT (%(remaining_total)s TTC)."
-                )
-                % {
-                    "amount": money(-totals.subtotal, locked.currency),
-                    "number": locked.number,
-                    "remaining": money(remaining.subtotal, locked.currency),
-                    "remaining_total": money(remaining.total, locked.currency),
-                }
-            }
-        )
-    left_after = (remaining.subtotal + totals.subtotal, remaining.vat_amount + totals.vat_amount)
-    if left_after[1] < 0 or (left_after[0] == 0 and left_after[1] != 0):
-        raise RuntimeError(f"A credit note of {locked} would not add up to it.")
+    scope, credits, totals = _credit_plan(remaining, lines=lines, amount=amount)
 
     issue_date = timezone.localdate()
     credit_note = _document_create(
@@ -284,16 +299,8 @@ def credit_note_issue(
         buyer=_buyer_snapshot_of(locked),
         credited_lines=[line for _spec, line in credits],
     )
-    if (
-        whole
-        and not earlier
-        and (
-            credit_note.subtotal,
-            credit_note.vat_amount,
-            credit_note.total,
-        )
-        != (-locked.subtotal, -locked.vat_amount, -locked.total)
-    ):
+    negated = (-locked.subtotal, -locked.vat_amount, -locked.total)
+    if scope == "whole" and not earlier and _amounts(credit_note) != negated:
         raise RuntimeError(f"Credit note {credit_note.number} does not cancel {locked}.")
     audit_record(
         organisation=organisation,
@@ -315,7 +322,7 @@ def credit_note_issue(
         ip=ip,
     )
     lifecycle_portal_event(invoice=credit_note, code=InvoiceStatusEvent.Code.ISSUED, actor=actor)
-    if left_after[0] == 0 and locked.status == Invoice.Status.OPEN:
+    if remaining.subtotal + totals.subtotal == 0 and locked.status == Invoice.Status.OPEN:
         # Nothing left to pay: the invoice is void. (A paid one stays paid: its credit notes
         # say what is owed back.)
         locked = _set_status(
