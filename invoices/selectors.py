@@ -161,6 +161,11 @@ class CreditRemaining:
     credited_vat: Decimal
 
     @property
+    def credited(self) -> Decimal:
+        """What the credit notes credited so far, excl. VAT (positive)."""
+        return -self.credited_subtotal
+
+    @property
     def subtotal(self) -> Decimal:
         return self.invoice.subtotal + self.credited_subtotal
 
