@@ -8,6 +8,7 @@ from lxml import etree
 
 from invoices import facturx as invoice_facturx
 from invoices import ubl
+from invoices.services import credit_note_issue
 
 from .test_facturx import CASES, issue_case
 
@@ -106,3 +107,52 @@ def test_ubl_carries_the_same_data_as_the_cii(db, case):
 def test_ubl_is_deterministic(db):
     invoice, _ = issue_case("reverse_charge")
     assert ubl.invoice_xml(invoice) == ubl.invoice_xml(invoice)
+
+
+# --- Download ----------------------------------------------------------------------------------
+
+
+def test_owner_downloads_the_ubl(owner, issue, client_for):
+    invoice = issue(owner.organisation)
+    response = client_for(owner).get(f"/billing/invoices/{invoice.number}/ubl.xml")
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/xml"
+    assert response["Content-Disposition"] == (f'attachment; filename="{invoice.number}-ubl.xml"')
+    assert "private" in response["Cache-Control"]
+    root = etree.fromstring(response.content)
+    assert root.tag == f"{{{ubl.NS_INVOICE}}}Invoice"
+    assert values(root, "cbc:ID/text()") == [invoice.number]
+
+
+def test_a_credit_note_downloads_as_a_ubl_credit_note(owner, issue, client_for):
+    invoice = issue(owner.organisation)
+    credit_note = credit_note_issue(invoice=invoice, actor=None, reason="Doublon")
+    response = client_for(owner).get(f"/billing/invoices/{credit_note.number}/ubl.xml")
+    assert response.status_code == 200
+    assert response["Content-Disposition"] == (
+        f'attachment; filename="{credit_note.number}-ubl.xml"'
+    )
+    root = etree.fromstring(response.content)
+    assert root.tag == f"{{{ubl.NS_CREDIT_NOTE}}}CreditNote"
+    reference = "cac:BillingReference/cac:InvoiceDocumentReference/cbc:ID/text()"
+    assert values(root, reference) == [invoice.number]
+
+
+def _downloads(html: str) -> dict[str, str]:
+    """{link text: href} of the invoice page's download links."""
+    page = etree.fromstring(html, etree.HTMLParser())
+    return {
+        " ".join("".join(link.itertext()).split()): link.get("href")
+        for link in page.xpath('//*[contains(@class, "invoice-downloads")]//a')
+    }
+
+
+def test_invoice_page_offers_pdf_factur_x_and_ubl(owner, issue, client_for):
+    invoice = issue(owner.organisation)
+    html = client_for(owner).get(f"/billing/invoices/{invoice.number}/").content.decode()
+    base = f"/billing/invoices/{invoice.number}/"
+    assert _downloads(html) == {
+        "Factur-X (XML)": f"{base}factur-x.xml",
+        "UBL": f"{base}ubl.xml",
+        f"Télécharger {invoice.number} (PDF)": f"{base}pdf/",
+    }
