@@ -10,7 +10,7 @@ SUPPORT_GROUP = "Support"
 SUPPORT_PERMISSIONS = {
     "accounts": ["organisation", "membership", "billingcontact", "auditevent", "user"],
     "emails": ["email"],
-    "invoices": ["invoice", "invoiceline", "numbersequence"],
+    "invoices": ["invoice", "invoiceline", "invoicestatusevent", "numbersequence"],
     "subscriptions": ["plan", "planprice", "subscription", "confirmation", "accountclosure"],
     "support": ["supportrequest"],
 }

@@ -1,16 +1,20 @@
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import ActionLocation, helpers
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from accounts.models import Organisation
 from accounts.permissions import client_ip
 from billing_portal.formatting import money
 
 from . import services
-from .models import Invoice, InvoiceLine, NumberSequence
+from .models import Invoice, InvoiceLine, InvoiceStatusEvent, NumberSequence
+from .services.lifecycle import CSV_MAX_BYTES, PLATFORM_CODES
 
 # Support acts from the list or from an invoice's page.
 BOTH = [ActionLocation.CHANGE_LIST, ActionLocation.CHANGE_FORM]
@@ -45,8 +49,208 @@ class InvoiceLineInline(admin.TabularInline):
         return False
 
 
+# ---- Lifecycle (« cycle de vie »): the history inline, recording one status, the CSV import.
+
+
+def _platform_choices():
+    """Code and label, in the support user's language (chosen per request, hence callable)."""
+    return [(code.value, f"{code.value} {code.label}") for code in PLATFORM_CODES]
+
+
+class LifecycleForm(forms.Form):
+    """One status the platform reported for an invoice."""
+
+    status = forms.ChoiceField(label=_("Statut"), choices=lambda: _platform_choices())
+    occurred_at = forms.DateTimeField(
+        label=_("Date du statut"),
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        help_text=_("Quand la plateforme l'a émis (heure de Paris)."),
+    )
+    note = forms.CharField(
+        label=_("Note ou motif"),
+        required=False,
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("Le motif de rejet ou de refus transmis par la plateforme. Le client la voit."),
+    )
+
+
+class LifecycleImportForm(forms.Form):
+    file = forms.FileField(
+        label=_("Fichier CSV"),
+        help_text=_(
+            "Une ligne par statut : numéro de facture, statut (code ou libellé : 200 ou "
+            "Déposée), date (AAAA-MM-JJ, AAAA-MM-JJ HH:MM ou JJ/MM/AAAA), note facultative. "
+            "UTF-8, 1 Mo au plus."
+        ),
+    )
+    organisation = forms.ModelChoiceField(
+        label=_("Compte client"),
+        queryset=Organisation.objects.order_by("name"),
+        required=False,
+        help_text=_("Facultatif : n'accepter que les factures de ce compte."),
+    )
+
+
+class InvoiceStatusEventInline(admin.TabularInline):
+    """The history, read-only: written by the services only."""
+
+    model = InvoiceStatusEvent
+    extra = 0
+    can_delete = False
+    fields = ["occurred_at", "code", "source", "actor", "note", "recorded_at"]
+    readonly_fields = fields
+    verbose_name = _("statut")
+    verbose_name_plural = _("Historique des statuts (cycle de vie)")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("actor").order_by("occurred_at", "id")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class LifecycleAdminMixin:
+    """The invoice admin's lifecycle pages: record one platform status for an invoice, and
+    import a CSV of statuses. Both need the support actions' permission (change invoice)
+    and call invoices.services, which validate and audit."""
+
+    change_form_template = "admin/invoices/invoice/change_form.html"
+    change_list_template = "admin/invoices/invoice/change_list.html"
+
+    def get_urls(self):
+        def view(pattern, method, name):
+            return path(pattern, self.admin_site.admin_view(method), name=name)
+
+        return [
+            view("<int:pk>/lifecycle/", self.lifecycle_view, "invoices_invoice_lifecycle"),
+            view(
+                "lifecycle-import/", self.lifecycle_import_view, "invoices_invoice_lifecycle_import"
+            ),
+            *super().get_urls(),
+        ]
+
+    def _lifecycle_allowed(self, request):
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+
+    def _lifecycle_follow_up(self, request, refused=(), rejected=()):
+        """What support must do next: the reform's consequence of each status."""
+        if refused:
+            self.message_user(
+                request,
+                _(
+                    "Refusée par le client : %(numbers)s. Annulez-la par un avoir (action "
+                    "« Annuler par un avoir »)."
+                )
+                % {"numbers": ", ".join(refused)},
+                messages.WARNING,
+            )
+        if rejected:
+            self.message_user(
+                request,
+                _(
+                    "Rejetée par la plateforme : %(numbers)s. Elle est réputée non émise : "
+                    "annulée sans avoir, son numéro reste dans la séquence. Corrigez ce qui a "
+                    "été rejeté puis émettez la facture corrigée, sous un nouveau numéro."
+                )
+                % {"numbers": ", ".join(rejected)},
+                messages.WARNING,
+            )
+
+    def lifecycle_view(self, request, pk):
+        self._lifecycle_allowed(request)
+        invoice = get_object_or_404(Invoice, pk=pk)
+        form = LifecycleForm(request.POST if request.method == "POST" else None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                event = services.invoice_lifecycle_record(
+                    invoice=invoice,
+                    status=form.cleaned_data["status"],
+                    occurred_at=form.cleaned_data["occurred_at"],
+                    source=InvoiceStatusEvent.Source.PLATFORM,
+                    actor=request.user,
+                    note=form.cleaned_data["note"],
+                    ip=client_ip(request),
+                )
+            except ValidationError as exc:
+                form.add_error(None, exc.messages)
+            else:
+                self.message_user(
+                    request,
+                    _("Statut « %(status)s » enregistré pour %(number)s.")
+                    % {"status": event.label, "number": invoice.number},
+                    messages.SUCCESS,
+                )
+                code = event.code
+                self._lifecycle_follow_up(
+                    request,
+                    refused=[invoice.number] if code == InvoiceStatusEvent.Code.REFUSED else [],
+                    rejected=[invoice.number] if code == InvoiceStatusEvent.Code.REJECTED else [],
+                )
+                return redirect(reverse("admin:invoices_invoice_change", args=[invoice.pk]))
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": invoice,
+            "title": _("Enregistrer un statut de la plateforme"),
+            "form": form,
+        }
+        return TemplateResponse(request, "admin/invoices/invoice/lifecycle.html", context)
+
+    def lifecycle_import_view(self, request):
+        self._lifecycle_allowed(request)
+        errors = []
+        form = LifecycleImportForm(
+            request.POST if request.method == "POST" else None,
+            request.FILES if request.method == "POST" else None,
+        )
+        if request.method == "POST" and form.is_valid():
+            upload = form.cleaned_data["file"]
+            if upload.size > CSV_MAX_BYTES:
+                errors = [str(_("Le fichier dépasse 1 Mo : découpez-le."))]
+            else:
+                try:
+                    result = services.invoice_lifecycle_import(
+                        data=upload.read(CSV_MAX_BYTES + 1),
+                        actor=request.user,
+                        ip=client_ip(request),
+                        organisation=form.cleaned_data["organisation"],
+                    )
+                except ValidationError as exc:
+                    errors = exc.messages
+                else:
+                    self.message_user(
+                        request,
+                        _(
+                            "Import terminé : %(recorded)d statut(s) enregistré(s), "
+                            "%(unchanged)d déjà présent(s)."
+                        )
+                        % {"recorded": result.recorded, "unchanged": result.unchanged},
+                        messages.SUCCESS,
+                    )
+                    self._lifecycle_follow_up(
+                        request, refused=result.refused, rejected=result.rejected
+                    )
+                    return redirect(reverse("admin:invoices_invoice_changelist"))
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": _("Importer des statuts de la plateforme (CSV)"),
+            "form": form,
+            "errors": errors,
+        }
+        return TemplateResponse(request, "admin/invoices/invoice/lifecycle_import.html", context)
+
+
 @admin.register(Invoice)
-class InvoiceAdmin(admin.ModelAdmin):
+class InvoiceAdmin(LifecycleAdminMixin, admin.ModelAdmin):
     """Issued invoices and credit notes are read-only: no add (invoice_issue is the only
     way), no edit, no delete. Support may record a payment, cancel an invoice by a credit
     note, or email a document again: all three go through the services, which audit them."""
@@ -57,7 +261,7 @@ class InvoiceAdmin(admin.ModelAdmin):
     search_fields = ["number", "organisation__name", "buyer_legal_name", "buyer_vat_number"]
     list_select_related = ["organisation", "corrects"]
     date_hierarchy = "issue_date"
-    inlines = [InvoiceLineInline]
+    inlines = [InvoiceLineInline, InvoiceStatusEventInline]
     actions = ["mark_paid", "credit_note", "resend_email"]
     fieldsets = [
         (None, {"fields": ["number", "kind", "corrects", "status", "organisation"]}),

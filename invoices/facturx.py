@@ -227,9 +227,9 @@ def embed(pdf: bytes, xml: bytes, invoice: Invoice, *, title: str) -> bytes:
     )
 
 
-def xml_from_pdf(pdf: bytes) -> bytes | None:
-    """The factur-x.xml embedded in a PDF (checked against the XSD), or None."""
+def xml_from_pdf(pdf: bytes, *, check_xsd: bool = True) -> bytes | None:
+    """The factur-x.xml embedded in a PDF (checked against the XSD unless told not), or None."""
     import facturx
 
-    _name, xml = facturx.get_facturx_xml_from_pdf(pdf, check_xsd=True)
+    _name, xml = facturx.get_facturx_xml_from_pdf(pdf, check_xsd=check_xsd)
     return xml or None

@@ -9,6 +9,7 @@ Corrections are credit notes (kind "credit_note", `corrects` the invoice they co
 
 from django.db import models
 from django.db.models import F, Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from .tax import Treatment
@@ -293,3 +294,74 @@ class InvoiceLine(models.Model):
 
     def delete(self, *args, **kwargs):
         raise ImmutableInvoiceError("Invoice lines cannot be deleted.")
+
+
+class InvoiceStatusEvent(models.Model):
+    """One dated step of a document's life, with where it comes from: the portal's own
+    statuses (issued, paid, void), written by the services that change them, and the
+    French e-invoicing lifecycle statuses (« cycle de vie », codes of the external
+    specifications: 200 Déposée …), which support records from the platform
+    (invoices.services.lifecycle). Append-only; docs/invoices.md, "Lifecycle"."""
+
+    class Code(models.TextChoices):
+        # The portal's own statuses.
+        ISSUED = "issued", _("Émise")
+        PAID = "paid", _("Payée")
+        VOID = "void", _("Annulée")
+        # The reform's lifecycle statuses, by their code in the external specifications.
+        DEPOSITED = "200", _("Déposée")
+        APPROVED = "205", _("Approuvée")
+        REFUSED = "210", _("Refusée")
+        CASHED = "212", _("Encaissée")
+        REJECTED = "213", _("Rejetée")
+
+    class Source(models.TextChoices):
+        PORTAL = "portal", _("Portail")
+        PLATFORM = "platform", _("Plateforme (saisi par le support)")
+        IMPORT = "import", _("Import CSV du support")
+
+    invoice = models.ForeignKey(
+        Invoice, verbose_name=_("facture"), on_delete=models.PROTECT, related_name="status_events"
+    )
+    code = models.CharField(_("statut"), max_length=10, choices=Code.choices)
+    occurred_at = models.DateTimeField(_("date du statut"))
+    recorded_at = models.DateTimeField(_("enregistré le"), default=timezone.now)
+    source = models.CharField(_("source"), max_length=10, choices=Source.choices)
+    actor = models.ForeignKey(
+        "accounts.User",
+        verbose_name=_("auteur"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    note = models.TextField(_("note"), blank=True)
+
+    class Meta:
+        verbose_name = _("statut de facture")
+        verbose_name_plural = _("historique des statuts")
+        ordering = ["invoice", "occurred_at", "id"]
+        indexes = [models.Index(fields=["invoice", "occurred_at"], name="invoice_status_event_at")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(code__in=["issued", "paid", "void", "200", "205", "210", "212", "213"]),
+                name="invoice_status_event_code_known",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.invoice_id} {self.code} {self.occurred_at:%Y-%m-%d}"
+
+    @property
+    def label(self) -> str:
+        return self.Code(self.code).label
+
+    @property
+    def source_public(self) -> str:
+        """Where the status comes from, as the owner reads it (not who typed it)."""
+        return _("Portail") if self.source == self.Source.PORTAL else _("Plateforme agréée")
+
+    @property
+    def is_lifecycle(self) -> bool:
+        """A status of the reform's lifecycle (it has a numeric code)."""
+        return self.code.isdigit()

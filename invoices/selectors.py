@@ -9,7 +9,7 @@ from django.utils.http import RFC3986_SUBDELIMS
 
 from accounts.models import Organisation
 
-from .models import Invoice
+from .models import Invoice, InvoiceStatusEvent
 
 INVOICES_PER_PAGE = 25
 
@@ -50,8 +50,9 @@ def _url_maker(name: str):
 
 
 def invoice_document(*, organisation: Organisation, number: str) -> Invoice | None:
-    """One invoice of this account with its lines, the invoice it corrects (a credit note)
-    and its credit note (a void invoice), or None (another account's is None too)."""
+    """One invoice of this account with its lines, the invoice it corrects (a credit note),
+    its credit note (a void invoice) and its status history, oldest first (`history`), or
+    None (another account's is None too)."""
     return (
         Invoice.objects.filter(organisation=organisation, number=number)
         .select_related("corrects")
@@ -63,6 +64,13 @@ def invoice_document(*, organisation: Organisation, number: str) -> Invoice | No
                     "number", "issue_date", "corrects_id"
                 ),
                 to_attr="credit_notes",
+            ),
+            Prefetch(
+                "status_events",
+                queryset=InvoiceStatusEvent.objects.order_by("occurred_at", "id").only(
+                    "invoice_id", "code", "occurred_at", "source", "note"
+                ),
+                to_attr="history",
             ),
         )
         .first()

@@ -1,10 +1,12 @@
 """The Factures tab: organisation details, renewal estimate, invoice contacts and history,
-each invoice online and as a PDF. Owner only; lookups scoped to the signed-in account."""
+each invoice online and as a PDF, a period's invoices as a ZIP or a CSV. Owner only;
+lookups scoped to the signed-in account."""
 
 from django.contrib import messages
-from django.http import FileResponse, Http404, HttpResponse
+from django.http import FileResponse, Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
+from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 
 from accounts import services as account_services
@@ -12,7 +14,8 @@ from accounts.forms import OrganisationAddressForm, OrganisationVatForm, service
 from accounts.permissions import client_ip, portal_view
 from accounts.selectors import billing_recipients
 
-from . import hooks, pdf, selectors, ubl
+from . import exports, hooks, pdf, selectors, ubl
+from .forms import ExportPeriodForm
 
 TAB_TEMPLATE = "invoices/invoices.html"
 
@@ -35,6 +38,7 @@ def _tab_context(request, **extra):
         "invoices": selectors.invoices_page(
             organisation=organisation, page_number=request.GET.get("page") or 1
         ),
+        "export_form": ExportPeriodForm(organisation=organisation),
         **extra,
     }
 
@@ -123,6 +127,11 @@ def invoice_detail(request, number):
             "invoice": invoice,
             "lines": list(invoice.lines.all()),
             "credit_note": next(iter(invoice.credit_notes), None),
+            "history": invoice.history,
+            # The platform's latest word, shown beside the portal's status.
+            "platform_status": next(
+                (event for event in reversed(invoice.history) if event.is_lifecycle), None
+            ),
         },
     )
 
@@ -161,3 +170,37 @@ def invoice_ubl(request, number):
     response["Content-Disposition"] = f'attachment; filename="{invoice.ubl_filename}"'
     response["Cache-Control"] = "private, no-store"
     return response
+
+
+def _export(request, extension, stream, content_type):
+    """A period's export, streamed; the tab with the form's errors when the period is wrong
+    or holds no invoice (a GET form: works without JavaScript). No period asked: the
+    current year."""
+    organisation = request.organisation
+    form = ExportPeriodForm(request.GET or None, organisation=organisation)
+    if not form.is_bound:
+        form = ExportPeriodForm(form.initial, organisation=organisation)
+    if not form.is_valid():
+        return _render_tab(request, export_form=form)
+    period = form.period
+    response = StreamingHttpResponse(
+        stream(organisation=organisation, period=period), content_type=content_type
+    )
+    filename = exports.export_filename(
+        organisation=organisation, period=period, extension=extension
+    )
+    response["Content-Disposition"] = content_disposition_header(True, filename)
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@portal_view(owner_only=True)
+def invoices_export_zip(request):
+    """Every invoice and credit note of the period: PDFs and Factur-X XML in one ZIP."""
+    return _export(request, "zip", exports.zip_stream, "application/zip")
+
+
+@portal_view(owner_only=True)
+def invoices_export_csv(request):
+    """The period's invoices and credit notes as a CSV, for the accountant."""
+    return _export(request, "csv", exports.csv_stream, "text/csv; charset=utf-8")

@@ -69,3 +69,32 @@ def test_support_action_on_a_missing_account_is_a_404(client, support_user):
         client.get(reverse("admin:accounts_organisation_change_plan", args=[999999])).status_code
         == 404
     )
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("page", ["lifecycle", "lifecycle_import"])
+def test_lifecycle_pages(client, actors, owner, role, page):
+    """Recording a platform status and importing a CSV of them: support only, like the other
+    support actions."""
+    from invoices.services import invoice_issue
+    from invoices.totals import LineSpec
+
+    invoice = invoice_issue(
+        organisation=owner.organisation,
+        lines=[LineSpec(description="Pack", quantity=1, unit_price=100)],
+    )
+    args = [invoice.pk] if page == "lifecycle" else []
+    url = reverse(f"admin:invoices_invoice_{page}", args=args)
+    if actors[role] is not None:
+        client.force_login(actors[role])
+    for response in (client.get(url), client.post(url, {})):
+        if role == "support":
+            assert response.status_code == 200
+        else:
+            assert response.status_code == 302 and "/admin/login/" in response["Location"]
+    assert invoice.status_events.count() == 1  # « émise » only: nothing was recorded
+
+
+def test_lifecycle_of_a_missing_invoice_is_a_404(client, support_user):
+    client.force_login(support_user)
+    assert client.get(reverse("admin:invoices_invoice_lifecycle", args=[999999])).status_code == 404

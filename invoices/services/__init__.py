@@ -1,5 +1,6 @@
 """The only writes to invoices, by noun: issuing an invoice (issuing.py), cancelling one with
-a credit note (credit_notes.py), changing a status (status.py), and what both kinds of
+a credit note (credit_notes.py), changing a status (status.py), the dated status history
+and the platform's statuses (lifecycle.py), and what both kinds of
 document share, numbering, snapshots, email (documents.py). The amounts come from
 invoices.totals, which previews them without writing.
 """
@@ -7,6 +8,7 @@ invoices.totals, which previews them without writing.
 from .credit_notes import credit_note_issue
 from .documents import buyer_address_lines, buyer_siren, buyer_street_lines, invoice_email_resend
 from .issuing import PAYMENT_TERM, invoice_issue
+from .lifecycle import invoice_lifecycle_import, invoice_lifecycle_record
 from .status import invoice_mark_paid
 
 __all__ = [
@@ -17,5 +19,7 @@ __all__ = [
     "credit_note_issue",
     "invoice_email_resend",
     "invoice_issue",
+    "invoice_lifecycle_import",
+    "invoice_lifecycle_record",
     "invoice_mark_paid",
 ]

@@ -15,10 +15,11 @@ from django.utils.translation import gettext as _
 from accounts.audit import audit_record
 from accounts.models import Organisation
 
-from ..models import Invoice
+from ..models import Invoice, InvoiceStatusEvent
 from ..tax import TaxRule
 from ..totals import LineSpec, compute
 from .documents import _audit_after, _buyer_snapshot_of, _document_create, _document_send
+from .history import credit_note_allowed, lifecycle_portal_event
 from .status import _set_status
 
 
@@ -47,6 +48,7 @@ def _lock_invoice_to_credit(invoice: Invoice, organisation: Organisation) -> Inv
             )
             % {"number": locked.number}
         )
+    credit_note_allowed(locked)
     return locked
 
 
@@ -95,6 +97,7 @@ def _credit_note_create(
         after={**_audit_after(credit_note), "corrects": corrects.number, "reason": reason},
         ip=ip,
     )
+    lifecycle_portal_event(invoice=credit_note, code=InvoiceStatusEvent.Code.ISSUED, actor=actor)
     _document_send(credit_note, organisation)
     return credit_note
 
@@ -149,5 +152,6 @@ def credit_note_issue(
         by_support=by_support,
         ip=ip,
         extra={"credit_note": credit_note.number, "reason": reason},
+        events=(InvoiceStatusEvent.Code.VOID,),
     )
     return credit_note

@@ -17,9 +17,10 @@ from django.utils.translation import gettext as _
 from accounts.audit import audit_record
 from accounts.models import Organisation
 
-from ..models import Invoice
+from ..models import Invoice, InvoiceStatusEvent
 from ..totals import LineSpec, compute, invoice_currency, organisation_tax_rule
 from .documents import _audit_after, _buyer_snapshot, _document_create, _document_send
+from .history import lifecycle_issue_time, lifecycle_portal_event
 
 PAYMENT_TERM = timedelta(days=30)
 
@@ -73,6 +74,12 @@ def invoice_issue(
         support=by_support,
         after=_audit_after(invoice),
         ip=ip,
+    )
+    lifecycle_portal_event(
+        invoice=invoice,
+        code=InvoiceStatusEvent.Code.ISSUED,
+        actor=actor,
+        occurred_at=lifecycle_issue_time(issue_date),
     )
     _document_send(invoice, organisation)
     return invoice

@@ -6,12 +6,23 @@ from django.utils.translation import gettext as _
 
 from accounts.audit import audit_record
 
-from ..models import Invoice
+from ..models import Invoice, InvoiceStatusEvent
+from .history import lifecycle_portal_event
 
 
 def _set_status(
-    *, invoice, new: str, allowed_from: set[str], action: str, actor, by_support, ip, extra=None
+    *,
+    invoice,
+    new: str,
+    allowed_from: set[str],
+    action: str,
+    actor,
+    by_support,
+    ip,
+    extra=None,
+    events=(),
 ):
+    """Change the status, audit it, and add `events` (portal steps) to the history."""
     locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
     if locked.status == new:
         return locked
@@ -31,6 +42,8 @@ def _set_status(
         after={"number": locked.number, "status": new, **(extra or {})},
         ip=ip,
     )
+    for code in events:
+        lifecycle_portal_event(invoice=locked, code=code, actor=actor)
     return Invoice.objects.get(pk=locked.pk)
 
 
@@ -47,4 +60,7 @@ def invoice_mark_paid(
         actor=actor,
         by_support=by_support,
         ip=ip,
+        # « Encaissée » (212), the status the seller transmits for services: it follows
+        # from the payment.
+        events=(InvoiceStatusEvent.Code.PAID, InvoiceStatusEvent.Code.CASHED),
     )

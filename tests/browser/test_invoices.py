@@ -1,7 +1,14 @@
 """The « Factures » tab in a browser, on the demo data: address, VAT number, INV-10682."""
 
+import csv
+import io
+import zipfile
+from datetime import date
+from decimal import Decimal
+
 import pytest
 from django.core.management import call_command
+from lxml import etree
 from playwright.sync_api import expect
 from pypdf import PdfReader
 
@@ -80,3 +87,75 @@ def test_open_inv_10682_online_and_download_its_pdf(new_page, demo, tmp_path):
     assert path.read_bytes().startswith(b"%PDF")
     text = "".join(p.extract_text() for p in PdfReader(path).pages)
     assert "INV-10682" in text
+
+
+def _lyon_numbers(demo, start, end):
+    return list(
+        Invoice.objects.filter(organisation=demo, issue_date__gte=start, issue_date__lte=end)
+        .order_by("sequence")
+        .values_list("number", flat=True)
+    )
+
+
+@pytest.mark.parametrize("java_script_enabled", [True, False], ids=["js", "no-js"])
+def test_download_a_period_as_zip_and_as_csv(new_page, demo, tmp_path, java_script_enabled):
+    page = new_page(accept_downloads=True, java_script_enabled=java_script_enabled)
+    _open_invoices_tab(page)
+    issued = Invoice.objects.get(number="INV-10682").issue_date
+    export = page.get_by_test_id("invoice-export")
+
+    # From-to dates: the day INV-10682 was issued, both ends included.
+    export.get_by_label("Du").fill(issued.isoformat())
+    export.get_by_label("Au").fill(issued.isoformat())
+    with page.expect_download() as download_info:
+        export.get_by_role("button", name="Télécharger les factures (ZIP)").click()
+    download = download_info.value
+    assert download.suggested_filename == (
+        f"factures-festival-international-du-film-de-lyon-{issued}_{issued}.zip"
+    )
+    path = tmp_path / "export.zip"
+    download.save_as(path)
+    numbers = _lyon_numbers(demo, issued, issued)
+    assert "INV-10682" in numbers
+    with zipfile.ZipFile(path) as archive:
+        assert archive.namelist() == [f"{n}.{ext}" for n in numbers for ext in ("pdf", "xml")]
+        assert archive.read("INV-10682.pdf").startswith(b"%PDF")
+        xml = etree.fromstring(archive.read("INV-10682.xml"))
+        assert "INV-10682" in xml.xpath("string(//*[local-name()='ExchangedDocument'])")
+
+    # The whole year, as a list for the accountant.
+    export.get_by_label("Du").fill("")
+    export.get_by_label("Au").fill("")
+    export.get_by_label("Année").select_option(str(issued.year))
+    with page.expect_download() as download_info:
+        export.get_by_role("button", name="Télécharger la liste (CSV)").click()
+    download = download_info.value
+    assert download.suggested_filename.endswith(f"-{issued.year}.csv")
+    path = tmp_path / "export.csv"
+    download.save_as(path)
+    text = path.read_text(encoding="utf-8")
+    assert text.startswith("\ufeffNuméro;Type;")
+    rows = list(csv.reader(io.StringIO(text[1:]), delimiter=";"))
+    year = _lyon_numbers(demo, date(issued.year, 1, 1), date(issued.year, 12, 31))
+    assert [row[0] for row in rows[1:]] == year
+    row = next(row for row in rows if row[0] == "INV-10682")
+    invoice = Invoice.objects.get(number="INV-10682")
+    assert row[3] == invoice.issue_date.isoformat()
+    column = dict(zip(rows[0], row, strict=True))
+    assert Decimal(column["Montant HT"]) == invoice.subtotal
+    assert Decimal(column["TVA 20 %"]) == invoice.vat_amount
+    assert Decimal(column["Total TTC"]) == invoice.total
+    assert column["Statut"] == "À payer"
+
+
+def test_export_with_reversed_dates_says_why(new_page, demo):
+    page = new_page()
+    _open_invoices_tab(page)
+    export = page.get_by_test_id("invoice-export")
+    export.get_by_label("Du").fill("2026-03-31")
+    export.get_by_label("Au").fill("2026-01-01")
+    export.get_by_role("button", name="Télécharger la liste (CSV)").click()
+    expect(page.get_by_test_id("invoice-export").get_by_role("alert")).to_have_text(
+        "La date de début doit précéder la date de fin."
+    )
+    expect(page.get_by_test_id("invoice-export").get_by_label("Du")).to_have_value("2026-03-31")
