@@ -32,6 +32,7 @@ from accounts.vat import vat_prefix
 from billing_portal.formatting import last_day
 
 from .models import Invoice
+from .references import rf_reference
 from .tax import Treatment
 
 # BT-24, the specification identifier: EN 16931 itself (both syntaxes).
@@ -405,7 +406,7 @@ def _data(invoice: Invoice) -> Document:
         buyer=_buyer(invoice),
         period=_period(invoice.period_start, invoice.period_end),
         vat_on_invoice_date=bool(invoice.seller_vat_on_debits) if category == "S" else None,
-        payment_reference="" if invoice.is_credit_note else invoice.number,
+        payment_reference="" if invoice.is_credit_note else rf_reference(invoice.number),
         payment_account=payment_account,
         vat=(
             VatBreakdown(

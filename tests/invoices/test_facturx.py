@@ -15,6 +15,7 @@ from pypdf import PdfReader
 from invoices import einvoice, pdf
 from invoices import facturx as invoice_facturx
 from invoices.models import Invoice
+from invoices.references import rf_reference
 from invoices.services import credit_note_issue, invoice_issue
 from invoices.totals import LineSpec
 from tests.factories import InvoiceFactory, OrganisationFactory
@@ -256,7 +257,7 @@ def test_invoice_document_parties_lines_payment(settings, db):
     assert period == ["20260927", "20270228"]
 
     # Payment: SEPA credit transfer to the seller's IBAN, quoting the number, due date.
-    assert text(root, f"{SETTLEMENT}/ram:PaymentReference") == document.number
+    assert text(root, f"{SETTLEMENT}/ram:PaymentReference") == rf_reference(document.number)
     means = f"{SETTLEMENT}/ram:SpecifiedTradeSettlementPaymentMeans"
     assert text(root, f"{means}/ram:TypeCode") == "58"
     assert text(root, f"{means}/ram:PayeePartyCreditorFinancialAccount/ram:IBANID") == (

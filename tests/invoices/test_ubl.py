@@ -8,6 +8,7 @@ from lxml import etree
 
 from invoices import facturx as invoice_facturx
 from invoices import ubl
+from invoices.references import rf_reference
 from invoices.services import credit_note_issue
 
 from .test_facturx import CASES, issue_case
@@ -38,7 +39,7 @@ def test_an_invoice_is_a_ubl_invoice_for_en16931_and_the_french_framework(db):
     assert values(root, "cbc:InvoiceTypeCode/text()") == ["380"]
     assert values(root, "cbc:DueDate/text()") == [invoice.due_date.isoformat()]
     assert values(root, "cac:PaymentMeans/cbc:PaymentMeansCode/text()") == ["58"]
-    assert values(root, "cac:PaymentMeans/cbc:PaymentID/text()") == [invoice.number]
+    assert values(root, "cac:PaymentMeans/cbc:PaymentID/text()") == [rf_reference(invoice.number)]
     notes = values(root, "cbc:Note/text()")
     assert [note[:5] for note in notes] == ["#AAB#", "#PMD#", "#PMT#"]
     # Negative unit price (the unused period's credit): negative quantity, positive price.
