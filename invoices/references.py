@@ -1,17 +1,14 @@
-"""The reference a bank transfer carries: an invoice's ISO 11649 structured creditor
-reference (« référence structurée du créancier », RF and two check digits).
+"""The payment reference of an invoice: an ISO 11649 structured creditor reference (« RF »).
 
-It is derived from the invoice number alone, so nothing is stored: the same number always
-gives the same reference, and a reference read back from a bank statement names its invoice
-(payments.matching). python-stdnum checks it; the check digits are ISO 7064 MOD 97-10 over
-the reference with "RF00" moved to its end, as ISO 11649 says.
+Banks carry it from the payer's transfer to the seller's statement in a field of its own
+(camt.053 ``<CdtrRefInf>``), where a free-text reference may be cut or retyped; its two check
+digits catch a mistyped one. It is derived from the invoice number alone, so it never needs
+storing: ``INV-10682`` → ``RF19INV10682`` (printed in groups of four, ``RF19 INV1 0682``),
+and a reference read back from a statement names its invoice (payments.matching).
 """
 
 from stdnum import iso11649
 from stdnum.iso7064 import mod_97_10
-
-# ISO 11649: at most 21 characters after "RF" and the two check digits.
-MAX_BODY = 21
 
 
 def rf_body(invoice_number: str) -> str:
@@ -21,16 +18,14 @@ def rf_body(invoice_number: str) -> str:
 
 
 def rf_reference(invoice_number: str) -> str:
-    """ "RF" + two check digits + the invoice number's letters and digits, compact (no
-    spaces): "INV-10682" → "RF19INV10682". Raises ValueError for a number without letters or
-    digits, or longer than ISO 11649 allows (21 characters)."""
+    """The compact RF reference of an invoice number (its letters and digits, upper case)."""
     body = rf_body(invoice_number)
-    if not body or len(body) > MAX_BODY:
-        raise ValueError(f"No ISO 11649 reference can carry {invoice_number!r}.")
-    reference = f"RF{mod_97_10.calc_check_digits(body + 'RF')}{body}"
-    return iso11649.validate(reference)
+    if not 0 < len(body) <= 21:
+        raise ValueError(f"No ISO 11649 reference can be made from {invoice_number!r}.")
+    # ISO 11649: the check digits make int(body + "RF" + digits, base 36 per character) ≡ 1 mod 97.
+    return iso11649.validate(f"RF{mod_97_10.calc_check_digits(body + 'RF')}{body}")
 
 
-def rf_format(reference: str) -> str:
-    """The reference printed in groups of four ("RF19 INV1 0682"), as payers type it."""
-    return iso11649.format(reference)
+def rf_reference_display(invoice_number: str) -> str:
+    """The same, in groups of four characters as it is printed and read aloud."""
+    return iso11649.format(rf_reference(invoice_number))

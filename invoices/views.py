@@ -14,7 +14,7 @@ from accounts.forms import OrganisationAddressForm, OrganisationVatForm, service
 from accounts.permissions import client_ip, portal_view
 from accounts.selectors import billing_recipients
 
-from . import exports, hooks, pdf, selectors
+from . import exports, hooks, pdf, selectors, ubl
 from .forms import ExportPeriodForm
 
 TAB_TEMPLATE = "invoices/invoices.html"
@@ -137,7 +137,7 @@ def invoice_detail(request, number):
             "tab": "invoices",
             "invoice": invoice,
             "lines": list(invoice.lines.all()),
-            "credit_note": next(iter(invoice.credit_notes), None),
+            "credit_notes": invoice.credit_notes,
             "history": invoice.history,
             # The platform's latest word, shown beside the portal's status.
             "platform_status": next(
@@ -169,6 +169,16 @@ def invoice_facturx(request, number):
     invoice = _invoice_or_404(request, number)
     response = HttpResponse(pdf.invoice_facturx_xml(invoice), content_type="application/xml")
     response["Content-Disposition"] = f'attachment; filename="{invoice.facturx_filename}"'
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@portal_view(owner_only=True)
+def invoice_ubl(request, number):
+    """Download the invoice as UBL 2.1: the same EN 16931 data as its Factur-X XML."""
+    invoice = _invoice_or_404(request, number)
+    response = HttpResponse(ubl.invoice_xml(invoice), content_type="application/xml")
+    response["Content-Disposition"] = f'attachment; filename="{invoice.ubl_filename}"'
     response["Cache-Control"] = "private, no-store"
     return response
 

@@ -613,11 +613,6 @@ admin.site.unregister(Invoice)
 class InvoiceWithPaymentsAdmin(InvoiceAdmin):
     actions = ["record_payment", *InvoiceAdmin.actions]
     inlines = [*InvoiceAdmin.inlines, InvoiceAllocationInline]
-    list_display = [*InvoiceAdmin.list_display, "due_display"]
-
-    @admin.display(description=_("reste à payer"))
-    def due_display(self, obj):
-        return money(obj.amount_due, obj.currency) if obj.status == Invoice.Status.OPEN else ""
 
     @admin.action(
         description=_("Enregistrer le paiement"),

@@ -20,7 +20,6 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from django.db.models import F
 from django.db.models.functions import Upper
 from stdnum import iso11649
 
@@ -28,6 +27,7 @@ from accounts.models import Organisation
 from invoices import numbering
 from invoices.models import Invoice
 from invoices.references import rf_body
+from invoices.selectors import with_credit_sums
 
 from .models import BankEntry, Payment
 
@@ -150,10 +150,13 @@ def _open_invoices(organisation_ids: set[int]) -> dict[int, list[Invoice]]:
     by_account: dict[int, list[Invoice]] = defaultdict(list)
     for chunk in _chunks(sorted(organisation_ids)):
         invoices = (
-            Invoice.objects.filter(
-                organisation_id__in=chunk, kind=Invoice.Kind.INVOICE, status=Invoice.Status.OPEN
+            with_credit_sums(
+                Invoice.objects.filter(
+                    organisation_id__in=chunk,
+                    kind=Invoice.Kind.INVOICE,
+                    status=Invoice.Status.OPEN,
+                )
             )
-            .annotate(due=F("total") - F("amount_paid"))
             .only("number", "organisation_id", "currency", "status", "total", "amount_paid")
             .order_by("due_date", "sequence")
         )
@@ -233,7 +236,7 @@ def _match_by_payer(entries: list[BankEntry], matches: dict[int, Match]) -> None
         same = [
             invoice
             for invoice in open_invoices.get(account, [])
-            if invoice.currency == entry.currency and invoice.due == entry.amount
+            if invoice.currency == entry.currency and invoice.amount_due == entry.amount
         ]
         if len(same) == 1:
             matches[entry.pk] = Match(

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from accounts.models import Organisation
 from invoices.models import Invoice
+from invoices.selectors import with_credit_sums
 
 from .matching import number_of_reference, numbers_in, references_in
 from .models import Allocation, BankEntry, Payment, Refund
@@ -52,8 +53,10 @@ def account_payments(*, organisation: Organisation) -> AccountPayments:
     """Support's view of an account's money, in six queries whatever the number of rows."""
     today = timezone.localdate()
     open_invoices = list(
-        Invoice.objects.filter(
-            organisation=organisation, kind=Invoice.Kind.INVOICE, status=Invoice.Status.OPEN
+        with_credit_sums(
+            Invoice.objects.filter(
+                organisation=organisation, kind=Invoice.Kind.INVOICE, status=Invoice.Status.OPEN
+            )
         ).order_by("due_date", "sequence")
     )
     balance, overdue = {}, {}
@@ -97,9 +100,11 @@ def entry_candidates(*, entry: BankEntry, query: str = "") -> list[Invoice]:
     """The open invoices a queued entry could pay, most likely first: those matching
     stored when it was queued, those its text names, those of exactly its amount; or, with
     `query`, those whose number or account name contains it."""
-    base = Invoice.objects.filter(
-        kind=Invoice.Kind.INVOICE, status=Invoice.Status.OPEN, currency=entry.currency
-    ).select_related("organisation")
+    base = with_credit_sums(
+        Invoice.objects.filter(
+            kind=Invoice.Kind.INVOICE, status=Invoice.Status.OPEN, currency=entry.currency
+        ).select_related("organisation")
+    )
     query = " ".join(str(query or "").split())[:100]
     if query:
         found = list(

@@ -1,8 +1,8 @@
-"""The only writes to invoices, by noun: issuing an invoice (issuing.py), cancelling one with
-a credit note (credit_notes.py), changing a status and recording what payments settled
-(status.py), the dated status history and the platform's statuses (lifecycle.py), and what
-both kinds of document share, numbering, snapshots, email (documents.py). The amounts come from
-invoices.totals, which previews them without writing.
+"""The only writes to invoices, by noun: issuing an invoice (issuing.py), crediting one in
+full or in part with a credit note (credit_notes.py), changing a status and recording what
+payments settled (status.py), the dated status history and the platform's statuses
+(lifecycle.py), and what both kinds of document share, numbering, snapshots, email
+(documents.py). The amounts come from invoices.totals, which previews them without writing.
 """
 
 from .credit_notes import credit_note_issue

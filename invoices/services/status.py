@@ -100,10 +100,10 @@ def invoice_payments_record(
     allocations to it (the payments app computes it, in the transaction that changes them),
     and `paid_on`, the date of the payment that completes it.
 
-    Settled in full, an open invoice becomes paid (invoice_mark_paid: « Payée » and
-    « Encaissée » on that date). An allocation undone below the total makes a paid invoice
-    open again (« Paiement annulé »). A void invoice takes nothing more; a credit note is
-    never paid.
+    Settled in full (its total less its credit notes), an open invoice becomes paid
+    (invoice_mark_paid: « Payée » and « Encaissée » on that date). An allocation undone
+    below that makes a paid invoice open again (« Paiement annulé »). A void invoice takes
+    nothing more; a credit note is never paid.
     """
     locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
     if locked.is_credit_note:
@@ -122,16 +122,14 @@ def invoice_payments_record(
         )
     if amount_paid != locked.amount_paid:
         Invoice.objects.filter(pk=locked.pk).update(amount_paid=amount_paid)
-    if locked.status == Invoice.Status.OPEN and amount_paid == locked.total:
+    # What payments must settle: the total less what credit notes took off it.
+    asked = locked.total - locked.credited
+    if locked.status == Invoice.Status.OPEN and amount_paid >= asked:
         return invoice_mark_paid(
             invoice=locked, paid_on=paid_on, actor=actor, by_support=by_support, ip=ip
         )
     # Paid by its allocations (not ticked before payments were recorded), and no more.
-    if (
-        locked.status == Invoice.Status.PAID
-        and locked.amount_paid == locked.total
-        and amount_paid < locked.total
-    ):
+    if locked.status == Invoice.Status.PAID and locked.amount_paid >= asked > amount_paid:
         return _set_status(
             invoice=locked,
             new=Invoice.Status.OPEN,

@@ -128,7 +128,7 @@ def allocate(
     date for money received before it)."""
     allocations = []
     for invoice in invoices:
-        due = invoice.total - invoice.amount_paid
+        due = invoice.amount_due  # its total, less its credit notes and earlier payments
         paid_on = None
         before = invoice.amount_paid
         for source in sources:

@@ -272,17 +272,46 @@ def test_a_paid_or_cancelled_invoice_takes_no_more(owner, lyon):
     assert [a.invoice.number for a in second.allocations.all()] == ["INV-10681"]
 
 
-def test_a_partly_paid_invoice_is_not_cancelled_until_its_allocations_are_undone(
-    owner, lyon, support_user
-):
-    target = lyon["INV-10682"]
-    payment = pay(owner.organisation, "1000.00", [target])
+def test_a_credit_note_takes_off_at_most_what_is_left_to_pay(owner, lyon, support_user):
+    target = lyon["INV-10682"]  # 7 200,00, no VAT
+    payment = pay(owner.organisation, "3000.00", [target])
     with pytest.raises(ValidationError) as refused:
         credit_note_issue(invoice=fresh(target), actor=support_user, reason="Erreur")
-    assert "déjà reçu 1\xa0000,00\xa0€" in refused.value.messages[0]
-    allocation_reverse(allocation=payment.allocations.get(), reason="Avant avoir", actor=None)
-    credit_note_issue(invoice=fresh(target), actor=support_user, reason="Erreur")
+    assert "déjà reçu 3\xa0000,00\xa0€" in refused.value.messages[0]
+    assert "au plus 4\xa0200,00\xa0€ TTC" in refused.value.messages[0]
+    with pytest.raises(ValidationError):
+        credit_note_issue(
+            invoice=fresh(target), actor=support_user, reason="Geste", amount=Decimal("4200.01")
+        )
+    # 1 000,00 credited: 3 200,00 left to pay.
+    credit_note_issue(
+        invoice=fresh(target), actor=support_user, reason="Geste", amount=Decimal("1000.00")
+    )
+    assert fresh(target).amount_due == Decimal("3200.00")
+    # The rest credited: payments and credit notes settle it, the invoice is paid today.
+    credit_note_issue(
+        invoice=fresh(target), actor=support_user, reason="Geste", amount=Decimal("3200.00")
+    )
+    settled = fresh(target)
+    assert (settled.status, settled.paid_on) == ("paid", timezone.localdate())
+    # Its payment undone: the invoice asks the 3 000,00 again, and can then be credited.
+    allocation_reverse(allocation=payment.allocations.get(), reason="Erreur", actor=None)
+    reopened = fresh(target)
+    assert (reopened.status, reopened.amount_due) == ("open", Decimal("3000.00"))
+    credit_note_issue(invoice=reopened, actor=support_user, reason="Erreur")
     assert fresh(target).status == Invoice.Status.VOID
+
+
+def test_a_payment_settles_what_credit_notes_left(owner, lyon, support_user):
+    target = lyon["INV-10681"]  # 1 200,00
+    credit_note_issue(invoice=target, actor=support_user, reason="Geste", amount=Decimal("200.00"))
+    payment = pay(owner.organisation, "1200.00", [fresh(target)])
+    assert fresh(target).status == "paid"
+    # 1 000,00 to it, the 200,00 left to the oldest other open invoice.
+    assert [(a.invoice.number, a.amount) for a in payment.allocations.order_by("pk")] == [
+        ("INV-10681", Decimal("1000.00")),
+        ("INV-10680", Decimal("200.00")),
+    ]
 
 
 def test_the_support_overview_of_an_accounts_money(owner, lyon, nordic):

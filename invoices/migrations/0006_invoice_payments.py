@@ -22,7 +22,7 @@ def paid_on_from_history(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('invoices', '0004_invoice_status_events'),
+        ('invoices', '0005_partial_credit_notes'),
     ]
 
     operations = [
@@ -54,4 +54,13 @@ class Migration(migrations.Migration):
             constraint=models.CheckConstraint(condition=models.Q(('code__in', ['issued', 'paid', 'unpaid', 'void', '200', '205', '210', '212', '213'])), name='invoice_status_event_code_known'),
         ),
         migrations.RunPython(paid_on_from_history, migrations.RunPython.noop),
+        # The Factures tab lists what is left to pay: amount_paid joins its index.
+        migrations.RemoveIndex(
+            model_name='invoice',
+            name='invoice_account_list',
+        ),
+        migrations.AddIndex(
+            model_name='invoice',
+            index=models.Index(fields=['organisation', '-sequence', 'id', 'number', 'kind', 'status', 'issue_date', 'total', 'currency', 'refund_owed', 'amount_paid'], name='invoice_account_list'),
+        ),
     ]
