@@ -88,6 +88,8 @@ def _credit_note_create(
         language=corrects.language,
         totals=totals,
         buyer=_buyer_snapshot_of(corrects),
+        # The services it cancels were rendered when the invoice says.
+        service_date=corrects.service_date,
     )
     audit_record(
         organisation=organisation,
