@@ -40,7 +40,7 @@ def seller_check(app_configs=None, **kwargs):
 
     from accounts.vat import is_eu, is_valid_eu_vat_number
 
-    from .facturx import split_address
+    from .einvoice import split_address
 
     seller = settings.SELLER
     found = []

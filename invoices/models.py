@@ -247,6 +247,10 @@ class Invoice(models.Model):
         return f"{self.number}.xml"
 
     @property
+    def ubl_filename(self) -> str:
+        return f"{self.number}-ubl.xml"
+
+    @property
     def is_credit_note(self) -> bool:
         return self.kind == self.Kind.CREDIT_NOTE
 

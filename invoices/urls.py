@@ -19,4 +19,5 @@ portal_patterns = [
     path("invoices/<str:number>/", views.invoice_detail, name="invoice_detail"),
     path("invoices/<str:number>/pdf/", views.invoice_pdf, name="invoice_pdf"),
     path("invoices/<str:number>/factur-x.xml", views.invoice_facturx, name="invoice_facturx"),
+    path("invoices/<str:number>/ubl.xml", views.invoice_ubl, name="invoice_ubl"),
 ]

@@ -22,7 +22,7 @@ from accounts.permissions import client_ip, portal_view
 from accounts.selectors import billing_recipients
 from accounts.siren import siren_of_vat_number
 
-from . import exports, hooks, pdf, selectors
+from . import exports, hooks, pdf, selectors, ubl
 from .forms import ExportPeriodForm
 
 TAB_TEMPLATE = "invoices/invoices.html"
@@ -222,6 +222,16 @@ def invoice_facturx(request, number):
     invoice = _invoice_or_404(request, number)
     response = HttpResponse(pdf.invoice_facturx_xml(invoice), content_type="application/xml")
     response["Content-Disposition"] = f'attachment; filename="{invoice.facturx_filename}"'
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@portal_view(owner_only=True)
+def invoice_ubl(request, number):
+    """Download the invoice as UBL 2.1: the same EN 16931 data as its Factur-X XML."""
+    invoice = _invoice_or_404(request, number)
+    response = HttpResponse(ubl.invoice_xml(invoice), content_type="application/xml")
+    response["Content-Disposition"] = f'attachment; filename="{invoice.ubl_filename}"'
     response["Cache-Control"] = "private, no-store"
     return response
 

@@ -59,6 +59,7 @@ EXPECTED = {
     "portal:invoice_detail": {"GET": OWNER_OBJECT, "POST": NOT_ALLOWED},
     "portal:invoice_pdf": {"GET": OWNER_OBJECT, "POST": NOT_ALLOWED},
     "portal:invoice_facturx": {"GET": OWNER_OBJECT, "POST": NOT_ALLOWED},
+    "portal:invoice_ubl": {"GET": OWNER_OBJECT, "POST": NOT_ALLOWED},
     "portal:subscription": {"GET": OWNER_PAGE, "POST": NOT_ALLOWED},
     "portal:upgrade": {"GET": OWNER_PAGE, "POST": NOT_ALLOWED},
     "portal:upgrade_request": {"GET": NOT_ALLOWED, "POST": OWNER_PAGE},
@@ -101,6 +102,7 @@ URL_KWARGS = {
     "portal:invoice_detail": lambda objs: {"number": objs["invoice"].number},
     "portal:invoice_pdf": lambda objs: {"number": objs["invoice"].number},
     "portal:invoice_facturx": lambda objs: {"number": objs["invoice"].number},
+    "portal:invoice_ubl": lambda objs: {"number": objs["invoice"].number},
 }
 
 

@@ -205,7 +205,12 @@ def test_links_and_plan_parameters(owner_client, owner, token, plan):
     assert owner_client.get(reverse("portal:upgrade"), {"plan": plan}).status_code in (200, 400)
     response = owner_client.post(reverse("portal:upgrade_request"), {"plan": plan})
     assert response.status_code in (200, 400)
-    for name in ("portal:invoice_detail", "portal:invoice_pdf", "portal:invoice_facturx"):
+    for name in (
+        "portal:invoice_detail",
+        "portal:invoice_pdf",
+        "portal:invoice_facturx",
+        "portal:invoice_ubl",
+    ):
         url = reverse(name, kwargs={"number": "INV-1"}).replace("INV-1", quote(token, safe=""))
         assert owner_client.get(url).status_code in (400, 404)
 

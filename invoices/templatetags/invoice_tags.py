@@ -5,9 +5,12 @@ from decimal import Decimal
 
 from django import template
 from django.utils.formats import number_format
+from django.utils.safestring import mark_safe
 from django.utils.translation import get_language
 
 from accounts.addresses import country_name
+from invoices.payment_qr import epc_qr_svg
+from invoices.references import rf_reference_display
 
 register = template.Library()
 
@@ -49,3 +52,15 @@ def iban(value) -> str:
 def country(code) -> str:
     """ "FR" → "France" (in the active language)."""
     return country_name(code)
+
+
+@register.simple_tag
+def payment_qr(invoice) -> str:
+    """The EPC QR code of the « Règlement » box, inline SVG ("" when the invoice has none)."""
+    return mark_safe(epc_qr_svg(invoice))  # noqa: S308 (segno's SVG: escaped title, path data)
+
+
+@register.filter
+def rf_reference(number: str) -> str:
+    """The invoice's ISO 11649 reference, in groups of four (« RF19 INV1 0682 »)."""
+    return rf_reference_display(number)

@@ -12,9 +12,10 @@ from django.core.files.storage import storages
 from lxml import etree
 from pypdf import PdfReader
 
+from invoices import einvoice, pdf
 from invoices import facturx as invoice_facturx
-from invoices import pdf
 from invoices.models import Invoice
+from invoices.references import rf_reference
 from invoices.services import credit_note_issue, invoice_issue
 from invoices.totals import LineSpec
 from tests.factories import InvoiceFactory, OrganisationFactory
@@ -256,7 +257,7 @@ def test_invoice_document_parties_lines_payment(settings, db):
     assert period == ["20260927", "20270228"]
 
     # Payment: SEPA credit transfer to the seller's IBAN, quoting the number, due date.
-    assert text(root, f"{SETTLEMENT}/ram:PaymentReference") == document.number
+    assert text(root, f"{SETTLEMENT}/ram:PaymentReference") == rf_reference(document.number)
     means = f"{SETTLEMENT}/ram:SpecifiedTradeSettlementPaymentMeans"
     assert text(root, f"{means}/ram:TypeCode") == "58"
     assert text(root, f"{means}/ram:PayeePartyCreditorFinancialAccount/ram:IBANID") == (
@@ -425,10 +426,7 @@ def test_a_foreign_buyer_is_addressed_by_its_tax_number(db, case, buyer_address)
     ],
 )
 def test_electronic_address_of_a_foreign_party(country, tax_number, expected):
-    assert (
-        invoice_facturx.electronic_address(siren="", country=country, tax_number=tax_number)
-        == expected
-    )
+    assert einvoice.electronic_address(siren="", country=country, tax_number=tax_number) == expected
 
 
 def test_a_zero_vat_invoice_in_dollars_gives_its_vat_in_euros_too(db, issue):

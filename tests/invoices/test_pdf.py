@@ -13,6 +13,7 @@ from pypdf import PdfReader
 
 from invoices import pdf
 from invoices.models import Invoice
+from invoices.references import rf_reference_display
 from invoices.tasks import invoice_pdf_render_task
 from invoices.totals import LineSpec
 from tests.factories import OrganisationFactory
@@ -89,7 +90,7 @@ def test_pdf_shows_number_parties_totals_and_mandatory_mentions(settings, owner,
     for fragment in (
         "FR76 3000 6000 0112 3456 7890 189",
         "AGRIFRPPXXX",
-        f"Référence {invoice.number}",
+        f"Référence {rf_reference_display(invoice.number)}",
         "Pas d'escompte pour paiement anticipé",
         "majoré de 10 points",
         "indemnité forfaitaire pour frais de recouvrement de 40 €",

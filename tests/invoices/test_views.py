@@ -314,7 +314,7 @@ def test_pdf_download_streams_the_stored_file(owner, issue, client_for):
     assert Invoice.objects.get(pk=invoice.pk).pdf_name == stored.pdf_name
 
 
-@pytest.mark.parametrize("suffix", ["", "pdf/", "factur-x.xml"])
+@pytest.mark.parametrize("suffix", ["", "pdf/", "factur-x.xml", "ubl.xml"])
 def test_another_accounts_invoice_is_not_found(owner, other_owner, issue, client_for, suffix):
     theirs = issue(other_owner.organisation)
     response = client_for(owner).get(f"/billing/invoices/{theirs.number}/{suffix}")
@@ -331,6 +331,7 @@ def test_another_accounts_invoice_is_not_found(owner, other_owner, issue, client
         "/billing/invoices/{n}/",
         "/billing/invoices/{n}/pdf/",
         "/billing/invoices/{n}/factur-x.xml",
+        "/billing/invoices/{n}/ubl.xml",
     ],
 )
 def test_program_managers_are_refused(owner, manager, issue, client_for, url):
