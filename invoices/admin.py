@@ -1,3 +1,5 @@
+from decimal import Decimal
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import ActionLocation, helpers
@@ -12,7 +14,7 @@ from accounts.models import Organisation
 from accounts.permissions import client_ip
 from billing_portal.formatting import money
 
-from . import services
+from . import selectors, services
 from .models import Invoice, InvoiceLine, InvoiceStatusEvent, NumberSequence
 from .services.lifecycle import CSV_MAX_BYTES, PLATFORM_CODES
 
@@ -21,17 +23,127 @@ BOTH = [ActionLocation.CHANGE_LIST, ActionLocation.CHANGE_FORM]
 
 
 class CreditNoteForm(forms.Form):
-    """The intermediate page of « Annuler par un avoir »: why, for the audit trail."""
+    """The intermediate page of « Émettre un avoir »: why (for the audit trail) and, for one
+    invoice, what to credit: everything left, chosen lines (a quantity of each) or an
+    amount excl. VAT. Several invoices at once are each credited in full."""
+
+    WHOLE, LINES, AMOUNT = "whole", "lines", "amount"
 
     reason = forms.CharField(
-        label=_("Raison de l'annulation"),
+        label=_("Raison de l'avoir"),
         max_length=500,
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text=_(
             "Inscrite au journal d'audit (le client ne la voit pas). Par exemple : facture "
-            "émise en double, demande du client du 12/03."
+            "émise en double, geste commercial, demande du client du 12/03."
         ),
     )
+
+    def __init__(self, *args, remaining=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.remaining = remaining
+        self.line_fields = []
+        if remaining is None:
+            return
+        invoice = remaining.invoice
+        self.fields["scope"] = forms.ChoiceField(
+            label=_("Avoir de"),
+            choices=[
+                (self.WHOLE, _("Tout ce qui reste à créditer sur la facture")),
+                (self.LINES, _("Des lignes choisies, pour les quantités indiquées")),
+                (self.AMOUNT, _("Un montant HT, au taux de TVA de la facture")),
+            ],
+            widget=forms.RadioSelect,
+            initial=self.WHOLE,
+        )
+        for position, left in remaining.lines.items():
+            name = f"quantity_{position}"
+            self.fields[name] = forms.DecimalField(
+                label=_("Quantité à créditer, ligne %(position)s") % {"position": position},
+                required=False,
+                min_value=Decimal(0),
+                max_digits=12,
+                decimal_places=3,
+                localize=True,
+                disabled=left.quantity <= 0,
+            )
+            self.line_fields.append((left, self[name]))
+        self.fields["amount"] = forms.DecimalField(
+            label=_("Montant HT à créditer (%(currency)s)") % {"currency": invoice.currency},
+            required=False,
+            min_value=Decimal("0.01"),
+            max_digits=14,
+            decimal_places=2,
+            localize=True,
+        )
+
+    def clean(self):
+        data = super().clean()
+        if self.remaining is None:
+            return data
+        scope = data.get("scope")
+        lines = {
+            int(name.removeprefix("quantity_")): value
+            for name, value in data.items()
+            if name.startswith("quantity_") and value
+        }
+        amount = data.get("amount")
+        if scope == self.LINES:
+            if not lines and not self._has_error_on_lines():
+                raise ValidationError(_("Indiquez la quantité à créditer d'au moins une ligne."))
+            if amount is not None:
+                self.add_error("amount", _("Un avoir de lignes ne prend pas de montant."))
+            data["lines"] = lines
+        elif scope == self.AMOUNT:
+            if amount is None and "amount" not in self.errors:
+                self.add_error("amount", _("Indiquez le montant HT à créditer."))
+            if lines:
+                raise ValidationError(_("Un avoir d'un montant ne prend pas de quantités."))
+        elif scope == self.WHOLE and (lines or amount is not None):
+            # Never credit everything when support typed a part of it.
+            raise ValidationError(
+                _(
+                    "Vous avez indiqué des quantités ou un montant : choisissez « Des lignes "
+                    "choisies » ou « Un montant HT », ou videz-les pour tout créditer."
+                )
+            )
+        return data
+
+    def _has_error_on_lines(self) -> bool:
+        return any(name.startswith("quantity_") for name in self.errors)
+
+    def service_arguments(self) -> dict:
+        """What to credit, as credit_note_issue takes it (nothing: everything left)."""
+        scope = self.cleaned_data.get("scope", self.WHOLE)
+        if scope == self.LINES:
+            return {"lines": self.cleaned_data["lines"]}
+        if scope == self.AMOUNT:
+            return {"amount": self.cleaned_data["amount"]}
+        return {}
+
+    def add_service_errors(self, exc: ValidationError) -> None:
+        """A refusal of credit_note_issue on the form: by field where the form has it."""
+        if not hasattr(exc, "error_dict"):
+            self.add_error(None, exc)
+            return
+        for field, errors in exc.error_dict.items():
+            self.add_error(field if field in self.fields else None, errors)
+
+
+def credit_balance_text(invoice: Invoice) -> str:
+    """What the credit notes leave on a document, as support reads it: what is left to pay
+    on an open invoice, what is owed back to the customer; empty when nothing is."""
+    parts = []
+    if not invoice.is_credit_note and invoice.credited and invoice.status == Invoice.Status.OPEN:
+        parts.append(
+            _("reste à régler %(amount)s") % {"amount": money(invoice.amount_due, invoice.currency)}
+        )
+    if invoice.refund_due:
+        parts.append(
+            _("%(amount)s à rembourser au client")
+            % {"amount": money(invoice.refund_due, invoice.currency)}
+        )
+    return " ; ".join(str(part) for part in parts)
 
 
 class InvoiceLineInline(admin.TabularInline):
@@ -147,7 +259,7 @@ class LifecycleAdminMixin:
                 request,
                 _(
                     "Refusée par le client : %(numbers)s. Annulez-la par un avoir (action "
-                    "« Annuler par un avoir »)."
+                    "« Émettre un avoir »)."
                 )
                 % {"numbers": ", ".join(refused)},
                 messages.WARNING,
@@ -252,11 +364,12 @@ class LifecycleAdminMixin:
 @admin.register(Invoice)
 class InvoiceAdmin(LifecycleAdminMixin, admin.ModelAdmin):
     """Issued invoices and credit notes are read-only: no add (invoice_issue is the only
-    way), no edit, no delete. Support may record a payment, cancel an invoice by a credit
-    note, or email a document again: all three go through the services, which audit them."""
+    way), no edit, no delete. Support may record a payment, credit an invoice in full or in
+    part by a credit note, or email a document again: all three go through the services,
+    which audit them."""
 
     list_display = ["number", "issue_date", "buyer_legal_name", "kind", "total_display"]
-    list_display += ["status_display", "corrects"]
+    list_display += ["status_display", "balance_display", "corrects"]
     list_filter = ["status", "kind", "tax_treatment", "currency"]
     search_fields = ["number", "organisation__name", "buyer_legal_name", "buyer_vat_number"]
     list_select_related = ["organisation", "corrects"]
@@ -282,6 +395,7 @@ class InvoiceAdmin(LifecycleAdminMixin, admin.ModelAdmin):
                     "tax_treatment",
                     "tax_mention",
                     "payment_method",
+                    "credit_balance",
                 ]
             },
         ),
@@ -324,7 +438,29 @@ class InvoiceAdmin(LifecycleAdminMixin, admin.ModelAdmin):
     ]
 
     def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in Invoice._meta.fields]
+        return [f.name for f in Invoice._meta.fields] + ["credit_balance"]
+
+    def get_queryset(self, request):
+        # What the credit notes take off each invoice, in the list's one query.
+        return selectors.with_credit_sums(super().get_queryset(request))
+
+    @admin.display(description=_("reste à régler / à rembourser"))
+    def balance_display(self, obj):
+        return credit_balance_text(obj)
+
+    @admin.display(description=_("avoirs"))
+    def credit_balance(self, obj):
+        """The credit notes of an invoice and what they leave; a credit note owed back."""
+        if obj.is_credit_note:
+            return credit_balance_text(obj) or "—"
+        notes = obj._credit_notes()
+        if not notes:
+            return "—"
+        credited = _("%(amount)s TTC crédités par %(numbers)s") % {
+            "amount": money(obj.credited, obj.currency),
+            "numbers": ", ".join(note.number for note in notes),
+        }
+        return " ; ".join(filter(None, [str(credited), credit_balance_text(obj)]))
 
     def has_add_permission(self, request):
         return False
@@ -374,13 +510,22 @@ class InvoiceAdmin(LifecycleAdminMixin, admin.ModelAdmin):
                 request, _("%(count)d facture(s) payée(s).") % {"count": changed}, messages.SUCCESS
             )
 
-    @admin.action(description=_("Annuler par un avoir"), permissions=["change"], location=BOTH)
+    @admin.action(description=_("Émettre un avoir"), permissions=["change"], location=BOTH)
     def credit_note(self, request, queryset):
-        """First a page asking why (listing the selected invoices), then one credit note per
-        invoice, each in its own transaction: a refused one does not stop the others."""
-        form = CreditNoteForm(request.POST if "apply" in request.POST else None)
+        """First a page asking why and, for one invoice, what to credit (everything left,
+        chosen lines, an amount), then one credit note per invoice, each in its own
+        transaction: a refused one does not stop the others. A refused part of one invoice
+        shows on the page again, nothing issued."""
+        invoices = list(queryset.order_by("sequence"))
+        remaining = None
+        if len(invoices) == 1 and not invoices[0].is_credit_note:
+            remaining = selectors.invoice_credit_remaining(invoices[0])
+        form = CreditNoteForm(
+            request.POST if "apply" in request.POST else None, remaining=remaining
+        )
         if form.is_bound and form.is_valid():
-            for invoice in queryset.order_by("sequence"):
+            part = form.service_arguments()
+            for invoice in invoices:
                 try:
                     credit_note = services.credit_note_issue(
                         invoice=invoice,
@@ -388,27 +533,49 @@ class InvoiceAdmin(LifecycleAdminMixin, admin.ModelAdmin):
                         reason=form.cleaned_data["reason"],
                         by_support=True,
                         ip=client_ip(request),
+                        **part,
                     )
                 except ValidationError as exc:
+                    if part:
+                        form.add_service_errors(exc)
+                        break
                     self._refused(request, invoice, exc)
                 else:
-                    self.message_user(
-                        request,
-                        _("Facture %(number)s annulée par l'avoir %(credit_note)s.")
-                        % {"number": invoice.number, "credit_note": credit_note.number},
-                        messages.SUCCESS,
-                    )
-            return None  # back to the list, with the messages
+                    self._issued(request, credit_note)
+            else:
+                return None  # back to the list, with the messages
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
-            "title": _("Annuler par un avoir"),
+            "title": _("Émettre un avoir"),
             "form": form,
-            "invoices": queryset.order_by("sequence"),
+            "invoices": invoices,
+            "remaining": remaining,
             "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
             "action": "credit_note",
         }
         return TemplateResponse(request, "invoices/admin/credit_note_confirm.html", context)
+
+    def _issued(self, request, credit_note):
+        invoice = credit_note.corrects  # as the service left it
+        values = {
+            "number": invoice.number,
+            "credit_note": credit_note.number,
+            "amount": money(credit_note.credit_amount, credit_note.currency),
+            "balance": credit_balance_text(invoice),
+        }
+        if credit_note.cancels_whole_invoice and invoice.status == Invoice.Status.VOID:
+            message = _("Facture %(number)s annulée par l'avoir %(credit_note)s.")
+        elif invoice.status == Invoice.Status.VOID:
+            message = _(
+                "Facture %(number)s : avoir %(credit_note)s de %(amount)s TTC ; entièrement "
+                "créditée, la facture est annulée."
+            )
+        else:
+            message = _(
+                "Facture %(number)s : avoir %(credit_note)s de %(amount)s TTC ; %(balance)s."
+            )
+        self.message_user(request, message % values, messages.SUCCESS)
 
     @admin.action(
         description=_("Renvoyer l'e-mail de la facture"), permissions=["change"], location=BOTH

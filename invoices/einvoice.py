@@ -415,8 +415,8 @@ def _data(invoice: Invoice) -> Document:
     # too. Without VAT (reverse charge, export) that is 0.00 EUR whatever the rate; with
     # VAT it needs the day's exchange rate, which the invoice does not record (yet).
     vat_in_euros = invoice.currency != ACCOUNTING_CURRENCY and invoice.vat_amount == 0
-    # A credit note asks for no payment: it cancels an unpaid invoice, and the seller's
-    # IBAN on it would read as an invitation to pay.
+    # A credit note asks for no payment: it is taken off an unpaid invoice or owed back to
+    # the customer, and the seller's IBAN on it would read as an invitation to pay.
     payment_account = None
     if not invoice.is_credit_note and invoice.seller_iban:
         payment_account = PaymentAccount(

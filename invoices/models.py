@@ -7,6 +7,8 @@ reference to its rendered PDF may change, through QuerySet.update() of those fie
 Corrections are credit notes (kind "credit_note", `corrects` the invoice they correct).
 """
 
+from decimal import Decimal
+
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
@@ -18,6 +20,7 @@ from .tax import Treatment
 MUTABLE_AFTER_ISSUE = frozenset({"status", "pdf_name", "pdf_sha256", "pdf_rendered_at"})
 
 MONEY = {"max_digits": 14, "decimal_places": 2}
+ZERO = Decimal("0.00")
 
 
 class ImmutableInvoiceError(Exception):
@@ -174,6 +177,10 @@ class Invoice(models.Model):
     pdf_sha256 = models.CharField(_("SHA-256 du PDF"), max_length=64, blank=True, editable=False)
     pdf_rendered_at = models.DateTimeField(_("PDF généré le"), null=True, blank=True)
 
+    # A credit note issued on an invoice already paid: its amount is owed back to the
+    # customer (the refund itself is not recorded yet; docs/invoices.md, Credit notes).
+    refund_owed = models.BooleanField(_("montant à rembourser"), default=False)
+
     created_at = models.DateTimeField(_("créée le"), auto_now_add=True)
 
     objects = InvoiceQuerySet.as_manager()
@@ -197,6 +204,7 @@ class Invoice(models.Model):
                     "issue_date",
                     "total",
                     "currency",
+                    "refund_owed",
                 ],
                 name="invoice_account_list",
             )
@@ -218,12 +226,9 @@ class Invoice(models.Model):
             models.CheckConstraint(
                 condition=Q(status__in=["open", "paid", "void"]), name="invoice_status_known"
             ),
-            # A credit note cancels its invoice in full: at most one per invoice, even if two
-            # support agents press the button at once (the service also locks the invoice).
-            models.UniqueConstraint(
-                fields=["corrects"],
-                condition=Q(kind="credit_note"),
-                name="invoice_one_credit_note",
+            models.CheckConstraint(
+                condition=Q(refund_owed=False) | Q(kind="credit_note"),
+                name="invoice_refund_owed_credit_note",
             ),
         ]
 
@@ -259,12 +264,68 @@ class Invoice(models.Model):
         # The enum's label: get_kind_display() rebuilds a dict of the choices each call.
         return self.Kind(self.kind).label
 
+    def _credit_notes(self) -> list["Invoice"]:
+        """This invoice's credit notes: the ones a selector prefetched (`credit_notes`), or
+        read now."""
+        prefetched = getattr(self, "credit_notes", None)
+        if prefetched is not None:
+            return list(prefetched)
+        if self.pk is None or self.is_credit_note:
+            return []
+        return list(self.corrections.filter(kind=self.Kind.CREDIT_NOTE).order_by("sequence"))
+
+    def _credit_sums(self) -> tuple[Decimal, Decimal]:
+        """What this invoice's credit notes take off it, and the part of it owed back to the
+        customer (credit notes issued once it was paid), both positive incl. VAT. From the
+        sums a selector added (`credited_sum`, `refund_sum`: negative, None without credit
+        note), else from its credit notes."""
+        if hasattr(self, "credited_sum"):
+            return -(self.credited_sum or ZERO), -(self.refund_sum or ZERO)
+        notes = self._credit_notes()
+        return (
+            -sum((note.total for note in notes), ZERO),
+            -sum((note.total for note in notes if note.refund_owed), ZERO),
+        )
+
+    @property
+    def credited(self) -> Decimal:
+        """What this invoice's credit notes take off it, incl. VAT (positive)."""
+        return ZERO if self.is_credit_note else self._credit_sums()[0]
+
+    @property
+    def amount_due(self) -> Decimal:
+        """What the customer still has to pay on this invoice: its total less its credit
+        notes while it is open; nothing once paid or void, nor on a credit note."""
+        if self.is_credit_note or self.status != self.Status.OPEN:
+            return ZERO
+        return max(self.total - self.credited, ZERO)
+
+    @property
+    def refund_due(self) -> Decimal:
+        """What is owed back to the customer: an invoice's credit notes issued after it was
+        paid, or a credit note's own amount when it was issued so. Refunds are not recorded
+        yet, so this stays owed (docs/invoices.md, Credit notes)."""
+        if self.is_credit_note:
+            return -self.total if self.refund_owed else ZERO
+        return self._credit_sums()[1]
+
+    @property
+    def credit_amount(self) -> Decimal:
+        """What a credit note credits, incl. VAT (positive)."""
+        return -self.total if self.is_credit_note else ZERO
+
+    @property
+    def cancels_whole_invoice(self) -> bool:
+        """A credit note that credits its whole invoice in one go."""
+        return self.is_credit_note and self.total == -self.corrects.total
+
     @property
     def status_label(self) -> str:
-        """The status as shown: a credit note is settled the moment it is issued (it cancels
-        an unpaid invoice), so it reads « Imputé », not « Payée »."""
+        """The status as shown: a credit note is settled the moment it is issued, so it reads
+        « Imputé » (taken off an unpaid invoice), or « À rembourser » when it credits a paid
+        one, not « Payée »."""
         if self.is_credit_note and self.status == self.Status.PAID:
-            return _("Imputé")
+            return _("À rembourser") if self.refund_owed else _("Imputé")
         # The enum's label: get_status_display() rebuilds a dict of the choices each call.
         return self.Status(self.status).label
 
@@ -283,6 +344,16 @@ class InvoiceLine(models.Model):
     unit_price = models.DecimalField(_("prix unitaire HT"), max_digits=16, decimal_places=4)
     vat_rate = models.DecimalField(_("taux de TVA"), max_digits=5, decimal_places=2)
     amount = models.DecimalField(_("montant HT"), **MONEY)
+    # On a credit note, the invoice line this line credits (a quantity of it); empty for a
+    # line crediting an amount, and on invoices.
+    credited_line = models.ForeignKey(
+        "self",
+        verbose_name=_("ligne créditée"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="credits",
+    )
 
     objects = ImmutableLineQuerySet.as_manager()
 

@@ -4,7 +4,7 @@ A banking app scanning it fills the transfer in: service tag ``BCD``, version ``
 seller's BIC, name and IBAN, the amount in euros and the invoice's RF reference
 (invoices/references.py) in the structured remittance field. The EPC format is for euro
 transfers only: an invoice in another currency, a credit note and an invoice with nothing
-left to pay have none.
+left to pay have none. An invoice partly credited pays what its credit notes leave.
 """
 
 from decimal import Decimal
@@ -20,16 +20,24 @@ from .references import rf_reference
 EPC_MAX_AMOUNT = Decimal("999999999.99")
 
 
+def _amount(invoice: Invoice) -> Decimal:
+    """What the code pays: the invoice's total less its credit notes (partial ones leave the
+    rest due; docs/invoices.md, Credit notes)."""
+    return invoice.total - invoice.credited
+
+
 def epc_qr(invoice: Invoice) -> QRCode | None:
-    """The QR code for paying the invoice's total, or None when there is nothing to transfer."""
+    """The QR code for paying what is left of the invoice, or None when there is nothing to
+    transfer."""
     if invoice.is_credit_note or invoice.currency != "EUR":
         return None
-    if not Decimal("0.01") <= invoice.total <= EPC_MAX_AMOUNT or not invoice.seller_iban:
+    amount = _amount(invoice)
+    if not Decimal("0.01") <= amount <= EPC_MAX_AMOUNT or not invoice.seller_iban:
         return None
     return helpers.make_epc_qr(
         name=invoice.seller_legal_name[:70],
         iban=invoice.seller_iban,
-        amount=invoice.total,
+        amount=amount,
         reference=rf_reference(invoice.number),
         bic=invoice.seller_bic or None,
     )
@@ -41,7 +49,7 @@ def epc_qr_svg(invoice: Invoice) -> str:
     if qr is None:
         return ""
     title = _("QR code de virement de %(amount)s pour la facture %(number)s") % {
-        "amount": money(invoice.total, invoice.currency),
+        "amount": money(_amount(invoice), invoice.currency),
         "number": invoice.number,
     }
     svg = qr.svg_inline(scale=1, omitsize=True, svgclass="inv-qr", lineclass=None, title=title)

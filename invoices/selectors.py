@@ -1,26 +1,29 @@
 """What the Factures tab and the invoice pages show, each in a fixed number of queries."""
 
+from dataclasses import dataclass
+from decimal import Decimal
 from urllib.parse import quote
 
 from django.core.paginator import Page, Paginator
-from django.db.models import Prefetch
+from django.db.models import DecimalField, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
 from django.urls import reverse
 from django.utils.http import RFC3986_SUBDELIMS
 
 from accounts.models import Organisation
 
-from .models import Invoice, InvoiceStatusEvent
+from .models import Invoice, InvoiceLine, InvoiceStatusEvent
 
 INVOICES_PER_PAGE = 25
 
 
 def invoices_page(*, organisation: Organisation, page_number=1) -> Page:
-    """Newest first, 25 a page: a COUNT and one SELECT of the listed columns, whatever the
-    number of invoices. Only columns of the invoice_account_list index: keep them in step.
-    Each invoice of the page comes with its `detail_url` and `pdf_url`."""
+    """Newest first, 25 a page: a COUNT, one SELECT of the listed columns and one of the
+    credit notes' sums of the page's invoices, whatever the number of invoices. Only
+    columns of the invoice_account_list index: keep them in step. Each invoice of the page
+    comes with its `detail_url` and `pdf_url`, and its `amount_due` and `refund_due`."""
     invoices = (
         Invoice.objects.filter(organisation=organisation)
-        .only("number", "kind", "status", "issue_date", "total", "currency")
+        .only("number", "kind", "status", "issue_date", "total", "currency", "refund_owed")
         .order_by("-sequence")
     )
     page = Paginator(invoices, INVOICES_PER_PAGE).get_page(page_number)
@@ -30,7 +33,45 @@ def invoices_page(*, organisation: Organisation, page_number=1) -> Page:
     for invoice in page.object_list:
         invoice.detail_url = detail_url(invoice.number)
         invoice.pdf_url = pdf_url(invoice.number)
+    _add_credit_sums([invoice for invoice in page.object_list if not invoice.is_credit_note])
     return page
+
+
+def with_credit_sums(invoices: QuerySet) -> QuerySet:
+    """`invoices` with what their credit notes take off each (`credited_sum`) and what of
+    that is owed back (`refund_sum`), read by Invoice.amount_due and refund_due: two
+    subqueries of the same SELECT (the support console's lists)."""
+    notes = Invoice.objects.filter(kind=Invoice.Kind.CREDIT_NOTE, corrects=OuterRef("pk"))
+
+    def total_of(credit_notes):
+        return Subquery(
+            credit_notes.values("corrects").annotate(sum=Sum("total")).values("sum")[:1],
+            output_field=DecimalField(max_digits=14, decimal_places=2),
+        )
+
+    return invoices.annotate(
+        credited_sum=total_of(notes), refund_sum=total_of(notes.filter(refund_owed=True))
+    )
+
+
+def _add_credit_sums(invoices: list[Invoice]) -> None:
+    """Set on each invoice what its credit notes take off it (`credited_sum`) and what of
+    that is owed back (`refund_sum`), read by Invoice.amount_due and refund_due: one query."""
+    if not invoices:
+        return
+    sums = {
+        row["corrects_id"]: row
+        for row in Invoice.objects.filter(
+            kind=Invoice.Kind.CREDIT_NOTE, corrects__in=[invoice.pk for invoice in invoices]
+        )
+        .values("corrects_id")
+        .annotate(credited_sum=Sum("total"), refund_sum=Sum("total", filter=Q(refund_owed=True)))
+        .order_by()
+    }
+    for invoice in invoices:
+        row = sums.get(invoice.pk, {})
+        invoice.credited_sum = row.get("credited_sum")
+        invoice.refund_sum = row.get("refund_sum")
 
 
 _PLACEHOLDER = "NUMBER"
@@ -51,8 +92,8 @@ def _url_maker(name: str):
 
 def invoice_document(*, organisation: Organisation, number: str) -> Invoice | None:
     """One invoice of this account with its lines, the invoice it corrects (a credit note),
-    its credit note (a void invoice) and its status history, oldest first (`history`), or
-    None (another account's is None too)."""
+    its credit notes (`credit_notes`, oldest first) and its status history, oldest first
+    (`history`), or None (another account's is None too)."""
     return (
         Invoice.objects.filter(organisation=organisation, number=number)
         .select_related("corrects")
@@ -60,9 +101,9 @@ def invoice_document(*, organisation: Organisation, number: str) -> Invoice | No
             "lines",
             Prefetch(
                 "corrections",
-                queryset=Invoice.objects.filter(kind=Invoice.Kind.CREDIT_NOTE).only(
-                    "number", "issue_date", "corrects_id"
-                ),
+                queryset=Invoice.objects.filter(kind=Invoice.Kind.CREDIT_NOTE)
+                .only("number", "issue_date", "corrects_id", "kind", "total", "refund_owed")
+                .order_by("sequence"),
                 to_attr="credit_notes",
             ),
             Prefetch(
@@ -84,4 +125,86 @@ def invoice_file(*, organisation: Organisation, number: str) -> Invoice | None:
         Invoice.objects.filter(organisation=organisation, number=number)
         .only("number", "pdf_name")
         .first()
+    )
+
+
+@dataclass(frozen=True)
+class LineRemaining:
+    """One line of an invoice and what its credit notes took of it so far: quantity, and
+    amount excl. VAT in the credit notes' sign (negative)."""
+
+    line: InvoiceLine
+    credited_quantity: Decimal
+    credited_amount: Decimal
+
+    @property
+    def quantity(self) -> Decimal:
+        """The quantity left to credit."""
+        return self.line.quantity - self.credited_quantity
+
+    @property
+    def amount(self) -> Decimal:
+        """The amount excl. VAT left to credit (the line's sign)."""
+        return self.line.amount + self.credited_amount
+
+
+@dataclass(frozen=True)
+class CreditRemaining:
+    """What is left to credit on an invoice after its credit notes: each line (by
+    position), and the amounts excl. VAT, VAT and incl. VAT. `credited_subtotal` and
+    `credited_vat` are the credit notes' sums (negative)."""
+
+    invoice: Invoice
+    lines: dict[int, LineRemaining]
+    credit_notes: list[Invoice]
+    credited_subtotal: Decimal
+    credited_vat: Decimal
+
+    @property
+    def credited(self) -> Decimal:
+        """What the credit notes credited so far, excl. VAT (positive)."""
+        return -self.credited_subtotal
+
+    @property
+    def subtotal(self) -> Decimal:
+        return self.invoice.subtotal + self.credited_subtotal
+
+    @property
+    def vat_amount(self) -> Decimal:
+        return self.invoice.vat_amount + self.credited_vat
+
+    @property
+    def total(self) -> Decimal:
+        return self.subtotal + self.vat_amount
+
+
+def invoice_credit_remaining(invoice: Invoice) -> CreditRemaining:
+    """What is left to credit on `invoice` (the credit notes' form, the credit note service
+    with the invoice row locked), in three queries: its lines, its credit notes, and their
+    lines that credit one of its lines."""
+    lines = list(invoice.lines.order_by("position"))
+    credit_notes = list(
+        invoice.corrections.filter(kind=Invoice.Kind.CREDIT_NOTE)
+        .only("number", "issue_date", "subtotal", "vat_amount", "total", "refund_owed")
+        .order_by("sequence")
+    )
+    taken = {
+        row["credited_line_id"]: (row["quantity"], row["amount"])
+        for row in InvoiceLine.objects.filter(credited_line__invoice=invoice)
+        .values("credited_line_id")
+        .annotate(quantity=Sum("quantity"), amount=Sum("amount"))
+        .order_by()
+    }
+    return CreditRemaining(
+        invoice=invoice,
+        lines={
+            line.position: LineRemaining(
+                line,
+                *taken.get(line.pk, (Decimal("0.000"), Decimal("0.00"))),
+            )
+            for line in lines
+        },
+        credit_notes=credit_notes,
+        credited_subtotal=sum((note.subtotal for note in credit_notes), Decimal("0.00")),
+        credited_vat=sum((note.vat_amount for note in credit_notes), Decimal("0.00")),
     )

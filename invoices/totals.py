@@ -1,13 +1,13 @@
 """The money of an invoice: line specs, their rounding, the VAT and the totals.
 
-One computation for everything that shows or issues an amount: `invoice_issue` and
-`credit_note_issue` write what `compute` returns, and `invoice_preview` returns it without
-writing (the renewal estimate, the upgrade quote). Amounts are Decimals, rounded half up
-to the cent line by line; VAT on the sum, as EN 16931 computes it.
+One computation for everything that shows or issues an amount: `invoice_issue` writes what
+`compute` returns, `credit_note_issue` what `compute_credit` returns, and `invoice_preview`
+returns it without writing (the renewal estimate, the upgrade quote). Amounts are Decimals,
+rounded half up to the cent line by line; VAT on the sum, as EN 16931 computes it.
 """
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -136,6 +136,51 @@ def compute(
         mention=rule.mention if mention is None else mention,
         currency=currency,
         lines=computed,
+    )
+
+
+@dataclass(frozen=True)
+class CreditSpec:
+    """One line of a credit note: `line`, its unit price the credited one's negated, and,
+    when it credits a line of the invoice, what earlier credit notes already took of that
+    line (quantity, and amount in the credit note's sign: negative)."""
+
+    line: LineSpec
+    quantity_before: Decimal = Decimal(0)
+    amount_before: Decimal = Decimal("0.00")
+
+
+def compute_credit(
+    lines: Sequence[CreditSpec],
+    rule: TaxRule,
+    currency: str,
+    *,
+    mention: str,
+    subtotal_before: Decimal,
+    vat_before: Decimal,
+) -> Totals:
+    """A credit note's amounts, rounded as its invoice's are, so that the credit notes of an
+    invoice add up to it to the cent however it is split: a line's amount is what the
+    quantity credited so far comes to, rounded, less what was already credited of that
+    line; the VAT is the VAT of the subtotal credited so far, rounded, less the VAT credited
+    before (`subtotal_before`, `vat_before`: the earlier credit notes' sums, negative).
+
+    Crediting a whole invoice in one go gives its lines and VAT exactly, negated. A part
+    differs from `compute` of the same lines by a cent at most, and never makes the credit
+    notes' sum pass the invoice's (rounding half up is monotonic and symmetric)."""
+    plain = compute([spec.line for spec in lines], rule, currency, mention=mention)
+    computed = [
+        replace(
+            line,
+            amount=round_money((spec.quantity_before + line.quantity) * line.unit_price)
+            - spec.amount_before,
+        )
+        for spec, line in zip(lines, plain.lines, strict=True)
+    ]
+    subtotal = sum((line.amount for line in computed), Decimal("0.00"))
+    vat_amount = round_money((subtotal_before + subtotal) * rule.vat_rate / 100) - vat_before
+    return replace(
+        plain, subtotal=subtotal, vat_amount=vat_amount, total=subtotal + vat_amount, lines=computed
     )
 
 

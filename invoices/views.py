@@ -190,7 +190,7 @@ def invoice_detail(request, number):
             "tab": "invoices",
             "invoice": invoice,
             "lines": list(invoice.lines.all()),
-            "credit_note": next(iter(invoice.credit_notes), None),
+            "credit_notes": invoice.credit_notes,
             "history": invoice.history,
             # The platform's latest word, shown beside the portal's status.
             "platform_status": next(

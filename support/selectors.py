@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from accounts.models import AuditEvent, BillingContact, Membership, Organisation
 from accounts.selectors import contacts_page
 from invoices.models import Invoice
+from invoices.selectors import with_credit_sums
 from subscriptions.models import Confirmation, Subscription
 
 from .models import SupportRequest
@@ -43,9 +44,9 @@ def account_overview(*, organisation: Organisation) -> AccountOverview:
             .order_by("-created_at", "-pk")
         ),
         invoices=list(
-            Invoice.objects.filter(organisation=organisation).order_by("-issue_date", "-pk")[
-                :LATEST_INVOICES
-            ]
+            with_credit_sums(Invoice.objects.filter(organisation=organisation)).order_by(
+                "-issue_date", "-pk"
+            )[:LATEST_INVOICES]
         ),
         support_requests=list(
             SupportRequest.objects.filter(organisation=organisation)[:LATEST_SUPPORT_REQUESTS]

@@ -1,6 +1,6 @@
-"""The only writes to invoices, by noun: issuing an invoice (issuing.py), cancelling one with
-a credit note (credit_notes.py), changing a status (status.py), the dated status history
-and the platform's statuses (lifecycle.py), and what both kinds of
+"""The only writes to invoices, by noun: issuing an invoice (issuing.py), crediting one in
+full or in part with a credit note (credit_notes.py), changing a status (status.py), the
+dated status history and the platform's statuses (lifecycle.py), and what both kinds of
 document share, numbering, snapshots, email (documents.py). The amounts come from
 invoices.totals, which previews them without writing.
 """

@@ -1,159 +1,344 @@
-"""Cancelling an invoice with a credit note (« avoir »): the invoice's lines negated.
+"""Crediting an invoice with a credit note (« avoir »): the whole invoice, chosen lines (a
+quantity of each) or an amount excl. VAT; never more than what is left to credit on it.
 
 A credit note repeats its invoice's buyer, language, currency and tax treatment, whatever the
 account says today; it is numbered in the invoices' series and emailed like one
-(documents.py), and its invoice becomes void (status.py).
+(documents.py). An open invoice credited in full becomes void (status.py); a paid one stays
+paid, and what its credit notes credit is owed back to the customer (`refund_owed`).
 """
 
-from collections.abc import Sequence
+from collections.abc import Mapping
+from decimal import Decimal, InvalidOperation
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from accounts.audit import audit_record
 from accounts.models import Organisation
+from billing_portal.formatting import money
 
-from ..models import Invoice, InvoiceStatusEvent
+from ..models import Invoice, InvoiceLine, InvoiceStatusEvent
+from ..selectors import CreditRemaining, LineRemaining, invoice_credit_remaining
 from ..tax import TaxRule
-from ..totals import LineSpec, compute
+from ..templatetags.invoice_tags import quantity as quantity_text
+from ..totals import CreditSpec, LineSpec, Totals, compute_credit
 from .documents import _audit_after, _buyer_snapshot_of, _document_create, _document_send
 from .history import credit_note_allowed, lifecycle_portal_event
 from .status import _set_status
 
+ZERO = Decimal("0.00")
 
-def _lock_invoice_to_credit(invoice: Invoice, organisation: Organisation) -> Invoice:
-    """The invoice a credit note cancels, locked until commit: two support agents voiding it
-    at once queue here, and the second finds the first one's credit note."""
+
+def _lock_invoice_to_credit(invoice: Invoice) -> Invoice:
+    """The invoice a credit note credits, locked until commit (after its account): two
+    support agents crediting it at once queue here, and the second one sees the first one's
+    credit note."""
     locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
-    if locked.organisation_id != organisation.pk:
-        raise ValueError("A credit note corrects an invoice of the same account.")
     if locked.is_credit_note:
         raise ValidationError(
             _("%(number)s est un avoir : un avoir ne peut pas être annulé.")
-            % {"number": locked.number}
-        )
-    existing = locked.corrections.filter(kind=Invoice.Kind.CREDIT_NOTE).first()
-    if existing is not None:
-        raise ValidationError(
-            _("La facture %(number)s est déjà annulée par l'avoir %(credit_note)s.")
-            % {"number": locked.number, "credit_note": existing.number}
-        )
-    if locked.status == Invoice.Status.PAID:
-        raise ValidationError(
-            _(
-                "La facture %(number)s est payée : elle ne peut pas être annulée par un avoir "
-                "(un remboursement se traite à part)."
-            )
             % {"number": locked.number}
         )
     credit_note_allowed(locked)
     return locked
 
 
-def _credit_note_create(
-    *,
-    organisation: Organisation,
-    corrects: Invoice,
-    lines: Sequence[LineSpec],
-    actor=None,
-    by_support: bool = False,
-    ip: str | None = None,
-    reason: str = "",
-) -> Invoice:
-    """Write, audit and send the credit note of `corrects` made of `lines` (negative, at
-    most the invoice). Inside credit_note_issue's transaction."""
-    # The same lock order as an invoice's issue: the account, then the invoice, then the
-    # counter (documents.py).
-    organisation = Organisation.objects.select_for_update().get(pk=organisation.pk)
-    corrects = _lock_invoice_to_credit(corrects, organisation)
+def _already_credited(invoice: Invoice, credit_notes: list[Invoice]) -> ValidationError:
+    numbers = ", ".join(note.number for note in credit_notes)
+    if len(credit_notes) == 1:
+        message = _("La facture %(number)s est déjà annulée par l'avoir %(credit_note)s.")
+        return ValidationError(message % {"number": invoice.number, "credit_note": numbers})
+    message = _("La facture %(number)s est déjà entièrement créditée par les avoirs %(numbers)s.")
+    return ValidationError(message % {"number": invoice.number, "numbers": numbers})
+
+
+def _line_credit(left: LineRemaining, quantity: Decimal) -> tuple[CreditSpec, InvoiceLine]:
+    """`quantity` of an invoice line, negated, knowing what was credited of it before."""
+    line = left.line
+    spec = LineSpec(
+        description=line.description,
+        quantity=quantity,
+        unit_price=-line.unit_price,
+        period_start=line.period_start,
+        period_end=line.period_end,
+    )
+    return CreditSpec(spec, left.credited_quantity, left.credited_amount), line
+
+
+def _chosen_lines(
+    remaining: CreditRemaining, lines: Mapping[int, Decimal]
+) -> list[tuple[CreditSpec, InvoiceLine]]:
+    """The chosen lines (position → quantity, a zero skips the line), each quantity at most
+    what is left to credit of its line; every refusal at once."""
+    number = remaining.invoice.number
+    credits, errors, seen = [], [], set()
+    for position, asked in lines.items():
+        try:
+            line_left = remaining.lines.get(int(position))
+        except (TypeError, ValueError):
+            line_left = None
+        if line_left is None or line_left.line.position in seen:
+            errors.append(
+                _("La facture %(number)s n'a pas de ligne %(position)s.")
+                % {"number": number, "position": position}
+                if line_left is None
+                else _("Ligne %(position)s indiquée deux fois.") % {"position": position}
+            )
+            continue
+        seen.add(line_left.line.position)
+        quantity = _decimal(asked)
+        if quantity is None or quantity < 0 or quantity.as_tuple().exponent < -3:
+            errors.append(
+                _("Ligne %(position)s : indiquez une quantité positive, 3 décimales au plus.")
+                % {"position": position}
+            )
+        elif quantity > line_left.quantity:
+            errors.append(
+                _("Ligne %(position)s : %(left)s au plus reste à créditer (%(asked)s demandé).")
+                % {
+                    "position": position,
+                    "left": quantity_text(line_left.quantity),
+                    "asked": quantity_text(quantity),
+                }
+            )
+        elif quantity > 0:
+            credits.append((line_left.line.position, _line_credit(line_left, quantity)))
+    if errors:
+        raise ValidationError({"lines": errors})
+    if not credits:
+        raise ValidationError({"lines": _("Indiquez la quantité à créditer d'au moins une ligne.")})
+    return [credit for _position, credit in sorted(credits, key=lambda item: item[0])]
+
+
+def _what_is_left(remaining: CreditRemaining) -> list[tuple[CreditSpec, InvoiceLine | None]]:
+    """Everything left to credit: what is left of each line when the lines make it up (only
+    lines were credited so far), else one line of the balance excl. VAT."""
+    lines = [left for left in remaining.lines.values() if left.quantity > 0]
+    if lines and sum((left.amount for left in lines), ZERO) == remaining.subtotal:
+        return [_line_credit(left, left.quantity) for left in lines]
+    return [_amount_credit(remaining.invoice, remaining.subtotal, balance=True)]
+
+
+def _amount_credit(invoice: Invoice, amount: Decimal, *, balance: bool = False):
+    """One line crediting `amount` excl. VAT of `invoice`, over its period, worded in its
+    language. It credits no line in particular."""
+    with translation.override(invoice.language):
+        if balance:
+            description = _("Solde de la facture %(number)s") % {"number": invoice.number}
+        else:
+            description = _("Avoir partiel sur la facture %(number)s") % {"number": invoice.number}
+    spec = LineSpec(
+        description=description,
+        quantity=Decimal(1),
+        unit_price=-amount,
+        period_start=invoice.period_start,
+        period_end=invoice.period_end,
+    )
+    return CreditSpec(spec), None
+
+
+def _decimal(value) -> Decimal | None:
+    """A finite Decimal from a Decimal, an int or a string, else None (floats included)."""
+    if isinstance(value, bool) or not isinstance(value, Decimal | int | str):
+        return None
+    try:
+        number = Decimal(value.strip() if isinstance(value, str) else value)
+    except (InvalidOperation, ValueError):
+        return None
+    return number if number.is_finite() else None
+
+
+def _chosen_amount(remaining: CreditRemaining, amount) -> list[tuple[CreditSpec, None]]:
+    invoice = remaining.invoice
+    value = _decimal(amount)
+    if value is None or value <= 0 or value.as_tuple().exponent < -2:
+        raise ValidationError({"amount": _("Indiquez un montant HT positif, au centime près.")})
+    if value > remaining.subtotal:
+        raise ValidationError(
+            {
+                "amount": _("Au plus %(remaining)s HT reste à créditer sur la facture %(number)s.")
+                % {
+                    "remaining": money(remaining.subtotal, invoice.currency),
+                    "number": invoice.number,
+                }
+            }
+        )
+    return [_amount_credit(invoice, value)]
+
+
+def _credit_totals(
+    remaining: CreditRemaining, credits: list[tuple[CreditSpec, InvoiceLine | None]]
+) -> Totals:
     # The invoice's treatment and rate, and its mention word for word: the credit note
-    # reverses exactly the VAT that was invoiced.
-    rule = TaxRule(corrects.tax_treatment, corrects.vat_rate, corrects.buyer_vat_number)
-    totals = compute(lines, rule, corrects.currency, mention=corrects.tax_mention)
-    if totals.total > 0 or -totals.total > corrects.total:
-        raise ValueError("A credit note is negative and at most the invoice it corrects.")
+    # reverses exactly the VAT that was invoiced, rounded as the invoice was.
+    invoice = remaining.invoice
+    return compute_credit(
+        [spec for spec, _line in credits],
+        TaxRule(invoice.tax_treatment, invoice.vat_rate, invoice.buyer_vat_number),
+        invoice.currency,
+        mention=invoice.tax_mention,
+        subtotal_before=remaining.credited_subtotal,
+        vat_before=remaining.credited_vat,
+    )
+
+
+def _credit_plan(remaining: CreditRemaining, *, lines, amount):
+    """What the credit note credits (`scope`, its lines with the invoice lines they credit)
+    and its amounts; ValidationError when that is no credit or more than is left."""
+    invoice = remaining.invoice
+    if lines is None and amount is None:
+        scope, credits = "whole", _what_is_left(remaining)
+    elif lines is not None:
+        scope, credits = "lines", _chosen_lines(remaining, lines)
+    else:
+        scope, credits = "amount", _chosen_amount(remaining, amount)
+    totals = _credit_totals(remaining, credits)
+    if totals.subtotal >= 0 and not (scope == "whole" and not remaining.credit_notes):
+        # (A whole invoice of zero is cancelled by a credit note of zero.)
+        raise ValidationError(
+            {
+                "lines": _(
+                    "Les lignes choisies ne font pas un avoir : leur total est positif ou nul "
+                    "(une ligne de crédit ne se crédite qu'avec la ligne qu'elle réduit)."
+                )
+            }
+        )
+    if -totals.subtotal > remaining.subtotal:
+        raise ValidationError(
+            {
+                "lines": _(
+                    "L'avoir (%(amount)s HT) dépasse ce qui reste à créditer sur la facture "
+                    "%(number)s : %(remaining)s HT (%(remaining_total)s TTC)."
+                )
+                % {
+                    "amount": money(-totals.subtotal, invoice.currency),
+                    "number": invoice.number,
+                    "remaining": money(remaining.subtotal, invoice.currency),
+                    "remaining_total": money(remaining.total, invoice.currency),
+                }
+            }
+        )
+    # compute_credit never lets the VAT credited pass the invoice's, nor leaves VAT behind
+    # once the subtotal is credited; nothing is written if it did.
+    vat_left = remaining.vat_amount + totals.vat_amount
+    if vat_left < 0 or (remaining.subtotal + totals.subtotal == 0 and vat_left != 0):
+        raise RuntimeError(f"A credit note of {invoice} would not add up to it.")
+    return scope, credits, totals
+
+
+def _amounts(document: Invoice) -> tuple[Decimal, Decimal, Decimal]:
+    return document.subtotal, document.vat_amount, document.total
+
+
+@transaction.atomic
+def credit_note_issue(
+    *,
+    invoice: Invoice,
+    actor,
+    reason: str,
+    ip: str | None = None,
+    by_support: bool = False,
+    lines: Mapping[int, Decimal] | None = None,
+    amount: Decimal | None = None,
+) -> Invoice:
+    """Credit `invoice` with a credit note: the same buyer and tax treatment as the invoice,
+    numbered in the same series, emailed like an invoice to the owner and billing contacts.
+
+    Without `lines` or `amount`: everything left to credit (the whole invoice, its lines
+    negated, when it has no credit note yet). `lines` maps line positions to the quantity
+    to credit, at most what is left of each; `amount` credits an amount excl. VAT at the
+    invoice's rate. Either way at most what is left of the invoice. An open invoice
+    credited in full becomes void; on a paid one the credit note is owed back to the
+    customer (`refund_owed`) and the invoice stays paid.
+
+    Refused (ValidationError, nothing written, no number taken) without a reason, for a
+    credit note, a rejected invoice, an invoice credited in full, beyond what is left, or
+    for part of an invoice voided without a credit note."""
+    if lines is not None and amount is not None:
+        raise ValueError("Credit chosen lines or an amount, not both.")
+    reason = " ".join(str(reason or "").split())
+    if not reason:
+        raise ValidationError({"reason": _("Indiquez la raison de l'avoir.")})
+    if len(reason) > 500:
+        raise ValidationError({"reason": _("500 caractères au maximum.")})
+
+    # The lock order of every issue: the account, then the invoice, then the counter.
+    organisation = Organisation.objects.select_for_update().get(pk=invoice.organisation_id)
+    locked = _lock_invoice_to_credit(invoice)
+    remaining = invoice_credit_remaining(locked)
+    earlier = remaining.credit_notes
+    if earlier and remaining.subtotal <= 0:
+        raise _already_credited(locked, earlier)
+    if locked.status == Invoice.Status.VOID and (
+        earlier or lines is not None or amount is not None
+    ):
+        # Void without a credit note: voided before credit notes existed, or rejected (which
+        # credit_note_allowed refused); only the whole invoice can get its correction.
+        raise ValidationError(
+            _("La facture %(number)s est annulée : seul un avoir de la totalité est possible.")
+            % {"number": locked.number}
+        )
+
+    scope, credits, totals = _credit_plan(remaining, lines=lines, amount=amount)
 
     issue_date = timezone.localdate()
     credit_note = _document_create(
         organisation=organisation,
         kind=Invoice.Kind.CREDIT_NOTE,
-        corrects=corrects,
-        # A credit note cancels an unpaid invoice: nothing is left to pay or to refund, it
-        # is settled when issued (and never listed among the invoices awaiting payment).
+        corrects=locked,
+        # Settled when issued: it is taken off what is left to pay on an open invoice, or
+        # owed back to the customer on a paid one; it never awaits a payment.
         status=Invoice.Status.PAID,
+        refund_owed=locked.status == Invoice.Status.PAID,
         issue_date=issue_date,
         due_date=issue_date,
-        language=corrects.language,
+        language=locked.language,
         totals=totals,
-        buyer=_buyer_snapshot_of(corrects),
-        # The services it cancels were rendered when the invoice says.
-        service_date=corrects.service_date,
+        buyer=_buyer_snapshot_of(locked),
+        credited_lines=[line for _spec, line in credits],
+        # The services it credits were rendered when the invoice says.
+        service_date=locked.service_date,
     )
+    negated = (-locked.subtotal, -locked.vat_amount, -locked.total)
+    if scope == "whole" and not earlier and _amounts(credit_note) != negated:
+        raise RuntimeError(f"Credit note {credit_note.number} does not cancel {locked}.")
     audit_record(
         organisation=organisation,
         action="credit_note.issued",
         actor=actor,
         support=by_support,
-        after={**_audit_after(credit_note), "corrects": corrects.number, "reason": reason},
+        after={
+            **_audit_after(credit_note),
+            "corrects": locked.number,
+            "reason": reason,
+            "scope": scope,
+            "lines": {
+                str(line.position): str(spec.line.quantity)
+                for spec, line in credits
+                if line is not None
+            },
+            "refund_owed": credit_note.refund_owed,
+        },
         ip=ip,
     )
     lifecycle_portal_event(invoice=credit_note, code=InvoiceStatusEvent.Code.ISSUED, actor=actor)
-    _document_send(credit_note, organisation)
-    return credit_note
-
-
-@transaction.atomic
-def credit_note_issue(
-    *, invoice: Invoice, actor, reason: str, ip: str | None = None, by_support: bool = False
-) -> Invoice:
-    """Cancel `invoice` with a credit note: the same lines negated, the same buyer and tax
-    treatment as the invoice, numbered in the same series, emailed like an invoice; the
-    invoice becomes void. Refused (ValidationError) without a reason, for a credit note, a
-    paid invoice, or an invoice already cancelled."""
-    reason = " ".join(str(reason or "").split())
-    if not reason:
-        raise ValidationError({"reason": _("Indiquez la raison de l'annulation.")})
-    if len(reason) > 500:
-        raise ValidationError({"reason": _("500 caractères au maximum.")})
-    lines = [
-        LineSpec(
-            description=line.description,
-            quantity=line.quantity,
-            unit_price=-line.unit_price,
-            period_start=line.period_start,
-            period_end=line.period_end,
+    if remaining.subtotal + totals.subtotal == 0 and locked.status == Invoice.Status.OPEN:
+        # Nothing left to pay: the invoice is void. (A paid one stays paid: its credit notes
+        # say what is owed back.)
+        locked = _set_status(
+            invoice=locked,
+            new=Invoice.Status.VOID,
+            allowed_from={Invoice.Status.OPEN},
+            action="invoice.voided",
+            actor=actor,
+            by_support=by_support,
+            ip=ip,
+            extra={"credit_note": credit_note.number, "reason": reason},
+            events=(InvoiceStatusEvent.Code.VOID,),
         )
-        for line in invoice.lines.order_by("position")
-    ]
-    credit_note = _credit_note_create(
-        organisation=invoice.organisation,
-        corrects=invoice,
-        lines=lines,
-        actor=actor,
-        by_support=by_support,
-        ip=ip,
-        reason=reason,
-    )
-    # Line by line negation rounds symmetrically (half up is "away from zero"): the credit
-    # note is the exact opposite of the invoice, or nothing is written.
-    original = Invoice.objects.get(pk=invoice.pk)
-    if (credit_note.subtotal, credit_note.vat_amount, credit_note.total) != (
-        -original.subtotal,
-        -original.vat_amount,
-        -original.total,
-    ):
-        raise RuntimeError(f"Credit note {credit_note.number} does not cancel {original}.")
-    _set_status(
-        invoice=original,
-        new=Invoice.Status.VOID,
-        allowed_from={Invoice.Status.OPEN},
-        action="invoice.voided",
-        actor=actor,
-        by_support=by_support,
-        ip=ip,
-        extra={"credit_note": credit_note.number, "reason": reason},
-        events=(InvoiceStatusEvent.Code.VOID,),
-    )
+    # The email says what is left to pay on the invoice, as it is now.
+    credit_note.corrects = locked
+    _document_send(credit_note, organisation)
     return credit_note

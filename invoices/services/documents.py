@@ -6,6 +6,7 @@ gapless series (invoices.numbering), the seller's identity copied in, the lines 
 stored, the PDF rendered after commit and the document emailed, PDF attached.
 """
 
+from collections.abc import Sequence
 from datetime import date
 
 from django.conf import settings
@@ -168,12 +169,18 @@ def _document_create(
     buyer: dict,
     corrects: Invoice | None = None,
     service_date: date | None = None,
+    refund_owed: bool = False,
+    credited_lines: Sequence[InvoiceLine | None] = (),
 ) -> Invoice:
     """Number and write a document the caller has checked: its totals and lines, the
-    seller as configured today and the given buyer block. Inside the issuing transaction,
-    the account row already locked.
+    seller as configured today and the given buyer block; a credit note's lines each name
+    the invoice line they credit (`credited_lines`, in the same order, None for an amount).
+    Inside the issuing transaction, the account row already locked.
 
     `service_date` dates the lines without a period (BT-72); kept only if there is one."""
+    credited_lines = list(credited_lines) or [None] * len(totals.lines)
+    if len(credited_lines) != len(totals.lines):
+        raise ValueError("One credited line (or None) per line.")
     period_start, period_end = _period(totals.lines)
     if all(line.period_start for line in totals.lines):
         service_date = None
@@ -200,6 +207,7 @@ def _document_create(
         total=totals.total,
         tax_treatment=totals.treatment,
         tax_mention=totals.mention,
+        refund_owed=refund_owed,
         **_seller_snapshot(),
         **buyer,
     )
@@ -215,8 +223,11 @@ def _document_create(
             unit_price=line.unit_price,
             vat_rate=line.vat_rate,
             amount=line.amount,
+            credited_line=credited,
         )
-        for position, line in enumerate(totals.lines, start=1)
+        for position, (line, credited) in enumerate(
+            zip(totals.lines, credited_lines, strict=True), start=1
+        )
     )
     return document
 

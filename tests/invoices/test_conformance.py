@@ -6,6 +6,7 @@ docs/invoices.md, Conformance)."""
 
 import re
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.utils import timezone
@@ -14,12 +15,13 @@ from accounts import services as account_services
 from invoices import facturx as invoice_facturx
 from invoices import ubl as invoice_ubl
 from invoices.models import Invoice
-from invoices.services import credit_note_issue
+from invoices.services import credit_note_issue, invoice_mark_paid
 from subscriptions import services as subscription_services
 from subscriptions.models import Subscription
 from tests.factories import MembershipFactory, OrganisationFactory
 
 from . import conformance
+from .test_partial_credit_notes import LINES
 
 # The warnings the documents are known to raise, each explained in docs/invoices.md
 # (Conformance). A new warning fails the test until it is fixed or explained there.
@@ -139,6 +141,51 @@ def siren_without_vat_number(issue, **_):
     return issue(organisation)
 
 
+def _three_lines(issue):
+    return issue(_account().organisation, lines=LINES)
+
+
+def partial_credit_note(issue, **_):
+    """Chosen lines of an open invoice: two of its twelve seats and half a set-up day."""
+    invoice = _three_lines(issue)
+    credit_note = credit_note_issue(
+        invoice=invoice, actor=None, reason="Geste", lines={1: Decimal(2), 2: Decimal("0.5")}
+    )
+    assert Invoice.objects.get(pk=invoice.pk).status == Invoice.Status.OPEN
+    return credit_note
+
+
+def rest_credit_note(issue, **_):
+    """What is left of each line after a partial one, the negative credit line included."""
+    invoice = _three_lines(issue)
+    credit_note_issue(invoice=invoice, actor=None, reason="Geste", lines={1: Decimal(2)})
+    credit_note = credit_note_issue(invoice=invoice, actor=None, reason="Annulation")
+    assert max(line.amount for line in credit_note.lines.all()) > 0  # the credit line, negated
+    return credit_note
+
+
+def paid_credit_note(issue, **_):
+    """An amount credited on a paid invoice: owed back to the customer."""
+    invoice = invoice_mark_paid(invoice=_three_lines(issue))
+    credit_note = credit_note_issue(
+        invoice=invoice, actor=None, reason="Remboursement", amount=Decimal("150.00")
+    )
+    assert credit_note.refund_owed
+    return credit_note
+
+
+def rounded_vat_credit_note(issue, **_):
+    """The second of two 0.03 credits of a 0.10 invoice: its VAT is 0.00 where 0.03 × 20 %
+    alone rounds to 0.01, so that the credit notes add up to the invoice's 0.02 of VAT."""
+    invoice = issue(_account().organisation, amount="0.10")
+    credit_note_issue(invoice=invoice, actor=None, reason="Geste", amount=Decimal("0.03"))
+    credit_note = credit_note_issue(
+        invoice=invoice, actor=None, reason="Geste", amount=Decimal("0.03")
+    )
+    assert (credit_note.subtotal, credit_note.vat_amount) == (Decimal("-0.03"), 0)
+    return credit_note
+
+
 KINDS = {
     "domestic": domestic,
     "reverse_charge_fr": reverse_charge_fr,
@@ -151,6 +198,10 @@ KINDS = {
     "buyer_details": buyer_details,
     "buyer_details_credit_note": buyer_details_credit_note,
     "siren_without_vat_number": siren_without_vat_number,
+    "partial_credit_note": partial_credit_note,
+    "rest_credit_note": rest_credit_note,
+    "paid_credit_note": paid_credit_note,
+    "rounded_vat_credit_note": rounded_vat_credit_note,
 }
 
 
@@ -201,6 +252,29 @@ def test_an_empty_billing_framework_fails_br_fr_08(invoice_xml):
     report = conformance.validate(xml)
     assert "BR-FR-08_BT-23" in report.ids("br-fr"), str(report)
     assert all(failure.severity == "fatal" for failure in report.errors)
+
+
+def test_a_credit_note_without_its_invoice_reference_fails_br_fr_co_05(owner, issue):
+    invoice = issue(owner.organisation, lines=LINES)
+    credit_note = credit_note_issue(
+        invoice=invoice, actor=None, reason="Geste", lines={1: Decimal(1)}
+    )
+    xml = invoice_facturx.invoice_xml(credit_note)
+    reference = re.search(
+        rb"<ram:InvoiceReferencedDocument>\s*<ram:IssuerAssignedID>([^<]*)</ram:IssuerAssignedID>"
+        rb"\s*<ram:FormattedIssueDateTime>\s*<qdt:DateTimeString format=\"102\">(\d+)<",
+        xml,
+    )
+    assert reference.groups() == (
+        invoice.number.encode(),
+        invoice.issue_date.strftime("%Y%m%d").encode(),
+    )
+    assert not conformance.validate(xml).errors
+    mutated = re.sub(
+        rb"<ram:InvoiceReferencedDocument>.*?</ram:InvoiceReferencedDocument>", b"", xml, flags=re.S
+    )
+    report = conformance.validate(mutated)
+    assert "BR-FR-CO-05" in {failure.id.split("_")[0] for failure in report.errors}, str(report)
 
 
 def test_an_unknown_element_fails_the_xsd(invoice_xml):

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('invoices', '0004_invoice_status_events'),
+        ('invoices', '0005_partial_credit_notes'),
     ]
 
     operations = [
