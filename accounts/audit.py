@@ -54,6 +54,9 @@ OWNER_VISIBLE_ACTIONS = {
     "contact.removed": _("Contact de facturation supprimé"),
     "organisation.address_changed": _("Adresse modifiée"),
     "organisation.vat_changed": _("Numéro de TVA modifié"),
+    "organisation.siren_changed": _("SIREN modifié"),
+    "organisation.delivery_address_changed": _("Adresse de livraison modifiée"),
+    "organisation.references_changed": _("Références acheteur modifiées"),
     "upgrade.requested": _("Mise à niveau demandée"),
     "upgrade.confirmed": _("Mise à niveau confirmée"),
     "closure.requested": _("Fermeture du compte demandée"),
@@ -150,6 +153,29 @@ def _address(before, after, plans):
     return ", ".join(line for line in lines if line)
 
 
+def _delivery_address(before, after, plans):
+    if not (after.get("delivery_line1") or after.get("delivery_city")):
+        return gettext("supprimée")
+    fields = ("line1", "line2", "postal_code", "city", "country")
+    named = {
+        ("address_" + name if name.startswith("line") else name): after.get("delivery_" + name)
+        for name in fields
+    }
+    return _address(before, named, plans)
+
+
+def _references(before, after, plans):
+    phrases = {
+        "order_reference": gettext("bon de commande : %(change)s"),
+        "buyer_reference": gettext("référence acheteur : %(change)s"),
+    }
+    return " · ".join(
+        phrase % {"change": _change(before.get(key), after.get(key))}
+        for key, phrase in phrases.items()
+        if before.get(key) != after.get(key)
+    )
+
+
 def _contact_updated(before, after, plans):
     old, new = _person(before), _person(after)
     return new if old == new or not old else f"{old} → {new}"
@@ -207,6 +233,9 @@ _PHRASES = {
     "contact.removed": lambda b, a, p: _person(b),
     "organisation.address_changed": _address,
     "organisation.vat_changed": lambda b, a, p: _change(b.get("vat_number"), a["vat_number"]),
+    "organisation.siren_changed": lambda b, a, p: _change(b.get("siren"), a["siren"]),
+    "organisation.delivery_address_changed": _delivery_address,
+    "organisation.references_changed": _references,
     "upgrade.requested": _upgrade_requested,
     "upgrade.confirmed": _upgrade_confirmed,
     "closure.requested": lambda b, a, p: (

@@ -91,6 +91,14 @@ def seed():
         city="Lyon",
         country="FR",
         vat_number="FR44732829320",
+        siren="732829320",
+        # The festival's screenings happen at the Institut Lumière, not at its office.
+        delivery_line1="Institut Lumière",
+        delivery_line2="25 rue du Premier-Film",
+        delivery_postal_code="69008",
+        delivery_city="Lyon",
+        delivery_country="FR",
+        order_reference="BC-2026-0142",
         currency="EUR",
         language="fr",
     )

@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 from emails.services import email_queue_message, sender
 
 from .addresses import country_choices
-from .models import NAME_MAX_LENGTH
+from .models import BUYER_REFERENCE_MAX_LENGTH, NAME_MAX_LENGTH, ORDER_REFERENCE_MAX_LENGTH
 from .permissions import client_ip
 from .ratelimit import Limit, address_bucket, ratelimit_hit
 
@@ -109,3 +109,52 @@ class OrganisationAddressForm(forms.Form):
 class OrganisationVatForm(forms.Form):
     # Longer than the stored 20 characters: spaces and dots typed by the user are removed.
     vat_number = forms.CharField(label=_("Numéro de TVA"), max_length=40, required=False)
+
+
+class OrganisationSirenForm(forms.Form):
+    # Longer than the 9 digits: spaces and dots typed by the user are removed.
+    siren = forms.CharField(label=_("SIREN"), max_length=20, required=False)
+
+
+class OrganisationDeliveryAddressForm(forms.Form):
+    """Where the services are delivered, if not at the billing address: all lines empty
+    removes it. The service checks it like the billing address."""
+
+    delivery_line1 = forms.CharField(label=_("Adresse"), max_length=200, required=False)
+    delivery_line2 = forms.CharField(
+        label=_("Complément d'adresse"), max_length=200, required=False
+    )
+    delivery_postal_code = forms.CharField(label=_("Code postal"), max_length=20, required=False)
+    delivery_city = forms.CharField(label=_("Ville"), max_length=100, required=False)
+    delivery_country = forms.ChoiceField(label=_("Pays"), required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["delivery_country"].choices = country_choices()
+        for name, token in (
+            ("delivery_line1", "address-line1"),
+            ("delivery_line2", "address-line2"),
+            ("delivery_postal_code", "postal-code"),
+            ("delivery_city", "address-level2"),
+            ("delivery_country", "country"),
+        ):
+            self.fields[name].widget.attrs["autocomplete"] = f"shipping {token}"
+
+
+class OrganisationReferencesForm(forms.Form):
+    """The buyer's references copied onto its next invoices (EN 16931 BT-13 and BT-10)."""
+
+    order_reference = forms.CharField(
+        label=_("Numéro de bon de commande"),
+        max_length=ORDER_REFERENCE_MAX_LENGTH,
+        required=False,
+        help_text=_(
+            "Entité publique recevant ses factures par Chorus Pro : votre numéro d'engagement."
+        ),
+    )
+    buyer_reference = forms.CharField(
+        label=_("Référence acheteur"),
+        max_length=BUYER_REFERENCE_MAX_LENGTH,
+        required=False,
+        help_text=_("Entité publique recevant ses factures par Chorus Pro : votre code service."),
+    )

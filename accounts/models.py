@@ -3,7 +3,13 @@ from django.db import models
 from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
 
+from .siren import siren_of_vat_number
+
 NAME_MAX_LENGTH = 150
+# Chorus Pro's limits for the « numéro d'engagement » and the « code service », which public
+# buyers give as these references (docs/invoices.md, The buyer's references).
+ORDER_REFERENCE_MAX_LENGTH = 50
+BUYER_REFERENCE_MAX_LENGTH = 100
 
 
 class UserManager(BaseUserManager):
@@ -65,6 +71,27 @@ class Organisation(models.Model):
     city = models.CharField(_("ville"), max_length=100, blank=True)
     country = models.CharField(_("pays"), max_length=2, default="FR")
     vat_number = models.CharField(_("numéro de TVA"), max_length=20, blank=True)
+    # The French business register number (accounts.siren); printed on the invoices and
+    # the buyer's electronic address in their Factur-X XML.
+    siren = models.CharField(_("SIREN"), max_length=9, blank=True)
+    # Where the services are delivered, when not at the billing address: all empty = none.
+    delivery_line1 = models.CharField(_("adresse de livraison"), max_length=200, blank=True)
+    delivery_line2 = models.CharField(
+        _("complément d'adresse de livraison"), max_length=200, blank=True
+    )
+    delivery_postal_code = models.CharField(
+        _("code postal de livraison"), max_length=20, blank=True
+    )
+    delivery_city = models.CharField(_("ville de livraison"), max_length=100, blank=True)
+    delivery_country = models.CharField(_("pays de livraison"), max_length=2, blank=True)
+    # The buyer's own references, copied onto every invoice (EN 16931 BT-13 and BT-10; for
+    # a public buyer on Chorus Pro, the « numéro d'engagement » and the « code service »).
+    order_reference = models.CharField(
+        _("numéro de bon de commande"), max_length=ORDER_REFERENCE_MAX_LENGTH, blank=True
+    )
+    buyer_reference = models.CharField(
+        _("référence acheteur"), max_length=BUYER_REFERENCE_MAX_LENGTH, blank=True
+    )
     currency = models.CharField(_("devise"), max_length=3, default="EUR")
     language = models.CharField(_("langue"), max_length=8, default="fr")
     status = models.CharField(
@@ -85,6 +112,16 @@ class Organisation(models.Model):
     @property
     def is_closed(self):
         return self.status == self.Status.CLOSED
+
+    @property
+    def invoice_siren(self) -> str:
+        """The SIREN its invoices print: the one entered, else the one inside its French
+        VAT number (accounts whose owner has not entered it yet)."""
+        return self.siren or siren_of_vat_number(self.vat_number, self.country)
+
+    @property
+    def has_delivery_address(self) -> bool:
+        return bool(self.delivery_line1 or self.delivery_city)
 
 
 class Membership(models.Model):

@@ -381,7 +381,10 @@ class InvoiceAdmin(LifecycleAdminMixin, admin.ModelAdmin):
     actions = ["credit_note", "resend_email"]
     fieldsets = [
         (None, {"fields": ["number", "kind", "corrects", "status", "organisation"]}),
-        (_("Dates"), {"fields": ["issue_date", "due_date", "period_start", "period_end"]}),
+        (
+            _("Dates"),
+            {"fields": ["issue_date", "due_date", "period_start", "period_end", "service_date"]},
+        ),
         (
             _("Montants"),
             {
@@ -428,6 +431,9 @@ class InvoiceAdmin(LifecycleAdminMixin, admin.ModelAdmin):
                     "buyer_country",
                     "buyer_vat_number",
                     "buyer_siren",
+                    "order_reference",
+                    "buyer_reference",
+                    "delivery_address_lines",
                 ]
             },
         ),

@@ -169,6 +169,18 @@ class Totals:
 
 
 @dataclass(frozen=True)
+class Delivery:
+    """BG-13, where the services were delivered when it is not the billing address: the
+    buyer's name (BT-70) at that address (BG-15)."""
+
+    name: str  # BT-70
+    street: tuple[str, ...]  # BT-75, BT-76, BT-165
+    postcode: str  # BT-78
+    city: str  # BT-77
+    country: str  # BT-80
+
+
+@dataclass(frozen=True)
 class Reference:
     """BG-3, the preceding invoice a credit note corrects."""
 
@@ -198,6 +210,10 @@ class Document:
     totals: Totals
     preceding: Reference | None
     lines: tuple[Line, ...]
+    buyer_reference: str = ""  # BT-10 (Chorus Pro: the « code service »)
+    order_reference: str = ""  # BT-13 (Chorus Pro: the « numéro d'engagement »)
+    deliver_to: Delivery | None = None  # BG-13, only when not the billing address
+    delivery_date: date | None = None  # BT-72: the day of the lines without a period
 
     @property
     def is_credit_note(self) -> bool:
@@ -256,8 +272,9 @@ def vat_identifier(number: str, country: str) -> str:
 
 def electronic_address(*, siren: str, country: str, tax_number: str) -> tuple[str, str] | None:
     """(address, EAS scheme) of a party (BT-34, BT-49), or None when nothing identifies it:
-    a French company by its SIREN, a foreign one by its VAT or registration number."""
-    if siren and country == "FR":
+    a company with a SIREN by it (the French directory routes by SIREN, whatever the
+    country of the address), another by its VAT or registration number."""
+    if siren:
         return siren, SCHEME_FR_ADDRESS
     number = re.sub(r"[^A-Z0-9-]", "", (tax_number or "").upper())
     if country in VAT_ADDRESS_SCHEMES and number[:2] == vat_prefix(country):
@@ -357,6 +374,20 @@ def _buyer(invoice: Invoice) -> Party:
     )
 
 
+def _deliver_to(invoice: Invoice) -> Delivery | None:
+    """The delivery address recorded at issue, only when it differed from the billing
+    address (invoices.services.documents); None on invoices issued before."""
+    if not invoice.delivery_country:
+        return None
+    return Delivery(
+        name=invoice.buyer_legal_name,
+        street=tuple(invoice.delivery_street_lines),
+        postcode=invoice.delivery_postal_code,
+        city=invoice.delivery_city,
+        country=invoice.delivery_country,
+    )
+
+
 def invoice_data(invoice: Invoice) -> Document:
     """The invoice (or credit note) as EN 16931 business terms, texts in its language."""
     with translation.override(invoice.language):
@@ -428,4 +459,8 @@ def _data(invoice: Invoice) -> Document:
         ),
         preceding=Reference(corrected.number, corrected.issue_date) if corrected else None,
         lines=lines,
+        buyer_reference=invoice.buyer_reference,
+        order_reference=invoice.order_reference,
+        deliver_to=_deliver_to(invoice),
+        delivery_date=invoice.service_date,
     )

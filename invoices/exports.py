@@ -10,6 +10,7 @@ hundred bytes a file, written last), nothing else.
 """
 
 import csv
+import gc
 import io
 import zipfile
 from collections.abc import Iterator
@@ -29,6 +30,12 @@ from .models import Invoice
 
 # Rows fetched per round trip of the server-side cursor.
 CHUNK_SIZE = 500
+# Reading the XML out of a PDF (pypdf) leaves reference cycles that only the garbage
+# collector frees. They outlive the young generation, and the full collection that would
+# free them comes later the larger the process: dozens of PDFs (~45 kB each) piled up, so
+# the memory grew with the export. Collecting the two younger generations every so many
+# files frees them, at no measurable cost (a full collection would cost ~0.2 s each).
+COLLECT_EVERY = 50
 
 
 @dataclass(frozen=True)
@@ -122,7 +129,9 @@ def zip_stream(*, organisation: Organisation, period: Period) -> Iterator[bytes]
     )
     sink = _Sink()
     with zipfile.ZipFile(sink, mode="w") as archive:
-        for invoice in invoices:
+        for count, invoice in enumerate(invoices, start=1):
+            if count % COLLECT_EVERY == 0:
+                gc.collect(1)
             with pdf.invoice_pdf_open(invoice) as fh:
                 content = fh.read()
             archive.writestr(_entry(invoice.pdf_filename, invoice.issue_date), content)

@@ -12,7 +12,7 @@ from datetime import date
 
 from lxml import etree
 
-from .einvoice import SCHEME_SIREN, UNIT_ONE, Document, Party, Period, invoice_data
+from .einvoice import SCHEME_SIREN, UNIT_ONE, Delivery, Document, Party, Period, invoice_data
 from .einvoice import format_amount as _amount
 from .einvoice import format_price as _price
 from .einvoice import format_quantity as _quantity
@@ -62,7 +62,7 @@ def _period(parent, period: Period | None):
     _date(element, "ram:EndDateTime", period.end)
 
 
-def _address(parent, party: Party):
+def _address(parent, party: Party | Delivery):
     address = _el(parent, "ram:PostalTradeAddress")
     if party.postcode:
         _el(address, "ram:PostcodeCode", party.postcode)
@@ -138,10 +138,23 @@ def document_xml(data: Document) -> bytes:
         _el(summation, "ram:LineTotalAmount", _amount(line.amount))
 
     agreement = _el(transaction, "ram:ApplicableHeaderTradeAgreement")
+    if data.buyer_reference:
+        _el(agreement, "ram:BuyerReference", data.buyer_reference)
     _party(agreement, "ram:SellerTradeParty", data.seller)
     _party(agreement, "ram:BuyerTradeParty", data.buyer)
-    # Services: no delivery address, no delivery date (the period says when).
-    _el(transaction, "ram:ApplicableHeaderTradeDelivery")
+    if data.order_reference:
+        order = _el(agreement, "ram:BuyerOrderReferencedDocument")
+        _el(order, "ram:IssuerAssignedID", data.order_reference)
+    # Required by the XSD, empty when every line has its period and the services were
+    # delivered at the billing address.
+    delivery = _el(transaction, "ram:ApplicableHeaderTradeDelivery")
+    if data.deliver_to:
+        ship_to = _el(delivery, "ram:ShipToTradeParty")
+        _el(ship_to, "ram:Name", data.deliver_to.name)
+        _address(ship_to, data.deliver_to)
+    if data.delivery_date:
+        event = _el(delivery, "ram:ActualDeliverySupplyChainEvent")
+        _date(event, "ram:OccurrenceDateTime", data.delivery_date)
 
     settlement = _el(transaction, "ram:ApplicableHeaderTradeSettlement")
     if data.payment_reference:

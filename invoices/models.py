@@ -121,6 +121,9 @@ class Invoice(models.Model):
     # The service period covered by the lines, half-open [start, end).
     period_start = models.DateField(_("début de la prestation"), null=True, blank=True)
     period_end = models.DateField(_("fin de la prestation (exclue)"), null=True, blank=True)
+    # The day the services of the lines without a period were rendered (EN 16931 BT-72);
+    # empty when every line has its period, and on invoices issued before it was recorded.
+    service_date = models.DateField(_("date de la prestation"), null=True, blank=True)
     currency = models.CharField(_("devise"), max_length=3)
     language = models.CharField(_("langue"), max_length=8)
 
@@ -166,6 +169,16 @@ class Invoice(models.Model):
     buyer_street_lines = models.JSONField(_("client : voie"), default=list, blank=True)
     buyer_postal_code = models.CharField(_("client : code postal"), max_length=20, blank=True)
     buyer_city = models.CharField(_("client : ville"), max_length=100, blank=True)
+    # Where the services are delivered, only when it is not the billing address (EN 16931
+    # BG-15): printed, and in parts for the XML. Empty lines and country: none.
+    delivery_address_lines = models.JSONField(_("adresse de livraison"), default=list, blank=True)
+    delivery_street_lines = models.JSONField(_("livraison : voie"), default=list, blank=True)
+    delivery_postal_code = models.CharField(_("livraison : code postal"), max_length=20, blank=True)
+    delivery_city = models.CharField(_("livraison : ville"), max_length=100, blank=True)
+    delivery_country = models.CharField(_("livraison : pays"), max_length=2, blank=True)
+    # The buyer's references when issued: purchase order (BT-13) and buyer reference (BT-10).
+    order_reference = models.CharField(_("n° de bon de commande"), max_length=50, blank=True)
+    buyer_reference = models.CharField(_("référence acheteur"), max_length=100, blank=True)
 
     # The PDF, rendered once after issue; its name is unguessable, its hash proves integrity.
     pdf_name = models.CharField(_("fichier PDF"), max_length=255, blank=True, editable=False)

@@ -12,7 +12,7 @@ from datetime import date
 
 from lxml import etree
 
-from .einvoice import SCHEME_SIREN, UNIT_ONE, Document, Party, Period, invoice_data
+from .einvoice import SCHEME_SIREN, UNIT_ONE, Delivery, Document, Party, Period, invoice_data
 from .einvoice import format_amount as _amount
 from .einvoice import format_price as _price
 from .einvoice import format_quantity as _quantity
@@ -57,23 +57,27 @@ def _period(parent, period: Period | None, vat_due: str = ""):
         _el(element, "cbc:DescriptionCode", vat_due)
 
 
+def _address(parent, tag: str, place: Party | Delivery):
+    postal = _el(parent, tag)
+    # UBL has two street names and free address lines: a third and later lines join one.
+    street = list(place.street)
+    for tag_name, line in zip(("cbc:StreetName", "cbc:AdditionalStreetName"), street, strict=False):
+        _el(postal, tag_name, line)
+    if place.city:
+        _el(postal, "cbc:CityName", place.city)
+    if place.postcode:
+        _el(postal, "cbc:PostalZone", place.postcode)
+    if len(street) > 2:
+        _el(_el(postal, "cac:AddressLine"), "cbc:Line", ", ".join(street[2:]))
+    _el(_el(postal, "cac:Country"), "cbc:IdentificationCode", place.country)
+
+
 def _party(parent, tag: str, party: Party):
     element = _el(_el(parent, tag), "cac:Party")
     if party.electronic_address:
         address, scheme = party.electronic_address
         _el(element, "cbc:EndpointID", address, schemeID=scheme)
-    postal = _el(element, "cac:PostalAddress")
-    # UBL has two street names and free address lines: a third and later lines join one.
-    street = list(party.street)
-    for tag_name, line in zip(("cbc:StreetName", "cbc:AdditionalStreetName"), street, strict=False):
-        _el(postal, tag_name, line)
-    if party.city:
-        _el(postal, "cbc:CityName", party.city)
-    if party.postcode:
-        _el(postal, "cbc:PostalZone", party.postcode)
-    if len(street) > 2:
-        _el(_el(postal, "cac:AddressLine"), "cbc:Line", ", ".join(street[2:]))
-    _el(_el(postal, "cac:Country"), "cbc:IdentificationCode", party.country)
+    _address(element, "cac:PostalAddress", party)
     if party.vat:
         scheme = _el(element, "cac:PartyTaxScheme")
         _el(scheme, "cbc:CompanyID", party.vat)
@@ -111,16 +115,29 @@ def document_xml(data: Document) -> bytes:
     _el(root, "cbc:DocumentCurrencyCode", currency)
     if data.accounting_currency:
         _el(root, "cbc:TaxCurrencyCode", data.accounting_currency)
+    if data.buyer_reference:
+        _el(root, "cbc:BuyerReference", data.buyer_reference)
     vat_due = ""
     if data.vat_on_invoice_date is not None:
         vat_due = VAT_DUE_ON_INVOICE if data.vat_on_invoice_date else VAT_DUE_ON_PAYMENT
     _period(root, data.period, vat_due)
+    if data.order_reference:
+        _el(_el(root, "cac:OrderReference"), "cbc:ID", data.order_reference)
     if data.preceding:
         reference = _el(_el(root, "cac:BillingReference"), "cac:InvoiceDocumentReference")
         _el(reference, "cbc:ID", data.preceding.number)
         _el(reference, "cbc:IssueDate", _day(data.preceding.issue_date))
     _party(root, "cac:AccountingSupplierParty", data.seller)
     _party(root, "cac:AccountingCustomerParty", data.buyer)
+    if data.deliver_to or data.delivery_date:
+        delivery = _el(root, "cac:Delivery")
+        if data.delivery_date:
+            _el(delivery, "cbc:ActualDeliveryDate", _day(data.delivery_date))
+        if data.deliver_to:
+            location = _el(delivery, "cac:DeliveryLocation")
+            _address(location, "cac:Address", data.deliver_to)
+            party = _el(delivery, "cac:DeliveryParty")
+            _el(_el(party, "cac:PartyName"), "cbc:Name", data.deliver_to.name)
 
     if data.payment_account:
         means = _el(root, "cac:PaymentMeans")

@@ -7,6 +7,13 @@ portal_patterns = [
     path("invoices/", views.invoices_tab, name="invoices"),
     path("invoices/address/", views.address_edit, name="organisation_address"),
     path("invoices/vat/", views.vat_edit, name="organisation_vat"),
+    path("invoices/siren/", views.siren_edit, name="organisation_siren"),
+    path(
+        "invoices/delivery-address/",
+        views.delivery_address_edit,
+        name="organisation_delivery_address",
+    ),
+    path("invoices/references/", views.references_edit, name="organisation_references"),
     path("invoices/export.zip", views.invoices_export_zip, name="invoices_export_zip"),
     path("invoices/export.csv", views.invoices_export_csv, name="invoices_export_csv"),
     path("invoices/<str:number>/", views.invoice_detail, name="invoice_detail"),

@@ -10,9 +10,17 @@ from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 
 from accounts import services as account_services
-from accounts.forms import OrganisationAddressForm, OrganisationVatForm, service_errors
+from accounts.forms import (
+    OrganisationAddressForm,
+    OrganisationDeliveryAddressForm,
+    OrganisationReferencesForm,
+    OrganisationSirenForm,
+    OrganisationVatForm,
+    service_errors,
+)
 from accounts.permissions import client_ip, portal_view
 from accounts.selectors import billing_recipients
+from accounts.siren import siren_of_vat_number
 
 from . import exports, hooks, pdf, selectors, ubl
 from .forms import ExportPeriodForm
@@ -62,16 +70,38 @@ def _render_tab(request, fragment=None, **extra):
     return render(request, template, _tab_context(request, **extra))
 
 
-def _after_save(request, fragment, message):
-    """Post/redirect/get for a browser; for htmx the saved section plus the renewal
-    estimate, swapped out of band, since the address and VAT number change it."""
+def _after_save(request, fragment, message, *, estimate=True):
+    """Post/redirect/get for a browser; for htmx the saved section, plus the renewal
+    estimate swapped out of band when the change may change it (address, VAT number)."""
     messages.success(request, message)
     if not request.htmx:
         return redirect("portal:invoices")
     context = _tab_context(request)
     html = render_to_string(f"{TAB_TEMPLATE}#{fragment}", context, request)
-    html += render_to_string(f"{TAB_TEMPLATE}#renewal-estimate", {**context, "oob": True}, request)
+    if estimate:
+        html += render_to_string(
+            f"{TAB_TEMPLATE}#renewal-estimate", {**context, "oob": True}, request
+        )
     return HttpResponse(html)
+
+
+def _detail_edit(request, *, form_class, initial, service, name, message, estimate=False):
+    """One detail of the organisation (Factures tab): its form, saved by its service.
+
+    `name` names the fragment (`organisation-<name>`) and the form in the template
+    (`<name>_form`, `editing_<name>`)."""
+    form = form_class(request.POST or None, initial=initial)
+    fragment = f"organisation-{name.replace('_', '-')}"
+    if request.method == "POST" and form.is_valid():
+        with service_errors(form):
+            request.organisation = service(
+                organisation=request.organisation,
+                actor=request.user,
+                ip=client_ip(request),
+                **form.cleaned_data,
+            )
+            return _after_save(request, fragment, message, estimate=estimate)
+    return _render_tab(request, fragment, **{f"{name}_form": form, f"editing_{name}": True})
 
 
 @portal_view(owner_only=True)
@@ -82,41 +112,75 @@ def invoices_tab(request):
 @portal_view(methods=("GET", "POST"), owner_only=True)
 def address_edit(request):
     organisation = request.organisation
-    initial = {
-        "address_line1": organisation.address_line1,
-        "address_line2": organisation.address_line2,
-        "postal_code": organisation.postal_code,
-        "city": organisation.city,
-        "country": organisation.country,
-    }
-    form = OrganisationAddressForm(request.POST or None, initial=initial)
-    if request.method == "POST" and form.is_valid():
-        with service_errors(form):
-            request.organisation = account_services.organisation_update_address(
-                organisation=organisation,
-                actor=request.user,
-                ip=client_ip(request),
-                **form.cleaned_data,
-            )
-            return _after_save(request, "organisation-address", _("L'adresse a été enregistrée."))
-    return _render_tab(request, "organisation-address", address_form=form, editing_address=True)
+    return _detail_edit(
+        request,
+        form_class=OrganisationAddressForm,
+        initial={name: getattr(organisation, name) for name in OrganisationAddressForm.base_fields},
+        service=account_services.organisation_update_address,
+        name="address",
+        message=_("L'adresse a été enregistrée."),
+        estimate=True,
+    )
 
 
 @portal_view(methods=("GET", "POST"), owner_only=True)
 def vat_edit(request):
-    form = OrganisationVatForm(
-        request.POST or None, initial={"vat_number": request.organisation.vat_number}
+    return _detail_edit(
+        request,
+        form_class=OrganisationVatForm,
+        initial={"vat_number": request.organisation.vat_number},
+        service=account_services.organisation_update_vat,
+        name="vat",
+        message=_("Le numéro de TVA a été enregistré."),
+        estimate=True,
     )
-    if request.method == "POST" and form.is_valid():
-        with service_errors(form):
-            request.organisation = account_services.organisation_update_vat(
-                organisation=request.organisation,
-                vat_number=form.cleaned_data["vat_number"],
-                actor=request.user,
-                ip=client_ip(request),
-            )
-            return _after_save(request, "organisation-vat", _("Le numéro de TVA a été enregistré."))
-    return _render_tab(request, "organisation-vat", vat_form=form, editing_vat=True)
+
+
+@portal_view(methods=("GET", "POST"), owner_only=True)
+def siren_edit(request):
+    organisation = request.organisation
+    # Not entered yet: the one the French VAT number contains, for the owner to confirm.
+    known = organisation.siren or siren_of_vat_number(organisation.vat_number, organisation.country)
+    return _detail_edit(
+        request,
+        form_class=OrganisationSirenForm,
+        initial={"siren": known},
+        service=account_services.organisation_update_siren,
+        name="siren",
+        message=_("Le SIREN a été enregistré."),
+    )
+
+
+@portal_view(methods=("GET", "POST"), owner_only=True)
+def delivery_address_edit(request):
+    organisation = request.organisation
+    initial = {
+        name: getattr(organisation, name) for name in OrganisationDeliveryAddressForm.base_fields
+    }
+    initial["delivery_country"] = organisation.delivery_country or organisation.country
+    return _detail_edit(
+        request,
+        form_class=OrganisationDeliveryAddressForm,
+        initial=initial,
+        service=account_services.organisation_update_delivery_address,
+        name="delivery_address",
+        message=_("L'adresse de livraison a été enregistrée."),
+    )
+
+
+@portal_view(methods=("GET", "POST"), owner_only=True)
+def references_edit(request):
+    organisation = request.organisation
+    return _detail_edit(
+        request,
+        form_class=OrganisationReferencesForm,
+        initial={
+            name: getattr(organisation, name) for name in OrganisationReferencesForm.base_fields
+        },
+        service=account_services.organisation_update_references,
+        name="references",
+        message=_("Vos références ont été enregistrées."),
+    )
 
 
 def _invoice_or_404(request, number):

@@ -18,7 +18,12 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts import services as account_services
 from accounts.admin import ThroughServicesOnly
-from accounts.forms import ContactForm, OrganisationAddressForm, OrganisationVatForm
+from accounts.forms import (
+    ContactForm,
+    OrganisationAddressForm,
+    OrganisationSirenForm,
+    OrganisationVatForm,
+)
 from accounts.models import BillingContact, Membership, Organisation
 from accounts.permissions import client_ip
 from subscriptions import services as subscription_services
@@ -128,6 +133,7 @@ class OrganisationAdmin(ThroughServicesOnly, admin.ModelAdmin):
                 "accounts_organisation_change_address",
             ),
             view("<int:pk>/vat-number/", self.change_vat_view, "accounts_organisation_change_vat"),
+            view("<int:pk>/siren/", self.change_siren_view, "accounts_organisation_change_siren"),
             view(
                 "<int:pk>/contacts/add/", self.add_contact_view, "accounts_organisation_add_contact"
             ),
@@ -293,6 +299,24 @@ class OrganisationAdmin(ThroughServicesOnly, admin.ModelAdmin):
             ),
             action=action,
             success=_("Le numéro de TVA a été enregistré."),
+            context=_without_reason,
+        )
+
+    def change_siren_view(self, request, pk):
+        def action(organisation, data, **who):
+            account_services.organisation_update_siren(
+                organisation=organisation, siren=data["siren"], by_support=True, **who
+            )
+
+        return self._support_form_view(
+            request,
+            pk,
+            title=_("Modifier le SIREN"),
+            form=lambda data, organisation: OrganisationSirenForm(
+                data, initial={"siren": organisation.invoice_siren}
+            ),
+            action=action,
+            success=_("Le SIREN a été enregistré."),
             context=_without_reason,
         )
 

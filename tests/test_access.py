@@ -50,6 +50,9 @@ EXPECTED = {
     "portal:invoices": {"GET": OWNER_PAGE, "POST": NOT_ALLOWED},
     "portal:organisation_address": {"GET": OWNER_PAGE, "POST": OWNER_PAGE},
     "portal:organisation_vat": {"GET": OWNER_PAGE, "POST": OWNER_PAGE},
+    "portal:organisation_siren": {"GET": OWNER_PAGE, "POST": OWNER_PAGE},
+    "portal:organisation_delivery_address": {"GET": OWNER_PAGE, "POST": OWNER_PAGE},
+    "portal:organisation_references": {"GET": OWNER_PAGE, "POST": OWNER_PAGE},
     # The owner's own invoices; another account's owner exports theirs (none here).
     "portal:invoices_export_zip": {"GET": OWNER_PAGE, "POST": NOT_ALLOWED},
     "portal:invoices_export_csv": {"GET": OWNER_PAGE, "POST": NOT_ALLOWED},

@@ -192,6 +192,49 @@ def test_vat_form(owner_client, owner, vat, htmx):
     assert stored == owner.organisation.vat_number or len(stored) <= 20
 
 
+DETAILS = {
+    "siren": ("portal:organisation_siren", ["siren"]),
+    "delivery": (
+        "portal:organisation_delivery_address",
+        [
+            "delivery_line1",
+            "delivery_line2",
+            "delivery_postal_code",
+            "delivery_city",
+            "delivery_country",
+        ],
+    ),
+    "references": ("portal:organisation_references", ["order_reference", "buyer_reference"]),
+}
+
+
+@pytest.mark.parametrize("form", list(DETAILS))
+def test_organisation_detail_forms(owner_client, owner, form):
+    url, fields = DETAILS[form]
+
+    @FUZZ
+    @given(values=st.lists(nasty, min_size=len(fields), max_size=len(fields)), htmx=st.booleans())
+    def post(values, htmx):
+        before = Organisation.objects.values().get(pk=owner.organisation.pk)
+        with transaction.atomic():
+            owner_client.force_login(owner.user)
+            response = owner_client.post(
+                reverse(url),
+                dict(zip(fields, values, strict=True)),
+                headers={"HX-Request": "true"} if htmx else {},
+            )
+            after = Organisation.objects.values().get(pk=owner.organisation.pk)
+            events = AuditEvent.objects.count()
+            transaction.set_rollback(True)
+        assert response.status_code in (200, 302, 400)
+        assert "<script>alert(1)</script>" not in response.content.decode()
+        changed = {k for k in after if after[k] != before[k]}
+        assert changed <= set(fields)  # only its own fields, and audited when any
+        assert events == (1 if changed else 0)
+
+    post()
+
+
 @FUZZ
 @given(
     token=st.one_of(st.text(max_size=80), st.sampled_from(["x" * 43, "%00", "../../etc"])),

@@ -9,6 +9,7 @@ from django.db import connection
 
 from accounts import services as account_services
 from accounts.models import Membership
+from accounts.services import ownership as ownership_services
 from invoices.models import Invoice
 from subscriptions import services as subscription_services
 from subscriptions.demo import seed_plans
@@ -46,13 +47,13 @@ def test_concurrent_transfers_leave_exactly_one_owner(monkeypatch):
     b = MembershipFactory(organisation=owner.organisation)
 
     # Widen the window between reading the members and writing the roles.
-    original = account_services.audit_record
+    original = ownership_services.audit_record
 
     def slow_audit(**kwargs):
         time.sleep(0.3)
         return original(**kwargs)
 
-    monkeypatch.setattr(account_services, "audit_record", slow_audit)
+    monkeypatch.setattr(ownership_services, "audit_record", slow_audit)
 
     def transfer(target):
         return lambda: account_services.ownership_transfer(

@@ -324,6 +324,8 @@ def credit_note_issue(
         totals=totals,
         buyer=_buyer_snapshot_of(locked),
         credited_lines=[line for _spec, line in credits],
+        # The services it credits were rendered when the invoice says.
+        service_date=locked.service_date,
     )
     negated = (-locked.subtotal, -locked.vat_amount, -locked.total)
     if scope == "whole" and not earlier and _amounts(credit_note) != negated:

@@ -18,7 +18,6 @@ from accounts.addresses import country_name
 from accounts.audit import audit_record
 from accounts.models import Organisation
 from accounts.selectors import invoice_recipients
-from accounts.vat import vat_territory
 from billing_portal.queue import enqueue_on_commit
 from emails.services import email_queue
 
@@ -33,15 +32,22 @@ EMAIL_TEMPLATES = {
 }
 
 
-def buyer_address_lines(organisation: Organisation, language: str) -> list[str]:
-    """The address as printed, country name in the invoice's language."""
-    if organisation.country in {"GB", "US", "CA", "AU", "IE", "NZ"}:
-        town = f"{organisation.city} {organisation.postal_code}"
+def _address_lines(line1, line2, postal_code, city, country, language) -> list[str]:
+    """An address as printed, country name in the invoice's language."""
+    if country in {"GB", "US", "CA", "AU", "IE", "NZ"}:
+        town = f"{city} {postal_code}"
     else:
-        town = f"{organisation.postal_code} {organisation.city}"
-    lines = [organisation.address_line1, organisation.address_line2, town.strip()]
-    lines.append(country_name(organisation.country, language))
+        town = f"{postal_code} {city}"
+    lines = [line1, line2, town.strip(), country_name(country, language)]
     return [line for line in lines if line]
+
+
+def buyer_address_lines(organisation: Organisation, language: str) -> list[str]:
+    """The billing address as printed, country name in the invoice's language."""
+    o = organisation
+    return _address_lines(
+        o.address_line1, o.address_line2, o.postal_code, o.city, o.country, language
+    )
 
 
 def buyer_street_lines(organisation: Organisation) -> list[str]:
@@ -49,18 +55,43 @@ def buyer_street_lines(organisation: Organisation) -> list[str]:
 
 
 def buyer_siren(organisation: Organisation) -> str:
-    """A French business's SIREN, read from its VAT number (FR + 2-character key + SIREN).
+    """The SIREN the invoice prints: the one the owner entered, else the one inside a
+    French VAT number (accounts.models.Organisation.invoice_siren)."""
+    return organisation.invoice_siren
 
-    Printed since the 2026 e-invoicing reform; the account has no separate SIREN field.
-    """
-    number = organisation.vat_number
-    if (
-        vat_territory(organisation.country) == "FR"
-        and number.startswith("FR")
-        and len(number) == 13
-    ):
-        return number[4:]
-    return ""
+
+def _same_place(organisation: Organisation) -> bool:
+    """Whether the delivery address is the billing address, written alike or not."""
+
+    def key(*parts):
+        return tuple(" ".join(str(part).split()).casefold() for part in parts)
+
+    o = organisation
+    return key(o.delivery_line1, o.delivery_line2, o.delivery_postal_code, o.delivery_city) == key(
+        o.address_line1, o.address_line2, o.postal_code, o.city
+    ) and (o.delivery_country == o.country)
+
+
+def _delivery_snapshot(organisation: Organisation, language: str) -> dict:
+    """The delivery address, only when the organisation has one that is not its billing
+    address (decree 2022-1299: printed « only when it differs »)."""
+    o = organisation
+    if not o.has_delivery_address or _same_place(o):
+        return {}
+    return {
+        "delivery_address_lines": _address_lines(
+            o.delivery_line1,
+            o.delivery_line2,
+            o.delivery_postal_code,
+            o.delivery_city,
+            o.delivery_country,
+            language,
+        ),
+        "delivery_street_lines": [line for line in (o.delivery_line1, o.delivery_line2) if line],
+        "delivery_postal_code": o.delivery_postal_code,
+        "delivery_city": o.delivery_city,
+        "delivery_country": o.delivery_country,
+    }
 
 
 def _buyer_snapshot(organisation: Organisation, language: str) -> dict:
@@ -74,6 +105,9 @@ def _buyer_snapshot(organisation: Organisation, language: str) -> dict:
         "buyer_street_lines": buyer_street_lines(organisation),
         "buyer_postal_code": organisation.postal_code,
         "buyer_city": organisation.city,
+        "order_reference": organisation.order_reference,
+        "buyer_reference": organisation.buyer_reference,
+        **_delivery_snapshot(organisation, language),
     }
 
 
@@ -86,6 +120,13 @@ BUYER_FIELDS = [
     "buyer_street_lines",
     "buyer_postal_code",
     "buyer_city",
+    "delivery_address_lines",
+    "delivery_street_lines",
+    "delivery_postal_code",
+    "delivery_city",
+    "delivery_country",
+    "order_reference",
+    "buyer_reference",
 ]
 
 
@@ -127,17 +168,22 @@ def _document_create(
     totals: Totals,
     buyer: dict,
     corrects: Invoice | None = None,
+    service_date: date | None = None,
     refund_owed: bool = False,
     credited_lines: Sequence[InvoiceLine | None] = (),
 ) -> Invoice:
     """Number and write a document the caller has checked: its totals and lines, the
     seller as configured today and the given buyer block; a credit note's lines each name
     the invoice line they credit (`credited_lines`, in the same order, None for an amount).
-    Inside the issuing transaction, the account row already locked."""
+    Inside the issuing transaction, the account row already locked.
+
+    `service_date` dates the lines without a period (BT-72); kept only if there is one."""
     credited_lines = list(credited_lines) or [None] * len(totals.lines)
     if len(credited_lines) != len(totals.lines):
         raise ValueError("One credited line (or None) per line.")
     period_start, period_end = _period(totals.lines)
+    if all(line.period_start for line in totals.lines):
+        service_date = None
     # From here to commit the counter row is locked: keep this part short.
     # Invoices and credit notes share the one gapless series (docs/invoices.md, Numbering).
     sequence = numbering.next_number(issue_date=issue_date)
@@ -152,6 +198,7 @@ def _document_create(
         due_date=due_date,
         period_start=period_start,
         period_end=period_end,
+        service_date=service_date,
         currency=totals.currency,
         language=language,
         subtotal=totals.subtotal,

@@ -33,6 +33,7 @@ def invoice_issue(
     lines: Sequence[LineSpec],
     currency: str | None = None,
     issue_date: date | None = None,
+    service_date: date | None = None,
     actor=None,
     by_support: bool = False,
     ip: str | None = None,
@@ -45,6 +46,9 @@ def invoice_issue(
     ValidationError for a date before the last issued invoice or in the future, ValueError
     for malformed lines or a negative total (a correction is a credit note:
     `credit_note_issue`).
+
+    Every line is dated (decree 2022-1299): by its period, or, for a one-off service, by
+    `service_date`, the day it was rendered — the issue date when not given.
     """
     # Lock the account: the snapshot must not interleave with an address or VAT change.
     organisation = Organisation.objects.select_for_update().get(pk=organisation.pk)
@@ -69,6 +73,7 @@ def invoice_issue(
         language=language,
         totals=totals,
         buyer=buyer,
+        service_date=service_date or issue_date,
     )
     audit_record(
         organisation=organisation,

@@ -11,7 +11,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('accounts', '0003_ratelimit_counter'),
-        ('invoices', '0006_invoice_payments'),
+        ('invoices', '0007_invoice_payments'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -175,7 +175,7 @@ def test_audit_rows_roll_back_with_a_failing_change(owner, manager, monkeypatch)
     def broken_queue(**kwargs):
         raise RuntimeError("outbox unavailable")
 
-    monkeypatch.setattr(services, "email_queue", broken_queue)
+    monkeypatch.setattr(services.ownership, "email_queue", broken_queue)
     with pytest.raises(RuntimeError):
         services.ownership_transfer(
             organisation=owner.organisation, new_owner_membership_id=manager.pk, actor=owner.user

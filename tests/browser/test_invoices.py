@@ -39,7 +39,7 @@ def test_owner_edits_the_address_in_place(new_page, demo):
     _open_invoices_tab(page)
     estimate = page.get_by_test_id("renewal-estimate")
     expect(estimate).to_contain_text("Professionnel")
-    page.get_by_role("link", name="Modifier l'adresse").click()
+    page.get_by_role("link", name="Modifier l'adresse", exact=True).click()
     page.get_by_role("textbox", name="Adresse", exact=True).fill("3 place Bellecour")
     page.get_by_label("Code postal").fill("69002")
     page.get_by_label("Ville").fill("Lyon")
@@ -63,6 +63,12 @@ def test_invalid_then_valid_vat_number(new_page, demo):
     demo.refresh_from_db()
     assert demo.vat_number == "FR44732829320"  # nothing saved
 
+    # Another company's number: it does not contain the account's SIREN.
+    page.get_by_role("textbox", name="Numéro de TVA").fill("FR 96 552100554")
+    page.locator("#organisation-vat").get_by_role("button", name="Sauvegarder").click()
+    expect(error).to_contain_text("contient le SIREN 552100554, et non celui de votre")
+    # Once the SIREN is cleared (an account that never entered one), the number is taken.
+    Organisation.objects.filter(pk=demo.pk).update(siren="")
     page.get_by_role("textbox", name="Numéro de TVA").fill("FR 96 552100554")
     page.locator("#organisation-vat").get_by_role("button", name="Sauvegarder").click()
     expect(page.get_by_test_id("organisation-vat")).to_have_text("FR96552100554")
@@ -159,3 +165,18 @@ def test_export_with_reversed_dates_says_why(new_page, demo):
         "La date de début doit précéder la date de fin."
     )
     expect(page.get_by_test_id("invoice-export").get_by_label("Du")).to_have_value("2026-03-31")
+
+
+def test_owner_sets_the_buyer_references_in_place(new_page, demo):
+    page = new_page()
+    _open_invoices_tab(page)
+    page.get_by_role("link", name="Modifier vos références").click()
+    form = page.locator("#organisation-references")
+    expect(form).to_contain_text("votre numéro d'engagement")
+    form.get_by_role("textbox", name="Numéro de bon de commande").fill("EJ-2027-0001")
+    form.get_by_role("textbox", name="Référence acheteur").fill("x" * 101)
+    form.get_by_role("button", name="Sauvegarder").click()
+    # The browser stops at the field's maxlength: 100 characters are sent, and saved.
+    expect(page.get_by_test_id("organisation-references")).to_contain_text("EJ-2027-0001")
+    demo.refresh_from_db()
+    assert (demo.order_reference, demo.buyer_reference) == ("EJ-2027-0001", "x" * 100)

@@ -112,7 +112,13 @@ def test_mail_server_down_then_back_each_email_is_delivered_once(
 
     def all_failed_once():
         rows = _rows()
-        failed = [r for r in rows if r["status"] == Email.Status.PENDING and r["attempts"] >= 1]
+        # The attempt is committed before the send and its error after it (emails.services.
+        # email_send): wait for both, or a slow machine catches a row between the two.
+        failed = [
+            r
+            for r in rows
+            if r["status"] == Email.Status.PENDING and r["attempts"] >= 1 and r["last_error"]
+        ]
         return len(rows) == len(failed) == 2 and rows
 
     rows = wait_until(all_failed_once, timeout=30, describe=worker.log_tail)

@@ -11,6 +11,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
+from accounts import services as account_services
 from invoices import facturx as invoice_facturx
 from invoices import ubl as invoice_ubl
 from invoices.models import Invoice
@@ -25,8 +26,9 @@ from .test_partial_credit_notes import LINES
 # The warnings the documents are known to raise, each explained in docs/invoices.md
 # (Conformance). A new warning fails the test until it is fixed or explained there.
 KNOWN_WARNINGS = {
-    # The empty ApplicableHeaderTradeDelivery: the XSD requires it; a service invoice has
-    # no deliver-to party and its dates are the service periods (BG-14, BG-26).
+    # The empty ApplicableHeaderTradeDelivery: the XSD requires it; a subscription invoice
+    # (every line with its period, BG-26) delivered at the billing address has no
+    # deliver-to party (BG-13) and no delivery date (BT-72).
     "PEPPOL-EN16931-R008",
 }
 # The same for UBL (docs/invoices.md, UBL).
@@ -101,6 +103,44 @@ def credit_note(issue, **_):
     return credit_note_issue(invoice=invoice, actor=None, reason="Facture émise en double")
 
 
+def buyer_details(issue, **_):
+    """SIREN, purchase order number, buyer reference and a delivery address, all given."""
+    organisation = _account().organisation
+    organisation = account_services.organisation_update_siren(
+        organisation=organisation, siren="732829320", actor=None
+    )
+    organisation = account_services.organisation_update_references(
+        organisation=organisation,
+        order_reference="EJ-2026-000123",
+        buyer_reference="SERVICE-COMMUNICATION",
+        actor=None,
+    )
+    organisation = account_services.organisation_update_delivery_address(
+        organisation=organisation,
+        delivery_line1="Institut Lumière",
+        delivery_line2="25 rue du Premier-Film",
+        delivery_postal_code="69008",
+        delivery_city="Lyon",
+        delivery_country="FR",
+        actor=None,
+    )
+    return issue(organisation)
+
+
+def buyer_details_credit_note(issue, **_):
+    invoice = buyer_details(issue)
+    return credit_note_issue(invoice=invoice, actor=None, reason="Facture émise en double")
+
+
+def siren_without_vat_number(issue, **_):
+    """A French association without a VAT number: its SIREN is its electronic address."""
+    organisation = _account(name="Association Cinéma Solidaire", vat_number="").organisation
+    organisation = account_services.organisation_update_siren(
+        organisation=organisation, siren="552100554", actor=None
+    )
+    return issue(organisation)
+
+
 def _three_lines(issue):
     return issue(_account().organisation, lines=LINES)
 
@@ -155,6 +195,9 @@ KINDS = {
     "upgrade": upgrade,
     "renewal": renewal,
     "credit_note": credit_note,
+    "buyer_details": buyer_details,
+    "buyer_details_credit_note": buyer_details_credit_note,
+    "siren_without_vat_number": siren_without_vat_number,
     "partial_credit_note": partial_credit_note,
     "rest_credit_note": rest_credit_note,
     "paid_credit_note": paid_credit_note,
@@ -324,3 +367,37 @@ def test_a_buyer_without_siren_or_vat_number_fails_br_fr_12_in_both_syntaxes(db,
     ]:
         assert {failure.id for failure in report.errors} == {"BR-FR-12_BT-49"}, str(report)
         assert report.ids(rules) >= {"BR-FR-12_BT-49"}
+
+
+# --- The buyer's SIREN and the service date ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("serialise", "validate", "rules"),
+    [
+        (invoice_facturx.invoice_xml, conformance.validate, "br-fr"),
+        (invoice_ubl.invoice_xml, conformance.validate_ubl, "ubl-br-fr"),
+    ],
+    ids=["cii", "ubl"],
+)
+def test_a_buyer_without_vat_number_passes_br_fr_12_once_its_siren_is_entered(
+    db, issue, serialise, validate, rules
+):
+    organisation = _account(name="Association Cinéma Solidaire", vat_number="").organisation
+    before = validate(serialise(issue(organisation)))
+    # Nothing identified it: no electronic address (BT-49), which the French rules require.
+    assert "BR-FR-12_BT-49" in before.ids(rules), str(before)
+
+    organisation = account_services.organisation_update_siren(
+        organisation=organisation, siren="552100554", actor=None
+    )
+    after = validate(serialise(issue(organisation)))
+    assert not after.errors, str(after)
+
+
+def test_a_one_off_invoice_has_its_delivery_date_and_no_warning_left(owner, issue):
+    """BT-72 fills ApplicableHeaderTradeDelivery: PEPPOL-EN16931-R008 (empty element) is
+    gone; it stays on subscription invoices, dated by their periods."""
+    invoice = issue(owner.organisation)  # one line without a period
+    report = conformance.validate(invoice_facturx.invoice_xml(invoice))
+    assert not report.failures, str(report)

@@ -156,7 +156,7 @@ def test_reverse_charge_credit_note_keeps_the_mention_in_the_invoice_language(sw
     assert credit_note.language == "en"
     assert credit_note.tax_treatment == Treatment.EU_REVERSE_CHARGE
     assert credit_note.tax_mention == invoice.tax_mention
-    assert credit_note.tax_mention.startswith("Reverse charge")
+    assert credit_note.tax_mention.startswith("Autoliquidation (reverse charge)")
 
 
 def test_numbering_stays_gapless_across_invoices_and_credit_notes(owner, swedish_owner, issue):

@@ -15,6 +15,13 @@ def test_demo_history_reads_like_the_accounts_past(db):
     lyon = Organisation.objects.get(name="Festival International du Film de Lyon")
     latest = Invoice.objects.get(number="INV-10682")
     assert latest.organisation == lyon and latest.status == "open"
+    # Lyon shows the buyer's details of decree 2022-1299 and its purchase order.
+    assert (latest.buyer_siren, latest.order_reference) == ("732829320", "BC-2026-0142")
+    assert latest.delivery_address_lines[:3] == [
+        "Institut Lumière",
+        "25 rue du Premier-Film",
+        "69008 Lyon",
+    ]
     activity = recent_activity(organisation=lyon)
     # Newest first, each invoice's event on its own issue date (not all at seeding time).
     assert activity[0]["detail"].startswith("INV-10682 du ")

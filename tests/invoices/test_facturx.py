@@ -172,7 +172,7 @@ def test_vat_category_per_tax_case(db, case, category, rate, reason, reason_code
 def test_reverse_charge_reason_is_in_the_invoice_language(swedish_owner, issue):
     root = etree.fromstring(invoice_facturx.invoice_xml(issue(swedish_owner.organisation)))
     assert text(root, f"{SETTLEMENT}/ram:ApplicableTradeTax/ram:ExemptionReason") == (
-        "Reverse charge"
+        "Autoliquidation (reverse charge)"
     )
 
 

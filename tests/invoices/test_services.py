@@ -79,7 +79,8 @@ def test_tax_rules_applied_at_issue(db, issue, country, vat_number, rate, vat, t
 def test_mention_is_written_in_the_invoice_language(swedish_owner, issue):
     invoice = issue(swedish_owner.organisation)
     assert invoice.language == "en"
-    assert invoice.tax_mention.startswith("Reverse charge")
+    # « Autoliquidation » stays in French (CGI, annexe II, art. 242 nonies A).
+    assert invoice.tax_mention.startswith("Autoliquidation (reverse charge): VAT to be")
     assert "SE556677889901" in invoice.tax_mention
 
 

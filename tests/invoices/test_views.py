@@ -284,7 +284,7 @@ def test_invoice_online_is_the_document_in_its_language(swedish_owner, issue, cl
         invoice.number,
         "Nordic Design Awards",
         "Sweden",
-        "Reverse charge",
+        "Autoliquidation (reverse charge)",
         "Total incl. VAT",
         "€850.00",
         "FR76 3000 6000 0112 3456 7890 189",

@@ -109,6 +109,32 @@ def test_a_bad_vat_number_shows_the_expected_format_and_changes_nothing(support,
     assert not AuditEvent.objects.exists()
 
 
+def test_support_sets_the_siren_through_the_portals_service(support, owner, support_user):
+    page = support.get(_url("change_siren", owner.organisation)).content.decode()
+    assert 'value="732829320"' in page  # the one inside the VAT number, to confirm
+    response = support.post(_url("change_siren", owner.organisation), {"siren": "732 829 320"})
+    assert response.status_code == 302
+    assert _details(owner.organisation)["siren"] == "732829320"
+    event = _event_by_support("organisation.siren_changed", support_user)
+    assert event.after == {"siren": "732829320"}
+
+
+@pytest.mark.parametrize(
+    ("siren", "message"),
+    [
+        ("732829321", "Ce SIREN n&#x27;existe pas"),
+        ("552100554", "Ce SIREN ne correspond pas au numéro de TVA FR44732829320"),
+    ],
+)
+def test_a_bad_siren_shows_why_and_changes_nothing(support, owner, siren, message):
+    before = _details(owner.organisation)
+    response = support.post(_url("change_siren", owner.organisation), {"siren": siren})
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    assert _details(owner.organisation) == before
+    assert not AuditEvent.objects.exists()
+
+
 def test_support_adds_a_billing_contact(support, owner, support_user):
     response = support.post(
         _url("add_contact", owner.organisation),
@@ -179,6 +205,7 @@ def test_a_closed_account_is_reopened_before_its_details_change(support, owner, 
     for name, args, data in [
         ("change_address", [], ADDRESS),
         ("change_vat", [], {"vat_number": ""}),
+        ("change_siren", [], {"siren": "732829320"}),
         ("add_contact", [], {"first_name": "A", "last_name": "B", "email": "a@example.com"}),
         ("remove_contact", [contact.pk], {}),
     ]:
@@ -190,7 +217,7 @@ def test_a_closed_account_is_reopened_before_its_details_change(support, owner, 
     assert AuditEvent.objects.count() == events
 
 
-ACTIONS = ["change_address", "change_vat", "add_contact", "remove_contact"]
+ACTIONS = ["change_address", "change_vat", "change_siren", "add_contact", "remove_contact"]
 
 
 def _action_url(name, owner):
@@ -219,7 +246,7 @@ def test_the_account_page_links_the_support_actions(support, owner):
     html = support.get(
         reverse("admin:accounts_organisation_change", args=[owner.organisation.pk])
     ).content.decode()
-    for name in ("change_address", "change_vat", "add_contact"):
+    for name in ("change_address", "change_vat", "change_siren", "add_contact"):
         assert _url(name, owner.organisation) in html
     assert _url("remove_contact", owner.organisation, contact.pk) in html
 

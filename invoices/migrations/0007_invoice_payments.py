@@ -22,7 +22,7 @@ def paid_on_from_history(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('invoices', '0005_partial_credit_notes'),
+        ('invoices', '0006_invoice_service_date_delivery_references'),
     ]
 
     operations = [

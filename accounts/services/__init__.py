@@ -1,0 +1,25 @@
+"""Every change to an account, its members and its billing contacts goes through here."""
+
+from .contacts import contact_add, contact_remove, contact_update
+from .organisation import (
+    organisation_update_address,
+    organisation_update_delivery_address,
+    organisation_update_references,
+    organisation_update_siren,
+    organisation_update_vat,
+)
+from .ownership import ownership_transfer
+from .people import people_anonymise
+
+__all__ = [
+    "contact_add",
+    "contact_remove",
+    "contact_update",
+    "organisation_update_address",
+    "organisation_update_delivery_address",
+    "organisation_update_references",
+    "organisation_update_siren",
+    "organisation_update_vat",
+    "ownership_transfer",
+    "people_anonymise",
+]

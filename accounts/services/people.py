@@ -1,0 +1,37 @@
+"""Erasing the personal data of a closed account's people."""
+
+from django.contrib.auth.hashers import make_password
+from django.db import transaction
+
+from ..audit import audit_anonymise
+from ..models import BillingContact, Organisation, User
+
+# Anonymisation (called by subscriptions.services.account_anonymise once a closed account's
+# grace period is over).
+
+
+def _anonymous_email(user: User) -> str:
+    # Unique because the pk is; ".invalid" can never be delivered (RFC 2606).
+    return f"anonyme-{user.pk}@anonymised.invalid"
+
+
+@transaction.atomic
+def people_anonymise(*, organisation: Organisation) -> dict:
+    """Erase the personal data of the account's people, in the tables of accounts: users'
+    names cleared, email replaced by a unique placeholder, unusable password, inactive;
+    billing contacts deleted; their names and addresses scrubbed from the audit trail.
+    Returns what was done, for the caller's audit event."""
+    users = list(User.objects.select_for_update().filter(membership__organisation=organisation))
+    contacts = BillingContact.objects.filter(organisation=organisation)
+    personal = {value for user in users for value in (user.email, user.get_full_name())}
+    personal |= {value for c in contacts for value in (c.email, c.full_name)}
+    audit_anonymise(organisation=organisation, personal_values=personal)
+    for user in users:
+        user.first_name = ""
+        user.last_name = ""
+        user.email = _anonymous_email(user)
+        user.password = make_password(None)
+        user.is_active = False
+        user.save(update_fields=["first_name", "last_name", "email", "password", "is_active"])
+    contacts_deleted, _by_model = contacts.delete()
+    return {"users": len(users), "billing_contacts_deleted": contacts_deleted}
