@@ -132,17 +132,18 @@ class CreditNoteForm(forms.Form):
 
 def credit_balance_text(invoice: Invoice) -> str:
     """What credit notes and payments leave on a document, as support reads it: what is left
-    to pay on an open invoice, what is owed back to the customer; empty when nothing is."""
+    to pay on an open invoice, what credit notes gave back of the money paid to the account's
+    credit (the account page says what is left of that credit); empty when nothing is."""
     parts = []
     reduced = invoice.credited or invoice.amount_paid
     if not invoice.is_credit_note and reduced and invoice.status == Invoice.Status.OPEN:
         parts.append(
             _("reste à régler %(amount)s") % {"amount": money(invoice.amount_due, invoice.currency)}
         )
-    if invoice.refund_due:
+    if invoice.credit_returned:
         parts.append(
-            _("%(amount)s à rembourser au client")
-            % {"amount": money(invoice.refund_due, invoice.currency)}
+            _("%(amount)s porté au crédit du compte")
+            % {"amount": money(invoice.credit_returned, invoice.currency)}
         )
     return " ; ".join(str(part) for part in parts)
 
@@ -447,13 +448,13 @@ class InvoiceAdmin(LifecycleAdminMixin, admin.ModelAdmin):
         # What the credit notes take off each invoice, in the list's one query.
         return selectors.with_credit_sums(super().get_queryset(request))
 
-    @admin.display(description=_("reste à régler / à rembourser"))
+    @admin.display(description=_("reste à régler / porté au crédit"))
     def balance_display(self, obj):
         return credit_balance_text(obj)
 
     @admin.display(description=_("avoirs"))
     def credit_balance(self, obj):
-        """The credit notes of an invoice and what they leave; a credit note owed back."""
+        """The credit notes of an invoice and what they leave; what a credit note gave back."""
         if obj.is_credit_note:
             return credit_balance_text(obj) or "—"
         notes = obj._credit_notes()

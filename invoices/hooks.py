@@ -2,7 +2,8 @@
 
 invoices sits below subscriptions and payments and must not import them. The Factures tab
 shows what the next renewal will invoice, which subscriptions computes, and the account's
-credit balance, which payments keeps; an invoice just issued takes that credit. Each app
+credit balance, which payments keeps; an invoice just issued takes that credit, and a credit
+note on an invoice already paid gives that money back to it. Each app
 registers its function here from its AppConfig.ready() (billing_portal.hooks).
 """
 
@@ -26,4 +27,13 @@ invoice_issued = Hook(
     "handler(*, invoice, actor) -> None: called by invoice_issue in its transaction, the "
     "account row locked, once the invoice is written (payments.services.credit_apply: the "
     "account's credit balance pays it).",
+)
+
+invoice_credited = Hook(
+    "invoice_credited",
+    "handler(*, invoice, credit_note, amount, reason, actor, by_support, ip) -> None: called "
+    "by credit_note_issue in its transaction (the account and the invoice locked), once the "
+    "credit note is written, when it credits `amount` (incl. VAT) of money already paid on "
+    "`invoice` (payments.services.credit_return: that much of the invoice's payments goes "
+    "back to the account's credit balance).",
 )

@@ -185,9 +185,12 @@ class Invoice(models.Model):
     pdf_sha256 = models.CharField(_("SHA-256 du PDF"), max_length=64, blank=True, editable=False)
     pdf_rendered_at = models.DateTimeField(_("PDF généré le"), null=True, blank=True)
 
-    # A credit note issued on an invoice already paid: its amount is owed back to the
-    # customer (the refund itself is not recorded yet; docs/invoices.md, Credit notes).
-    refund_owed = models.BooleanField(_("montant à rembourser"), default=False)
+    # On a credit note: the part of it (incl. VAT, positive) that money already paid on its
+    # invoice made the account's credit balance, the « avoir disponible » the next invoice
+    # uses or support refunds (the payments app moved that money when the credit note was
+    # issued; docs/invoices.md, Credit notes). Zero on an invoice, and on a credit note
+    # taken off what was still due.
+    returned_to_credit = models.DecimalField(_("porté au crédit du compte"), default=0, **MONEY)
 
     created_at = models.DateTimeField(_("créée le"), auto_now_add=True)
 
@@ -212,7 +215,7 @@ class Invoice(models.Model):
                     "issue_date",
                     "total",
                     "currency",
-                    "refund_owed",
+                    "returned_to_credit",
                     "amount_paid",
                 ],
                 name="invoice_account_list",
@@ -240,9 +243,15 @@ class Invoice(models.Model):
                 condition=Q(amount_paid=0) | Q(amount_paid__gt=0, amount_paid__lte=F("total")),
                 name="invoice_amount_paid_within_total",
             ),
+            # Only a credit note returns money, at most its own amount.
             models.CheckConstraint(
-                condition=Q(refund_owed=False) | Q(kind="credit_note"),
-                name="invoice_refund_owed_credit_note",
+                condition=Q(returned_to_credit=0)
+                | Q(
+                    kind="credit_note",
+                    returned_to_credit__gt=0,
+                    returned_to_credit__lte=-F("total"),
+                ),
+                name="invoice_returned_to_credit_credit_note",
             ),
         ]
 
@@ -289,16 +298,16 @@ class Invoice(models.Model):
         return list(self.corrections.filter(kind=self.Kind.CREDIT_NOTE).order_by("sequence"))
 
     def _credit_sums(self) -> tuple[Decimal, Decimal]:
-        """What this invoice's credit notes take off it, and the part of it owed back to the
-        customer (credit notes issued once it was paid), both positive incl. VAT. From the
-        sums a selector added (`credited_sum`, `refund_sum`: negative, None without credit
+        """What this invoice's credit notes take off it (incl. VAT, positive), and the part
+        of that which money already paid made the account's credit balance. From the sums a
+        selector added (`credited_sum`, negative, and `returned_sum`; None without credit
         note), else from its credit notes."""
         if hasattr(self, "credited_sum"):
-            return -(self.credited_sum or ZERO), -(self.refund_sum or ZERO)
+            return -(self.credited_sum or ZERO), self.returned_sum or ZERO
         notes = self._credit_notes()
         return (
             -sum((note.total for note in notes), ZERO),
-            -sum((note.total for note in notes if note.refund_owed), ZERO),
+            sum((note.returned_to_credit for note in notes), ZERO),
         )
 
     @property
@@ -316,18 +325,26 @@ class Invoice(models.Model):
         return max(self.total - self.credited - self.amount_paid, ZERO)
 
     @property
-    def refund_due(self) -> Decimal:
-        """What is owed back to the customer: an invoice's credit notes issued after it was
-        paid, or a credit note's own amount when it was issued so. Refunds are not recorded
-        yet, so this stays owed (docs/invoices.md, Credit notes)."""
+    def credit_returned(self) -> Decimal:
+        """What credit notes gave back of the money paid on this invoice, now in the
+        account's credit balance (« Ajouté à votre avoir disponible »): the sum of its credit
+        notes' `returned_to_credit`, or a credit note's own. A fact of the documents as
+        issued; what the account still has of it is the payments app's credit balance
+        (docs/invoices.md, Credit notes)."""
         if self.is_credit_note:
-            return -self.total if self.refund_owed else ZERO
+            return self.returned_to_credit
         return self._credit_sums()[1]
 
     @property
     def credit_amount(self) -> Decimal:
         """What a credit note credits, incl. VAT (positive)."""
         return -self.total if self.is_credit_note else ZERO
+
+    @property
+    def credit_taken_off_due(self) -> Decimal:
+        """What a credit note took off what was still due on its invoice, incl. VAT: its
+        amount less what it gave back to the account's credit."""
+        return self.credit_amount - self.returned_to_credit if self.is_credit_note else ZERO
 
     @property
     def cancels_whole_invoice(self) -> bool:
@@ -337,10 +354,10 @@ class Invoice(models.Model):
     @property
     def status_label(self) -> str:
         """The status as shown: a credit note is settled the moment it is issued, so it reads
-        « Imputé » (taken off an unpaid invoice), or « À rembourser » when it credits a paid
-        one, not « Payée »."""
+        « Imputé » (taken off what was due), or « Ajouté à l'avoir » when it gave money
+        already paid back to the account's credit balance, not « Payée »."""
         if self.is_credit_note and self.status == self.Status.PAID:
-            return _("À rembourser") if self.refund_owed else _("Imputé")
+            return _("Ajouté à l'avoir") if self.returned_to_credit else _("Imputé")
         # The enum's label: get_status_display() rebuilds a dict of the choices each call.
         return self.Status(self.status).label
 

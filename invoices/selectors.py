@@ -5,7 +5,7 @@ from decimal import Decimal
 from urllib.parse import quote
 
 from django.core.paginator import Page, Paginator
-from django.db.models import DecimalField, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
+from django.db.models import DecimalField, OuterRef, Prefetch, QuerySet, Subquery, Sum
 from django.urls import reverse
 from django.utils.http import RFC3986_SUBDELIMS
 
@@ -20,7 +20,7 @@ def invoices_page(*, organisation: Organisation, page_number=1) -> Page:
     """Newest first, 25 a page: a COUNT, one SELECT of the listed columns and one of the
     credit notes' sums of the page's invoices, whatever the number of invoices. Only
     columns of the invoice_account_list index: keep them in step. Each invoice of the page
-    comes with its `detail_url` and `pdf_url`, and its `amount_due` and `refund_due`."""
+    comes with its `detail_url` and `pdf_url`, and its `amount_due` and `credit_returned`."""
     invoices = (
         Invoice.objects.filter(organisation=organisation)
         .only(
@@ -30,7 +30,7 @@ def invoices_page(*, organisation: Organisation, page_number=1) -> Page:
             "issue_date",
             "total",
             "currency",
-            "refund_owed",
+            "returned_to_credit",
             "amount_paid",
         )
         .order_by("-sequence")
@@ -48,24 +48,25 @@ def invoices_page(*, organisation: Organisation, page_number=1) -> Page:
 
 def with_credit_sums(invoices: QuerySet) -> QuerySet:
     """`invoices` with what their credit notes take off each (`credited_sum`) and what of
-    that is owed back (`refund_sum`), read by Invoice.amount_due and refund_due: two
-    subqueries of the same SELECT (the support console's lists)."""
+    that went back to the account's credit (`returned_sum`), read by Invoice.amount_due and
+    credit_returned: two subqueries of the same SELECT (the support console's lists)."""
     notes = Invoice.objects.filter(kind=Invoice.Kind.CREDIT_NOTE, corrects=OuterRef("pk"))
 
-    def total_of(credit_notes):
+    def sum_of(column):
         return Subquery(
-            credit_notes.values("corrects").annotate(sum=Sum("total")).values("sum")[:1],
+            notes.values("corrects").annotate(sum=Sum(column)).values("sum")[:1],
             output_field=DecimalField(max_digits=14, decimal_places=2),
         )
 
     return invoices.annotate(
-        credited_sum=total_of(notes), refund_sum=total_of(notes.filter(refund_owed=True))
+        credited_sum=sum_of("total"), returned_sum=sum_of("returned_to_credit")
     )
 
 
 def _add_credit_sums(invoices: list[Invoice]) -> None:
     """Set on each invoice what its credit notes take off it (`credited_sum`) and what of
-    that is owed back (`refund_sum`), read by Invoice.amount_due and refund_due: one query."""
+    that went back to the account's credit (`returned_sum`), read by Invoice.amount_due and
+    credit_returned: one query."""
     if not invoices:
         return
     sums = {
@@ -74,13 +75,13 @@ def _add_credit_sums(invoices: list[Invoice]) -> None:
             kind=Invoice.Kind.CREDIT_NOTE, corrects__in=[invoice.pk for invoice in invoices]
         )
         .values("corrects_id")
-        .annotate(credited_sum=Sum("total"), refund_sum=Sum("total", filter=Q(refund_owed=True)))
+        .annotate(credited_sum=Sum("total"), returned_sum=Sum("returned_to_credit"))
         .order_by()
     }
     for invoice in invoices:
         row = sums.get(invoice.pk, {})
         invoice.credited_sum = row.get("credited_sum")
-        invoice.refund_sum = row.get("refund_sum")
+        invoice.returned_sum = row.get("returned_sum")
 
 
 _PLACEHOLDER = "NUMBER"
@@ -111,7 +112,7 @@ def invoice_document(*, organisation: Organisation, number: str) -> Invoice | No
             Prefetch(
                 "corrections",
                 queryset=Invoice.objects.filter(kind=Invoice.Kind.CREDIT_NOTE)
-                .only("number", "issue_date", "corrects_id", "kind", "total", "refund_owed")
+                .only("number", "issue_date", "corrects_id", "kind", "total", "returned_to_credit")
                 .order_by("sequence"),
                 to_attr="credit_notes",
             ),
@@ -194,7 +195,7 @@ def invoice_credit_remaining(invoice: Invoice) -> CreditRemaining:
     lines = list(invoice.lines.order_by("position"))
     credit_notes = list(
         invoice.corrections.filter(kind=Invoice.Kind.CREDIT_NOTE)
-        .only("number", "issue_date", "subtotal", "vat_amount", "total", "refund_owed")
+        .only("number", "issue_date", "subtotal", "vat_amount", "total")
         .order_by("sequence")
     )
     taken = {

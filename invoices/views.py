@@ -2,6 +2,8 @@
 each invoice online and as a PDF, a period's invoices as a ZIP or a CSV. Owner only;
 lookups scoped to the signed-in account."""
 
+from decimal import Decimal
+
 from django.contrib import messages
 from django.http import FileResponse, Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
@@ -194,12 +196,24 @@ def _invoice_or_404(request, number):
 def invoice_detail(request, number):
     """The invoice online: the same document as its PDF."""
     invoice = _invoice_or_404(request, number)
+    # Money a credit note gave back: what the account still has of its credit today.
+    available = None
+    if invoice.credit_returned:
+        available = sum(
+            (
+                amount
+                for amount, currency in _credit(request.organisation)
+                if currency == invoice.currency
+            ),
+            Decimal(0),
+        )
     return render(
         request,
         "invoices/invoice_detail.html",
         {
             "tab": "invoices",
             "invoice": invoice,
+            "available": available,
             "lines": list(invoice.lines.all()),
             "credit_notes": invoice.credit_notes,
             "history": invoice.history,

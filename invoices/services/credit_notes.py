@@ -3,10 +3,11 @@ quantity of each) or an amount excl. VAT; never more than what is left to credit
 
 A credit note repeats its invoice's buyer, language, currency and tax treatment, whatever the
 account says today; it is numbered in the invoices' series and emailed like one
-(documents.py). An open invoice credited in full becomes void (status.py); a paid one stays
-paid, and what its credit notes credit is owed back to the customer (`refund_owed`). On an
-open invoice payments settled in part, a credit note takes off at most what is left to pay,
-and when it takes off all of it the invoice is paid.
+(documents.py). A credit note first takes off what is still due on the invoice; what it
+credits beyond, money the customer already paid, goes back to the account's credit balance
+(`returned_to_credit`; the payments app moves it, through invoices.hooks.invoice_credited).
+An open invoice credited in full becomes void (status.py); one whose payments now settle what
+is left becomes paid; a paid one stays paid.
 """
 
 from collections.abc import Mapping
@@ -21,6 +22,7 @@ from accounts.audit import audit_record
 from accounts.models import Organisation
 from billing_portal.formatting import money
 
+from .. import hooks
 from ..models import Invoice, InvoiceLine, InvoiceStatusEvent
 from ..selectors import CreditRemaining, LineRemaining, invoice_credit_remaining
 from ..tax import TaxRule
@@ -230,27 +232,18 @@ def _credit_plan(remaining: CreditRemaining, *, lines, amount):
     return scope, credits, totals
 
 
-def _left_to_pay_after(locked: Invoice, remaining: CreditRemaining, totals: Totals):
-    """On an open invoice that payments settled in part (`amount_paid`): what is left to pay
-    once this credit note is taken off; None on any other invoice. A credit note never takes
-    off more than is left to pay: the money received would be credited twice."""
-    if locked.status != Invoice.Status.OPEN or locked.amount_paid <= 0:
-        return None
-    left = remaining.total + totals.total - locked.amount_paid
-    if left < 0:
-        raise ValidationError(
-            _(
-                "La facture %(number)s a déjà reçu %(paid)s : un avoir peut en créditer au plus "
-                "%(due)s TTC, ce qui reste à payer. Pour davantage, annulez d'abord les "
-                "imputations de ses paiements (le montant revient au crédit du compte)."
-            )
-            % {
-                "number": locked.number,
-                "paid": money(locked.amount_paid, locked.currency),
-                "due": money(max(remaining.total - locked.amount_paid, ZERO), locked.currency),
-            }
-        )
-    return left
+def _returned_to_credit(locked: Invoice, remaining: CreditRemaining, totals: Totals) -> Decimal:
+    """What of this credit note is money already paid on the invoice, so goes back to the
+    account's credit balance: all of it on a paid invoice, what passes the amount still due
+    on an open one (its total less its credit notes and payments), none on a void one.
+    Never more than was paid: a credit note credits at most what is left of the invoice."""
+    credited = max(-totals.total, ZERO)  # (the whole of a negative invoice credits nothing)
+    if locked.status == Invoice.Status.PAID:
+        return credited
+    if locked.status == Invoice.Status.OPEN:
+        due = max(remaining.total - locked.amount_paid, ZERO)
+        return max(credited - due, ZERO)
+    return ZERO
 
 
 def _amounts(document: Invoice) -> tuple[Decimal, Decimal, Decimal]:
@@ -274,9 +267,13 @@ def credit_note_issue(
     Without `lines` or `amount`: everything left to credit (the whole invoice, its lines
     negated, when it has no credit note yet). `lines` maps line positions to the quantity
     to credit, at most what is left of each; `amount` credits an amount excl. VAT at the
-    invoice's rate. Either way at most what is left of the invoice. An open invoice
-    credited in full becomes void; on a paid one the credit note is owed back to the
-    customer (`refund_owed`) and the invoice stays paid.
+    invoice's rate. Either way at most what is left of the invoice.
+
+    It first takes off what is still due; the rest, money already paid on the invoice
+    (`returned_to_credit`), goes back to the account's credit balance through
+    `hooks.invoice_credited` (the payments app undoes that much of the invoice's payments).
+    An open invoice credited in full becomes void, one whose payments now settle what is
+    left becomes paid (today); a paid invoice stays paid.
 
     Refused (ValidationError, nothing written, no number taken) without a reason, for a
     credit note, a rejected invoice, an invoice credited in full, beyond what is left, or
@@ -307,17 +304,17 @@ def credit_note_issue(
         )
 
     scope, credits, totals = _credit_plan(remaining, lines=lines, amount=amount)
-    left_to_pay = _left_to_pay_after(locked, remaining, totals)
+    returned = _returned_to_credit(locked, remaining, totals)
 
     issue_date = timezone.localdate()
     credit_note = _document_create(
         organisation=organisation,
         kind=Invoice.Kind.CREDIT_NOTE,
         corrects=locked,
-        # Settled when issued: it is taken off what is left to pay on an open invoice, or
-        # owed back to the customer on a paid one; it never awaits a payment.
+        # Settled when issued: it is taken off what is left to pay, or gives money already
+        # paid back to the account's credit; it never awaits a payment.
         status=Invoice.Status.PAID,
-        refund_owed=locked.status == Invoice.Status.PAID,
+        returned_to_credit=returned,
         issue_date=issue_date,
         due_date=issue_date,
         language=locked.language,
@@ -345,30 +342,44 @@ def credit_note_issue(
                 for spec, line in credits
                 if line is not None
             },
-            "refund_owed": credit_note.refund_owed,
+            "returned_to_credit": str(returned),
         },
         ip=ip,
     )
     lifecycle_portal_event(invoice=credit_note, code=InvoiceStatusEvent.Code.ISSUED, actor=actor)
-    if left_to_pay == 0:
-        # Payments settled the rest: the invoice is paid, today, the credit note's day.
-        locked = invoice_mark_paid(
-            invoice=locked, paid_on=issue_date, actor=actor, by_support=by_support, ip=ip
-        )
-    elif remaining.subtotal + totals.subtotal == 0 and locked.status == Invoice.Status.OPEN:
-        # Nothing left to pay: the invoice is void. (A paid one stays paid: its credit notes
-        # say what is owed back.)
-        locked = _set_status(
+    if returned:
+        # After the credit note is written, so that what the invoice asks is already less it:
+        # the payments that stay on it settle it, and a paid invoice stays paid.
+        hooks.invoice_credited(
             invoice=locked,
-            new=Invoice.Status.VOID,
-            allowed_from={Invoice.Status.OPEN},
-            action="invoice.voided",
+            credit_note=credit_note,
+            amount=returned,
+            reason=reason,
             actor=actor,
             by_support=by_support,
             ip=ip,
-            extra={"credit_note": credit_note.number, "reason": reason},
-            events=(InvoiceStatusEvent.Code.VOID,),
         )
+        locked = Invoice.objects.get(pk=locked.pk)
+    if locked.status == Invoice.Status.OPEN:
+        fully_credited = remaining.subtotal + totals.subtotal == 0
+        if fully_credited and locked.amount_paid == 0:
+            # Nothing left to pay and nothing paid kept on it: the invoice is void.
+            locked = _set_status(
+                invoice=locked,
+                new=Invoice.Status.VOID,
+                allowed_from={Invoice.Status.OPEN},
+                action="invoice.voided",
+                actor=actor,
+                by_support=by_support,
+                ip=ip,
+                extra={"credit_note": credit_note.number, "reason": reason},
+                events=(InvoiceStatusEvent.Code.VOID,),
+            )
+        elif locked.amount_paid > 0 and locked.amount_due == 0:
+            # Payments settled the rest: the invoice is paid, today, the credit note's day.
+            locked = invoice_mark_paid(
+                invoice=locked, paid_on=issue_date, actor=actor, by_support=by_support, ip=ip
+            )
     # The email says what is left to pay on the invoice, as it is now.
     credit_note.corrects = locked
     _document_send(credit_note, organisation)

@@ -8,6 +8,7 @@ stored, the PDF rendered after commit and the document emailed, PDF attached.
 
 from collections.abc import Sequence
 from datetime import date
+from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -169,7 +170,7 @@ def _document_create(
     buyer: dict,
     corrects: Invoice | None = None,
     service_date: date | None = None,
-    refund_owed: bool = False,
+    returned_to_credit: Decimal = Decimal(0),
     credited_lines: Sequence[InvoiceLine | None] = (),
 ) -> Invoice:
     """Number and write a document the caller has checked: its totals and lines, the
@@ -207,7 +208,7 @@ def _document_create(
         total=totals.total,
         tax_treatment=totals.treatment,
         tax_mention=totals.mention,
-        refund_owed=refund_owed,
+        returned_to_credit=returned_to_credit,
         **_seller_snapshot(),
         **buyer,
     )

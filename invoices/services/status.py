@@ -102,8 +102,9 @@ def invoice_payments_record(
 
     Settled in full (its total less its credit notes), an open invoice becomes paid
     (invoice_mark_paid: « Payée » and « Encaissée » on that date). An allocation undone
-    below that makes a paid invoice open again (« Paiement annulé »). A void invoice takes
-    nothing more; a credit note is never paid.
+    below that makes a paid invoice open again (« Paiement annulé »); a credit note that gives
+    paid money back lowers `amount_paid` with what the invoice asks, and it stays paid. A
+    void invoice takes nothing more; a credit note is never paid.
     """
     locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
     if locked.is_credit_note:
@@ -122,9 +123,10 @@ def invoice_payments_record(
         )
     if amount_paid != locked.amount_paid:
         Invoice.objects.filter(pk=locked.pk).update(amount_paid=amount_paid)
-    # What payments must settle: the total less what credit notes took off it.
+    # What payments must settle: the total less what credit notes took off it. Nothing
+    # asked (credited in full) is not « paid »: credit_note_issue voids the invoice.
     asked = locked.total - locked.credited
-    if locked.status == Invoice.Status.OPEN and amount_paid >= asked:
+    if locked.status == Invoice.Status.OPEN and asked > 0 and amount_paid >= asked:
         return invoice_mark_paid(
             invoice=locked, paid_on=paid_on, actor=actor, by_support=by_support, ip=ip
         )

@@ -165,12 +165,12 @@ def rest_credit_note(issue, **_):
 
 
 def paid_credit_note(issue, **_):
-    """An amount credited on a paid invoice: owed back to the customer."""
+    """An amount credited on a paid invoice: given back to the account's credit."""
     invoice = invoice_mark_paid(invoice=_three_lines(issue))
     credit_note = credit_note_issue(
         invoice=invoice, actor=None, reason="Remboursement", amount=Decimal("150.00")
     )
-    assert credit_note.refund_owed
+    assert credit_note.returned_to_credit == -credit_note.total
     return credit_note
 
 

@@ -199,13 +199,13 @@ def test_a_credit_note_cannot_be_voided(owner, issue):
     assert Invoice.objects.count() == 2
 
 
-def test_a_paid_invoice_gets_a_credit_note_owed_back_and_stays_paid(owner, issue):
+def test_a_paid_invoice_gets_a_credit_note_added_to_the_credit_and_stays_paid(owner, issue):
     invoice = invoice_mark_paid(invoice=issue(owner.organisation))
     credit_note = void(invoice)
     assert Invoice.objects.get(pk=invoice.pk).status == Invoice.Status.PAID
-    assert credit_note.refund_owed
-    assert credit_note.status_label == "À rembourser"
-    assert Invoice.objects.get(pk=invoice.pk).refund_due == invoice.total
+    assert credit_note.returned_to_credit == invoice.total
+    assert credit_note.status_label == "Ajouté à l'avoir"
+    assert Invoice.objects.get(pk=invoice.pk).credit_returned == invoice.total
     assert Invoice.objects.get(pk=invoice.pk).amount_due == 0
 
 

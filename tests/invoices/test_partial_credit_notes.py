@@ -77,13 +77,13 @@ def test_chosen_lines_credit_their_quantities_and_leave_the_rest_due(owner, invo
     )
     assert credit_note.corrects_id == invoice.pk
     assert credit_note.sequence == invoice.sequence + 1
-    assert not credit_note.refund_owed
+    assert credit_note.returned_to_credit == 0
     assert credit_note.status_label == "Imputé"
     # The invoice stays due, for the rest.
     invoice = fresh(invoice)
     assert invoice.status == Invoice.Status.OPEN
     assert invoice.amount_due == Decimal("900.00")
-    assert invoice.refund_due == 0
+    assert invoice.credit_returned == 0
 
     event = AuditEvent.objects.get(action="credit_note.issued")
     assert event.actor == owner.user
@@ -92,7 +92,7 @@ def test_chosen_lines_credit_their_quantities_and_leave_the_rest_due(owner, invo
     assert event.after["scope"] == "lines"
     assert event.after["lines"] == {"1": "3"}
     assert event.after["total"] == "-180.00"
-    assert event.after["refund_owed"] is False
+    assert event.after["returned_to_credit"] == "0.00"
     assert not AuditEvent.objects.filter(action="invoice.voided").exists()
     assert list(credit_note.status_events.values_list("code", flat=True)) == ["issued"]
     assert not invoice.status_events.filter(code=InvoiceStatusEvent.Code.VOID).exists()
@@ -284,36 +284,44 @@ def test_vat_of_successive_credits_adds_up_to_the_invoice_vat(owner, issue):
     assert fresh(invoice).status == Invoice.Status.VOID
 
 
-# --- Paid invoices: the credit note is owed back ----------------------------------------------
+# --- Paid invoices: the credit note goes to the account's credit ---------------------------
+# (invoice_mark_paid: paid without a recorded payment; tests/payments/test_credit_notes.py
+# credits invoices paid by recorded payments.)
 
 
-def test_a_paid_invoice_credited_in_part_stays_paid_and_the_refund_is_owed(owner, invoice):
+def test_a_paid_invoice_credited_in_part_stays_paid_and_the_credit_note_goes_to_credit(
+    owner, invoice
+):
     invoice = invoice_mark_paid(invoice=invoice)
     first = credit(invoice, lines={1: Decimal(2)})
     second = credit(invoice, amount=Decimal("50.00"))
-    assert first.refund_owed and second.refund_owed
-    assert first.status_label == "À rembourser"
-    assert first.refund_due == Decimal("120.00")
+    assert (first.returned_to_credit, second.returned_to_credit) == (
+        Decimal("120.00"),
+        Decimal("60.00"),
+    )
+    assert first.status_label == "Ajouté à l'avoir"
+    assert first.credit_returned == Decimal("120.00")
     invoice = fresh(invoice)
     assert invoice.status == Invoice.Status.PAID
     assert invoice.amount_due == 0
-    assert invoice.refund_due == Decimal("180.00")
-    assert AuditEvent.objects.filter(action="credit_note.issued").latest("pk").after["refund_owed"]
+    assert invoice.credit_returned == Decimal("180.00")
+    event = AuditEvent.objects.filter(action="credit_note.issued").latest("pk")
+    assert event.after["returned_to_credit"] == "60.00"
 
     last = credit(invoice)  # everything left: still paid, never void
     assert fresh(invoice).status == Invoice.Status.PAID
-    assert fresh(invoice).refund_due == invoice.total
-    assert last.refund_owed
+    assert fresh(invoice).credit_returned == invoice.total
+    assert last.returned_to_credit == -last.total
     with pytest.raises(ValidationError, match="déjà entièrement créditée"):
         credit(invoice, amount=Decimal("0.01"))
 
 
-def test_only_credit_notes_issued_after_the_payment_are_owed_back(invoice):
+def test_only_credit_notes_issued_after_the_payment_go_to_credit(invoice):
     applied = credit(invoice, lines={1: Decimal(2)})
     invoice = invoice_mark_paid(invoice=invoice)
-    owed = credit(invoice, lines={1: Decimal(1)})
-    assert (applied.refund_owed, owed.refund_owed) == (False, True)
-    assert fresh(invoice).refund_due == Decimal("60.00")
+    returned = credit(invoice, lines={1: Decimal(1)})
+    assert (applied.returned_to_credit, returned.returned_to_credit) == (0, Decimal("60.00"))
+    assert fresh(invoice).credit_returned == Decimal("60.00")
     assert fresh(invoice).credited == Decimal("180.00")
 
 
@@ -361,7 +369,7 @@ def test_the_last_partial_credit_note_email_says_nothing_is_left(
     assert "vous n'avez rien à régler au titre de cette facture" in body
 
 
-def test_the_credit_note_of_a_paid_invoice_says_it_will_be_refunded(
+def test_the_credit_note_of_a_paid_invoice_says_it_goes_to_the_credit(
     owner, billing_contact, invoice, django_capture_on_commit_callbacks
 ):
     invoice = invoice_mark_paid(invoice=invoice)
@@ -376,10 +384,13 @@ def test_the_credit_note_of_a_paid_invoice_says_it_will_be_refunded(
         f"Il porte sur la facture {invoice.number} du {invoice.issue_date:%-d}"
         in mail.outbox[0].body
     )
-    assert "déjà réglée : ce montant de 480,00\xa0€ vous sera remboursé." in mail.outbox[0].body
+    body = re.sub(r"[ \n]+", " ", mail.outbox[0].body)
+    assert "déjà réglée : ce montant de 480,00\xa0€ s'ajoute à votre avoir disponible." in body
+    assert "est déduit de votre prochaine facture ; pour vous le faire rembourser" in body
     text = pdf_text(stored_pdf(credit_note))
-    assert "déjà réglée : son montant de 480,00 € TTC vous sera remboursé." in " ".join(
-        text.split()
+    assert (
+        "déjà réglée : son montant de 480,00 € TTC s'ajoute à votre avoir disponible, déduit "
+        "de votre prochaine facture ou remboursé sur demande." in " ".join(text.split())
     )
     assert "IBAN" not in text
 
@@ -548,27 +559,29 @@ def test_a_fully_credited_line_cannot_be_typed_into(support, invoice):
     assert list(last.lines.values_list("credited_line__position", flat=True)) == [1]
 
 
-def test_support_credits_a_paid_invoice_and_sees_the_refund(support, owner, invoice):
+def test_support_credits_a_paid_invoice_and_sees_the_credit(support, owner, invoice):
     invoice_mark_paid(invoice=invoice)
     response = post_credit(support, [invoice], scope="amount", amount="100")
     credit_note = Invoice.objects.get(kind="credit_note")
-    assert credit_note.refund_owed
+    assert credit_note.returned_to_credit == Decimal("120.00")
     assert shown_messages(support, response) == [
         f"Facture {invoice.number} : avoir {credit_note.number} de 120,00\xa0€ TTC ; "
-        "120,00\xa0€ à rembourser au client."
+        "120,00\xa0€ porté au crédit du compte."
     ]
     listing = support.get(CHANGELIST).content.decode()
-    assert listing.count("120,00\xa0€ à rembourser au client") == 2  # the invoice, the note
+    assert listing.count("120,00\xa0€ porté au crédit du compte") == 2  # the invoice, the note
     page = support.get(reverse("admin:invoices_invoice_change", args=[invoice.pk]))
     assert (
-        f"120,00\xa0€ TTC crédités par {credit_note.number} ; 120,00\xa0€ à rembourser au client"
-        in page.content.decode()
+        f"120,00\xa0€ TTC crédités par {credit_note.number} ; 120,00\xa0€ porté au crédit du "
+        "compte" in page.content.decode()
     )
     console = support.get(
         reverse("admin:accounts_organisation_change", args=[owner.organisation.pk])
-    )
-    assert "120,00\xa0€ à rembourser au client" in console.content.decode()
-    assert "À rembourser" in console.content.decode()
+    ).content.decode()
+    assert "120,00\xa0€ porté au crédit du compte" in console
+    assert "Ajouté à l&#x27;avoir" in console
+    # The same 120,00 is the account's credit, which the console offers to refund.
+    assert re.search(r'data-testid="credit">120,00\xa0€', console)
 
 
 def test_the_console_shows_what_is_left_to_pay(support, owner, invoice):
@@ -623,22 +636,36 @@ def test_the_owner_sees_what_is_left_to_pay_after_a_partial_credit_note(owner, i
     assert "Cet avoir réduit de 60,00\xa0€ TTC le montant à régler" in page
 
 
-def test_the_owner_sees_the_refund_owed_on_a_paid_invoice(owner, invoice, client_for):
+def test_the_owner_sees_the_credit_note_of_a_paid_invoice_as_credit(owner, invoice, client_for):
     invoice_mark_paid(invoice=invoice)
     credit_note = credit(invoice, amount=Decimal("100.00"))
     client = client_for(owner)
     page = client.get(f"/billing/invoices/{invoice.number}/").content.decode()
     assert 'status-paid">Payée' in page
-    assert re.search(r'data-testid="refund-due">\s*À vous rembourser : 120,00\xa0€', page)
+    assert re.search(
+        r'data-testid="credit-returned">\s*Ajouté à votre avoir disponible : 120,00\xa0€', page
+    )
+    assert re.search(
+        r'data-testid="credit-balance">\s*Avoir disponible sur votre compte aujourd.hui : '
+        r"120,00\xa0€\.",
+        page,
+    )
     assert "amount-due" not in page
 
     page = client.get(f"/billing/invoices/{credit_note.number}/").content.decode()
-    assert re.search(r'data-testid="refund-due">\s*À vous rembourser : 120,00\xa0€', page)
-    assert "déjà réglée : son montant de 120,00\xa0€ TTC vous sera remboursé." in page
+    assert re.search(
+        r'data-testid="credit-returned">\s*Ajouté à votre avoir disponible : 120,00\xa0€', page
+    )
+    assert (
+        "déjà réglée : son montant de 120,00\xa0€ TTC s'ajoute à votre avoir disponible"
+        in page
+    )
 
     rows = tab_rows(client)
-    assert "120,00\xa0€ à vous rembourser" in rows[invoice.number]
-    assert 'status-paid">À rembourser' in rows[credit_note.number]
+    assert "120,00\xa0€ ajoutés à votre avoir" in rows[invoice.number]
+    assert 'status-paid">Ajouté à l&#x27;avoir' in rows[credit_note.number]
+    tab = client.get("/billing/invoices/").content.decode()
+    assert re.search(r'data-testid="credit-balance">\s*Avoir disponible : 120,00\xa0€', tab)
 
 
 def test_the_invoice_page_reads_its_credit_notes_in_a_fixed_number_of_queries(

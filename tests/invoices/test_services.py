@@ -378,18 +378,19 @@ def test_issued_invoices_cannot_be_edited_or_deleted(organisation, issue):
 
 def test_status_changes_through_the_services(owner, issue):
     invoice = issue(owner.organisation)
+    other = issue(owner.organisation)  # before the credit note's credit would pay it
     paid = invoice_mark_paid(invoice=invoice, actor=owner.user)
     assert paid.status == Invoice.Status.PAID
     assert invoice_mark_paid(invoice=invoice).status == Invoice.Status.PAID  # idempotent
-    # A paid invoice's credit note is owed back to the customer; the invoice stays paid.
-    assert credit_note_issue(invoice=invoice, actor=owner.user, reason="Erreur").refund_owed
+    # A paid invoice's credit note goes to the account's credit; the invoice stays paid.
+    credit_note = credit_note_issue(invoice=invoice, actor=owner.user, reason="Erreur")
+    assert credit_note.returned_to_credit == invoice.total
     assert Invoice.objects.get(pk=invoice.pk).status == Invoice.Status.PAID
     assert list(
         AuditEvent.objects.filter(action__startswith="invoice.")
         .order_by("pk")
         .values_list("action", flat=True)
-    ) == ["invoice.issued", "invoice.paid"]
-    other = issue(owner.organisation)
+    ) == ["invoice.issued", "invoice.issued", "invoice.paid"]
     credit_note_issue(invoice=other, actor=owner.user, reason="Erreur")
     assert Invoice.objects.get(pk=other.pk).status == Invoice.Status.VOID
 
