@@ -89,7 +89,9 @@ class AllocationInline(admin.TabularInline):
 
     def get_queryset(self, request):
         return (
-            super().get_queryset(request).select_related("invoice", "refund", "reversal", "actor")
+            super()
+            .get_queryset(request)
+            .select_related("invoice", "refund", "reversal__credit_note", "actor")
         )
 
     def has_add_permission(self, request, obj=None):
@@ -102,10 +104,20 @@ class AllocationInline(admin.TabularInline):
     def state(self, allocation):
         if _has_reversal(allocation):
             reversal = allocation.reversal
-            return _("annulée le %(date)s : %(reason)s") % {
+            values = {
                 "date": date_format(timezone.localtime(reversal.created_at), "SHORT_DATE_FORMAT"),
                 "reason": reversal.reason,
             }
+            if reversal.credit_note_id:
+                values["credit_note"] = reversal.credit_note.number
+                return (
+                    _(
+                        "porté au crédit du compte le %(date)s par l'avoir %(credit_note)s : "
+                        "%(reason)s"
+                    )
+                    % values
+                )
+            return _("annulée le %(date)s : %(reason)s") % values
         if allocation.invoice_id is None:
             return _("remboursement")
         return format_html(

@@ -10,8 +10,10 @@ class PaymentsConfig(AppConfig):
         from invoices import hooks
 
         from .selectors import credit_balances
-        from .services import credit_apply_to_new_invoice
+        from .services import credit_apply_to_new_invoice, credit_return
 
-        # The Factures tab shows the account's credit; a new invoice takes it at once.
+        # The Factures tab shows the account's credit; a new invoice takes it at once; a
+        # credit note gives money already paid back to it.
         hooks.credit_balances.register(credit_balances)
         hooks.invoice_issued.register(credit_apply_to_new_invoice)
+        hooks.invoice_credited.register(credit_return)

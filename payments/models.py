@@ -3,7 +3,8 @@
 A `Payment` is money an account paid (a transfer, a direct debit...). `Allocation`s send it
 to invoices, or to a `Refund` (money paid back); what is allocated to nothing is the
 account's credit balance, which the next invoice uses. An allocation is never edited or
-deleted: it is undone by an `AllocationReversal`, which records who and why.
+deleted: it is undone by an `AllocationReversal`, which records who and why (support, or a
+credit note that gives money already paid back to the credit balance).
 
 A `BankStatement` is one camt.053 or camt.054 file support imported; each booked credit in
 it is a `BankEntry`, unique by the bank's own reference (`entry_key`), so importing a file
@@ -218,6 +219,9 @@ class Payment(Record):
     class Source(models.TextChoices):
         SUPPORT = "support", _("Saisi par le support")
         STATEMENT = "statement", _("Relevé bancaire")
+        # Money an invoice received before payments were recorded (paid by a tick, no
+        # record), the part of it a credit note gives back to the account's credit.
+        EARLIER = "earlier", _("Reçu avant l'enregistrement des paiements")
 
     organisation = models.ForeignKey(
         "accounts.Organisation",
@@ -325,6 +329,16 @@ class AllocationReversal(Record):
         related_name="reversal",
     )
     reason = models.TextField(_("raison"))
+    # The credit note that gave the money back to the account's credit, when one did
+    # (payments.services.credit_return); empty for an allocation support undid.
+    credit_note = models.ForeignKey(
+        "invoices.Invoice",
+        verbose_name=_("avoir"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
     actor = models.ForeignKey(
         "accounts.User",
         verbose_name=_("par"),

@@ -71,7 +71,9 @@ def account_payments(*, organisation: Organisation) -> AccountPayments:
         .prefetch_related(
             Prefetch(
                 "allocations",
-                queryset=Allocation.objects.select_related("invoice", "refund", "reversal"),
+                queryset=Allocation.objects.select_related(
+                    "invoice", "refund", "reversal__credit_note"
+                ),
             )
         )
         .order_by("-received_on", "-pk")[:LATEST_PAYMENTS]

@@ -1,10 +1,12 @@
 """The only writes to payments, by noun: recording a payment and using the credit balance
-(payments.py), undoing an allocation (allocations.py), paying credit back (refunds.py),
+(payments.py), undoing an allocation (allocations.py), giving back what a credit note
+credits of money already paid (credit_notes.py), paying credit back (refunds.py),
 importing a bank file and working its reconciliation queue (statements.py). What they
 share, allocating money to invoices and the receipt email, is in _ledger.py.
 """
 
 from .allocations import allocation_reverse
+from .credit_notes import credit_return
 from .payments import credit_apply, credit_apply_to_new_invoice, payment_record
 from .refunds import refund_record
 from .statements import bank_entry_assign, bank_entry_dismiss, statement_import
@@ -15,6 +17,7 @@ __all__ = [
     "bank_entry_dismiss",
     "credit_apply",
     "credit_apply_to_new_invoice",
+    "credit_return",
     "payment_record",
     "refund_record",
     "statement_import",

@@ -51,9 +51,9 @@ def test_the_factures_tab_shows_the_credit_balance(client_for, owner, lyon):
     assert 'data-testid="credit-balance"' not in client.get(url).content.decode()
     pay(owner.organisation, "10500.00")  # 10 200,00 due in all: 300,00 left
     html = client.get(url).content.decode()
-    assert "Crédit de votre compte : 300,00\xa0€" in html
+    assert "Avoir disponible : 300,00\xa0€." in html
     english = client.get(url, **ENGLISH).content.decode()
-    assert "Your account's credit: €300.00" in english
+    assert "Available credit: €300.00." in english
 
 
 def test_another_account_sees_nothing_of_it(client_for, other_owner, owner, lyon):
