@@ -656,10 +656,7 @@ def test_the_owner_sees_the_credit_note_of_a_paid_invoice_as_credit(owner, invoi
     assert re.search(
         r'data-testid="credit-returned">\s*Ajouté à votre avoir disponible : 120,00\xa0€', page
     )
-    assert (
-        "déjà réglée : son montant de 120,00\xa0€ TTC s'ajoute à votre avoir disponible"
-        in page
-    )
+    assert "déjà réglée : son montant de 120,00\xa0€ TTC s'ajoute à votre avoir disponible" in page
 
     rows = tab_rows(client)
     assert "120,00\xa0€ ajoutés à votre avoir" in rows[invoice.number]
