@@ -85,6 +85,21 @@ def page(new_page):
     return new_page()
 
 
+LYON = "Festival International du Film de Lyon"
+
+
+@pytest.fixture
+def demo(transactional_db):
+    """The demo data (seed_demo): Lyon's owner owner@example.com, its open INV-10682, and
+    support@example.com in the Support group; every password is the factories' one."""
+    from django.core.management import call_command
+
+    from accounts.models import Organisation
+
+    call_command("seed_demo", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    return Organisation.objects.get(name=LYON)
+
+
 def login(page, email, *, next_url=""):
     """Sign in through the login form, as a person would."""
     page.goto(f"/accounts/login/?next={next_url}" if next_url else "/accounts/login/")

@@ -7,7 +7,6 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
-from django.core.management import call_command
 from lxml import etree
 from playwright.sync_api import expect
 from pypdf import PdfReader
@@ -18,14 +17,6 @@ from invoices.models import Invoice
 from .conftest import login
 
 pytestmark = pytest.mark.browser
-
-LYON = "Festival International du Film de Lyon"
-
-
-@pytest.fixture
-def demo(transactional_db):
-    call_command("seed_demo", stdout=open("/dev/null", "w"))  # noqa: SIM115
-    return Organisation.objects.get(name=LYON)
 
 
 def _open_invoices_tab(page):
