@@ -428,6 +428,7 @@ class InvoiceAdmin(LifecycleAdminMixin, admin.ModelAdmin):
                     "buyer_country",
                     "buyer_vat_number",
                     "buyer_siren",
+                    "buyer_email",
                     "order_reference",
                     "buyer_reference",
                     "delivery_address_lines",

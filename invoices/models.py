@@ -161,6 +161,10 @@ class Invoice(models.Model):
     buyer_street_lines = models.JSONField(_("client : voie"), default=list, blank=True)
     buyer_postal_code = models.CharField(_("client : code postal"), max_length=20, blank=True)
     buyer_city = models.CharField(_("client : ville"), max_length=100, blank=True)
+    # The billing email address, recorded only for a buyer that neither its SIREN nor its
+    # VAT number gives an electronic address (EN 16931 BT-49, scheme EM); empty otherwise
+    # and on invoices issued before it was recorded (docs/invoices.md, Factur-X).
+    buyer_email = models.EmailField(_("client : adresse e-mail"), blank=True)
     # Where the services are delivered, only when it is not the billing address (EN 16931
     # BG-15): printed, and in parts for the XML. Empty lines and country: none.
     delivery_address_lines = models.JSONField(_("adresse de livraison"), default=list, blank=True)
