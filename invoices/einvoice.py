@@ -430,8 +430,14 @@ def _data(invoice: Invoice) -> Document:
     )
     # BT-6 and BT-111 (BR-FR-CO-12): an invoice in another currency gives its VAT in euros
     # too. Without VAT (reverse charge, export) that is 0.00 EUR whatever the rate; with
-    # VAT it needs the day's exchange rate, which the invoice does not record (yet).
-    vat_in_euros = invoice.currency != ACCOUNTING_CURRENCY and invoice.vat_amount == 0
+    # VAT, what the invoice recorded at issue at the ECB rate (invoices.exchange_rates).
+    # None on an invoice with VAT issued before the rate was recorded: nothing to give.
+    vat_in_euros = None
+    if invoice.currency != ACCOUNTING_CURRENCY:
+        if invoice.vat_amount == 0:
+            vat_in_euros = Decimal(0)
+        elif invoice.vat_amount_eur is not None:
+            vat_in_euros = sign * invoice.vat_amount_eur
     # A credit note asks for no payment: it is taken off an unpaid invoice or owed back to
     # the customer, and the seller's IBAN on it would read as an invitation to pay.
     payment_account = None
@@ -448,7 +454,7 @@ def _data(invoice: Invoice) -> Document:
         issue_date=invoice.issue_date,
         due_date=invoice.due_date,
         currency=invoice.currency,
-        accounting_currency=ACCOUNTING_CURRENCY if vat_in_euros else "",
+        accounting_currency=ACCOUNTING_CURRENCY if vat_in_euros is not None else "",
         notes=_notes(invoice),
         seller=_seller(invoice),
         buyer=_buyer(invoice),
@@ -470,7 +476,7 @@ def _data(invoice: Invoice) -> Document:
             lines=sign * sum((line.amount for line in stored_lines), Decimal(0)),
             tax_basis=sign * invoice.subtotal,
             vat=sign * invoice.vat_amount,
-            vat_in_accounting_currency=Decimal(0) if vat_in_euros else None,
+            vat_in_accounting_currency=vat_in_euros,
             grand_total=sign * invoice.total,
             payable=sign * invoice.total,
         ),

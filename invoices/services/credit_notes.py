@@ -19,6 +19,7 @@ from accounts.audit import audit_record
 from accounts.models import Organisation
 from billing_portal.formatting import money
 
+from .. import exchange_rates
 from ..models import Invoice, InvoiceLine, InvoiceStatusEvent
 from ..selectors import CreditRemaining, LineRemaining, invoice_credit_remaining
 from ..tax import TaxRule
@@ -284,6 +285,9 @@ def credit_note_issue(
     scope, credits, totals = _credit_plan(remaining, lines=lines, amount=amount)
 
     issue_date = timezone.localdate()
+    euro_vat = exchange_rates.euro_vat_of_credit(
+        invoice=locked, vat_amount=totals.vat_amount, earlier=earlier, day=issue_date
+    )
     credit_note = _document_create(
         organisation=organisation,
         kind=Invoice.Kind.CREDIT_NOTE,
@@ -300,6 +304,7 @@ def credit_note_issue(
         credited_lines=[line for _spec, line in credits],
         # The services it credits were rendered when the invoice says.
         service_date=locked.service_date,
+        euro_vat=euro_vat,
     )
     negated = (-locked.subtotal, -locked.vat_amount, -locked.total)
     if scope == "whole" and not earlier and _amounts(credit_note) != negated:

@@ -23,6 +23,7 @@ from emails.services import email_queue
 
 from .. import numbering
 from ..einvoice import electronic_address
+from ..exchange_rates import EuroVat
 from ..models import Invoice, InvoiceLine
 from ..tasks import invoice_pdf_render_task
 from ..totals import ComputedLine, Totals
@@ -189,10 +190,12 @@ def _document_create(
     service_date: date | None = None,
     refund_owed: bool = False,
     credited_lines: Sequence[InvoiceLine | None] = (),
+    euro_vat: EuroVat | None = None,
 ) -> Invoice:
     """Number and write a document the caller has checked: its totals and lines, the
     seller as configured today and the given buyer block; a credit note's lines each name
-    the invoice line they credit (`credited_lines`, in the same order, None for an amount).
+    the invoice line they credit (`credited_lines`, in the same order, None for an amount);
+    `euro_vat`, its VAT in euros when it is due in another currency (invoices.exchange_rates).
     Inside the issuing transaction, the account row already locked.
 
     `service_date` dates the lines without a period (BT-72); kept only if there is one."""
@@ -226,6 +229,7 @@ def _document_create(
         tax_treatment=totals.treatment,
         tax_mention=totals.mention,
         refund_owed=refund_owed,
+        **(euro_vat.as_fields() if euro_vat else {}),
         **_seller_snapshot(),
         **buyer,
     )

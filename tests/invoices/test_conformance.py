@@ -14,7 +14,7 @@ from django.utils import timezone
 from accounts import services as account_services
 from invoices import facturx as invoice_facturx
 from invoices import ubl as invoice_ubl
-from invoices.models import Invoice
+from invoices.models import ExchangeRate, Invoice
 from invoices.services import credit_note_issue, invoice_mark_paid
 from subscriptions import services as subscription_services
 from subscriptions.models import Subscription
@@ -77,6 +77,30 @@ def export(issue, currency="EUR", vat_number="12-3456789", **_):
 def export_usd(issue, **_):
     """In dollars: the VAT, none, is also given in euros (BT-6, BT-111)."""
     return export(issue, currency="USD")
+
+
+def _dollar_account():
+    """A French account billed in dollars: French VAT, in another currency than the euro."""
+    day = timezone.localdate()
+    ExchangeRate.objects.create(
+        currency="USD", date=day - timedelta(days=1), rate=Decimal("1.0856"), source="ecb"
+    )
+    return _account(name="Cinémathèque Outre-Atlantique", currency="USD").organisation
+
+
+def dollars_with_vat(issue, **_):
+    """The VAT is also given in euros at the ECB rate recorded at issue (BT-6, BT-111)."""
+    invoice = issue(_dollar_account())
+    assert (invoice.vat_amount, invoice.vat_amount_eur) == (Decimal("170.00"), Decimal("156.60"))
+    return invoice
+
+
+def dollars_with_vat_credit_note(issue, **_):
+    """Part of a dollar invoice with VAT: its VAT in euros at the invoice's rate."""
+    invoice = issue(_dollar_account(), lines=LINES)
+    return credit_note_issue(
+        invoice=invoice, actor=None, reason="Geste", lines={1: Decimal(2), 2: Decimal("0.5")}
+    )
 
 
 def upgrade(owner, subscription, plans, **_):
@@ -232,6 +256,8 @@ KINDS = {
     "email_address_credit_note": email_address_credit_note,
     "eu_without_vat_number": eu_without_vat_number,
     "export_without_tax_number": export_without_tax_number,
+    "dollars_with_vat": dollars_with_vat,
+    "dollars_with_vat_credit_note": dollars_with_vat_credit_note,
     "partial_credit_note": partial_credit_note,
     "rest_credit_note": rest_credit_note,
     "paid_credit_note": paid_credit_note,
@@ -309,6 +335,37 @@ def test_a_credit_note_without_its_invoice_reference_fails_br_fr_co_05(owner, is
     )
     report = conformance.validate(mutated)
     assert "BR-FR-CO-05" in {failure.id.split("_")[0] for failure in report.errors}, str(report)
+
+
+@pytest.mark.parametrize(
+    ("serialise", "validate", "euro_total", "rules"),
+    [
+        (
+            invoice_facturx.invoice_xml,
+            conformance.validate,
+            rb'<ram:TaxTotalAmount currencyID="EUR">[^<]*</ram:TaxTotalAmount>\s*',
+            "br-fr",
+        ),
+        (
+            invoice_ubl.invoice_xml,
+            conformance.validate_ubl,
+            rb'<cac:TaxTotal>\s*<cbc:TaxAmount currencyID="EUR">[^<]*</cbc:TaxAmount>\s*'
+            rb"</cac:TaxTotal>\s*",
+            "ubl-br-fr",
+        ),
+    ],
+    ids=["cii", "ubl"],
+)
+def test_a_dollar_invoice_without_its_vat_in_euros_fails_br_fr_co_12(
+    db, issue, serialise, validate, euro_total, rules
+):
+    xml = serialise(dollars_with_vat(issue))
+    assert re.search(euro_total.replace(rb"[^<]*", rb"156\.60"), xml)
+    assert not validate(xml).errors
+    mutated = re.sub(euro_total, b"", xml)
+    assert mutated != xml
+    report = validate(mutated)
+    assert "BR-FR-CO-12_BT-5" in report.ids(rules), str(report)
 
 
 def test_an_unknown_element_fails_the_xsd(invoice_xml):
