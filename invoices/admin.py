@@ -397,6 +397,9 @@ class InvoiceAdmin(LifecycleAdminMixin, admin.ModelAdmin):
                     "total",
                     "tax_treatment",
                     "tax_mention",
+                    "exchange_rate",
+                    "exchange_rate_date",
+                    "vat_amount_eur",
                     "payment_method",
                     "credit_balance",
                 ]
