@@ -17,6 +17,14 @@ SUPPORT_PERMISSIONS = {
         "numbersequence",
         "exchangerate",
     ],
+    "payments": [
+        "payment",
+        "allocation",
+        "allocationreversal",
+        "refund",
+        "bankstatement",
+        "bankentry",
+    ],
     "subscriptions": ["plan", "planprice", "subscription", "confirmation", "accountclosure"],
     "support": ["supportrequest"],
 }
@@ -24,6 +32,8 @@ SUPPORT_PERMISSIONS = {
 SUPPORT_MAINTAIN = {"exchangerate"}
 SUPPORT_CHANGE = {
     "invoice",
+    "payment",
+    "bankentry",
     "organisation",
     "billingcontact",
     "subscription",

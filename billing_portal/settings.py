@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "accounts",
     "emails",
     "invoices",
+    "payments",
     "subscriptions",
     "support",
 ]
@@ -289,6 +290,13 @@ SELLER = {
     # "Option pour le paiement de la taxe d'après les débits", printed when chosen.
     "vat_on_debits": env.bool("SELLER_VAT_ON_DEBITS", default=False),
 }
+
+# Payments (docs/payments.md). The accounts whose bank files support imports: the one the
+# invoices print by default; a file of any other account is refused.
+PAYMENTS_BANK_IBANS = env.list("PAYMENTS_BANK_IBANS", default=[SELLER["iban"]])
+# The largest camt.053/camt.054 file accepted (40 MiB: a month of a busy account; a
+# larger file is refused with a message, before it is read).
+PAYMENTS_STATEMENT_MAX_BYTES = env.int("PAYMENTS_STATEMENT_MAX_BYTES", default=40 * 1024 * 1024)
 
 # An invoice with VAT in another currency than the euro also gives its VAT in euros, at the
 # ECB reference rate of its issue date (invoices.exchange_rates): the latest rate known on or

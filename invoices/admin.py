@@ -134,10 +134,11 @@ class CreditNoteForm(forms.Form):
 
 
 def credit_balance_text(invoice: Invoice) -> str:
-    """What the credit notes leave on a document, as support reads it: what is left to pay
-    on an open invoice, what is owed back to the customer; empty when nothing is."""
+    """What credit notes and payments leave on a document, as support reads it: what is left
+    to pay on an open invoice, what is owed back to the customer; empty when nothing is."""
     parts = []
-    if not invoice.is_credit_note and invoice.credited and invoice.status == Invoice.Status.OPEN:
+    reduced = invoice.credited or invoice.amount_paid
+    if not invoice.is_credit_note and reduced and invoice.status == Invoice.Status.OPEN:
         parts.append(
             _("reste à régler %(amount)s") % {"amount": money(invoice.amount_due, invoice.currency)}
         )
@@ -367,9 +368,10 @@ class LifecycleAdminMixin:
 @admin.register(Invoice)
 class InvoiceAdmin(LifecycleAdminMixin, admin.ModelAdmin):
     """Issued invoices and credit notes are read-only: no add (invoice_issue is the only
-    way), no edit, no delete. Support may record a payment, credit an invoice in full or in
-    part by a credit note, or email a document again: all three go through the services,
-    which audit them."""
+    way), no edit, no delete. Support may credit an invoice in full or in part by a credit
+    note, or email a document again, through the services, which audit them; recording a
+    payment is the payments app's (payments.admin registers this admin again with that
+    action)."""
 
     list_display = ["number", "issue_date", "buyer_legal_name", "kind", "total_display"]
     list_display += ["status_display", "balance_display", "corrects"]
@@ -378,7 +380,8 @@ class InvoiceAdmin(LifecycleAdminMixin, admin.ModelAdmin):
     list_select_related = ["organisation", "corrects"]
     date_hierarchy = "issue_date"
     inlines = [InvoiceLineInline, InvoiceStatusEventInline]
-    actions = ["mark_paid", "credit_note", "resend_email"]
+    # « Enregistrer le paiement » is added by payments.admin, which records a payment.
+    actions = ["credit_note", "resend_email"]
     fieldsets = [
         (None, {"fields": ["number", "kind", "corrects", "status", "organisation"]}),
         (
@@ -509,13 +512,6 @@ class InvoiceAdmin(LifecycleAdminMixin, admin.ModelAdmin):
             else:
                 done += 1
         return done
-
-    @admin.action(description=_("Enregistrer le paiement"), permissions=["change"], location=BOTH)
-    def mark_paid(self, request, queryset):
-        if changed := self._apply_each(request, queryset, services.invoice_mark_paid):
-            self.message_user(
-                request, _("%(count)d facture(s) payée(s).") % {"count": changed}, messages.SUCCESS
-            )
 
     @admin.action(description=_("Émettre un avoir"), permissions=["change"], location=BOTH)
     def credit_note(self, request, queryset):

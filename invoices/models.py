@@ -16,8 +16,11 @@ from django.utils.translation import gettext_lazy as _
 
 from .tax import Treatment
 
-# The only columns an issued invoice may still change, and only through QuerySet.update().
-MUTABLE_AFTER_ISSUE = frozenset({"status", "pdf_name", "pdf_sha256", "pdf_rendered_at"})
+# The only columns an issued invoice may still change, and only through QuerySet.update():
+# its status, what payments settled of it (invoices.services.status), its rendered PDF.
+MUTABLE_AFTER_ISSUE = frozenset(
+    {"status", "amount_paid", "paid_on", "pdf_name", "pdf_sha256", "pdf_rendered_at"}
+)
 
 MONEY = {"max_digits": 14, "decimal_places": 2}
 ZERO = Decimal("0.00")
@@ -137,6 +140,11 @@ class Invoice(models.Model):
         choices=PaymentMethod.choices,
         default=PaymentMethod.BANK_TRANSFER,
     )
+    # What the payments allocated to it have settled, kept by the payments app through
+    # invoices.services.invoice_payments_record: the Factures tab and the invoice page read
+    # it without a join. `paid_on` is the date of the payment that completed it.
+    amount_paid = models.DecimalField(_("montant réglé"), default=0, **MONEY)
+    paid_on = models.DateField(_("payée le"), null=True, blank=True)
 
     # Seller snapshot (settings.SELLER when issued).
     seller_legal_name = models.CharField(_("vendeur : dénomination"), max_length=200)
@@ -219,6 +227,7 @@ class Invoice(models.Model):
                     "total",
                     "currency",
                     "refund_owed",
+                    "amount_paid",
                 ],
                 name="invoice_account_list",
             )
@@ -239,6 +248,11 @@ class Invoice(models.Model):
             ),
             models.CheckConstraint(
                 condition=Q(status__in=["open", "paid", "void"]), name="invoice_status_known"
+            ),
+            # Payments settle at most what an invoice asks; a credit note is never paid.
+            models.CheckConstraint(
+                condition=Q(amount_paid=0) | Q(amount_paid__gt=0, amount_paid__lte=F("total")),
+                name="invoice_amount_paid_within_total",
             ),
             models.CheckConstraint(
                 condition=Q(refund_owed=False) | Q(kind="credit_note"),
@@ -321,11 +335,12 @@ class Invoice(models.Model):
 
     @property
     def amount_due(self) -> Decimal:
-        """What the customer still has to pay on this invoice: its total less its credit
-        notes while it is open; nothing once paid or void, nor on a credit note."""
+        """What the customer still has to pay on this invoice (« Reste à payer »): its total
+        less its credit notes and what payments settled, while it is open; nothing once paid
+        or void, nor on a credit note."""
         if self.is_credit_note or self.status != self.Status.OPEN:
             return ZERO
-        return max(self.total - self.credited, ZERO)
+        return max(self.total - self.credited - self.amount_paid, ZERO)
 
     @property
     def refund_due(self) -> Decimal:
@@ -449,6 +464,8 @@ class InvoiceStatusEvent(models.Model):
         # The portal's own statuses.
         ISSUED = "issued", _("Émise")
         PAID = "paid", _("Payée")
+        # A payment's allocation undone after it had paid the invoice: open again.
+        UNPAID = "unpaid", _("Paiement annulé")
         VOID = "void", _("Annulée")
         # The reform's lifecycle statuses, by their code in the external specifications.
         DEPOSITED = "200", _("Déposée")
@@ -486,7 +503,9 @@ class InvoiceStatusEvent(models.Model):
         indexes = [models.Index(fields=["invoice", "occurred_at"], name="invoice_status_event_at")]
         constraints = [
             models.CheckConstraint(
-                condition=Q(code__in=["issued", "paid", "void", "200", "205", "210", "212", "213"]),
+                condition=Q(
+                    code__in=["issued", "paid", "unpaid", "void", "200", "205", "210", "212", "213"]
+                ),
                 name="invoice_status_event_code_known",
             ),
         ]

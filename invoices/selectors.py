@@ -23,7 +23,16 @@ def invoices_page(*, organisation: Organisation, page_number=1) -> Page:
     comes with its `detail_url` and `pdf_url`, and its `amount_due` and `refund_due`."""
     invoices = (
         Invoice.objects.filter(organisation=organisation)
-        .only("number", "kind", "status", "issue_date", "total", "currency", "refund_owed")
+        .only(
+            "number",
+            "kind",
+            "status",
+            "issue_date",
+            "total",
+            "currency",
+            "refund_owed",
+            "amount_paid",
+        )
         .order_by("-sequence")
     )
     page = Paginator(invoices, INVOICES_PER_PAGE).get_page(page_number)

@@ -35,12 +35,23 @@ def _renewal_estimate(organisation):
     return estimates[0] if estimates else None
 
 
+def _credit(organisation):
+    """The account's credit balance, per currency, from payments (through invoices.hooks),
+    or none when no app provides it."""
+    return [
+        balance
+        for balances in hooks.credit_balances(organisation=organisation)
+        for balance in balances
+    ]
+
+
 def _tab_context(request, **extra):
     organisation = request.organisation
     return {
         "tab": "invoices",
         "organisation": organisation,
         "estimate": _renewal_estimate(organisation),
+        "credit": _credit(organisation),
         # An owner-only tab: the signed-in member is the owner.
         "recipients": billing_recipients(owner=request.membership),
         "invoices": selectors.invoices_page(

@@ -18,7 +18,9 @@ from django.utils import timezone, translation
 from accounts.models import Organisation
 from invoices import numbering, services
 from invoices.models import Invoice
+from invoices.references import rf_reference
 from invoices.totals import LineSpec, round_money
+from payments import services as payment_services
 
 from .models import Plan, PlanPrice, Subscription
 from .pricing import yearly_line
@@ -146,6 +148,25 @@ def _backdate_audit(invoice, day: date) -> None:
     ).update(created_at=moment)
 
 
+# The demo's customers pay by transfer twelve days after the invoice, quoting its reference.
+PAID_AFTER = timedelta(days=12)
+
+
+def _pay(invoice: Invoice, organisation: Organisation, day: date) -> None:
+    if invoice.total <= 0:
+        services.invoice_mark_paid(invoice=invoice, paid_on=day)
+        return
+    payment_services.payment_record(
+        organisation=organisation,
+        amount=invoice.total,
+        currency=invoice.currency,
+        received_on=day,
+        payer_name=organisation.name.upper(),
+        bank_reference=rf_reference(invoice.number),
+        invoices=[invoice],
+    )
+
+
 def seed():
     accounts = {o.name: o for o in Organisation.objects.filter(name__in=[LYON, NORDIC])}
     if len(accounts) < 2 or Invoice.objects.filter(organisation__in=accounts.values()).exists():
@@ -162,5 +183,5 @@ def seed():
     for position, (day, organisation, lines) in enumerate(plan):
         invoice = services.invoice_issue(organisation=organisation, lines=lines, issue_date=day)
         if position != last:
-            services.invoice_mark_paid(invoice=invoice)
+            _pay(invoice, organisation, min(day + PAID_AFTER, today))
         _backdate_audit(invoice, day)

@@ -6,6 +6,7 @@ from accounts.models import AuditEvent, BillingContact, Membership, Organisation
 from accounts.selectors import contacts_page
 from invoices.models import Invoice
 from invoices.selectors import with_credit_sums
+from payments.selectors import AccountPayments, account_payments
 from subscriptions.models import Confirmation, Subscription
 
 from .models import SupportRequest
@@ -24,11 +25,13 @@ class AccountOverview:
     invoices: list[Invoice]
     support_requests: list[SupportRequest]
     audit_events: list[AuditEvent]
+    money: AccountPayments  # balance, open and overdue invoices, payments, credit, refunds
 
 
 def account_overview(*, organisation: Organisation) -> AccountOverview:
-    """Everything about one account on the page support works from, in seven queries
-    whatever the number of members, contacts, links, invoices, requests or events."""
+    """Everything about one account on the page support works from, in thirteen queries
+    whatever the number of members, contacts, links, invoices, requests, events, payments
+    and refunds (payments.selectors.account_payments: six)."""
     contacts = contacts_page(organisation=organisation)  # two queries
     return AccountOverview(
         members=[*filter(None, [contacts.owner]), *contacts.managers],
@@ -54,4 +57,5 @@ def account_overview(*, organisation: Organisation) -> AccountOverview:
         audit_events=list(
             AuditEvent.objects.filter(organisation=organisation)[:LATEST_AUDIT_EVENTS]
         ),
+        money=account_payments(organisation=organisation),
     )

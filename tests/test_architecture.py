@@ -14,7 +14,15 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # Lowest first. billing_portal's core (settings, Celery, queue, hooks, formatting) is the
 # base; billing_portal.urls is the composition root, which mounts every app.
-LAYERS = ["billing_portal", "emails", "accounts", "invoices", "subscriptions", "support"]
+LAYERS = [
+    "billing_portal",
+    "emails",
+    "accounts",
+    "invoices",
+    "payments",
+    "subscriptions",
+    "support",
+]
 COMPOSITION_ROOTS = {"billing_portal.urls"}
 
 

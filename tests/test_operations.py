@@ -13,7 +13,8 @@ from django.urls import reverse
 from billing_portal.logging import JsonFormatter, RequestIdFilter
 
 ROOT = Path(__file__).resolve().parent.parent
-APP_FOLDERS = ("billing_portal", "accounts", "emails", "invoices", "subscriptions", "support")
+APP_FOLDERS = ("billing_portal", "accounts", "emails", "invoices", "payments", "subscriptions")
+APP_FOLDERS += ("support",)
 APP_FOLDERS += ("templates", "locale", "static")
 
 

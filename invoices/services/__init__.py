@@ -1,9 +1,10 @@
 """The only writes to invoices, by noun: issuing an invoice (issuing.py), crediting one in
-full or in part with a credit note (credit_notes.py), changing a status (status.py), the
-dated status history and the platform's statuses (lifecycle.py), what both kinds of
-document share, numbering, snapshots, email (documents.py), and the exchange rates their VAT
-in euros is converted at (exchange_rates.py). The amounts come from
-invoices.totals, which previews them without writing.
+full or in part with a credit note (credit_notes.py), changing a status and recording what
+payments settled (status.py), the dated status history and the platform's statuses
+(lifecycle.py), what both kinds of document share, numbering, snapshots, email
+(documents.py), and the exchange rates their VAT in euros is converted at
+(exchange_rates.py). The amounts come from invoices.totals, which previews them without
+writing.
 """
 
 from .credit_notes import credit_note_issue
@@ -16,7 +17,7 @@ from .exchange_rates import (
 )
 from .issuing import PAYMENT_TERM, invoice_issue
 from .lifecycle import invoice_lifecycle_import, invoice_lifecycle_record
-from .status import invoice_mark_paid
+from .status import invoice_mark_paid, invoice_payments_record
 
 __all__ = [
     "PAYMENT_TERM",
@@ -33,4 +34,5 @@ __all__ = [
     "invoice_lifecycle_import",
     "invoice_lifecycle_record",
     "invoice_mark_paid",
+    "invoice_payments_record",
 ]

@@ -4,7 +4,9 @@ quantity of each) or an amount excl. VAT; never more than what is left to credit
 A credit note repeats its invoice's buyer, language, currency and tax treatment, whatever the
 account says today; it is numbered in the invoices' series and emailed like one
 (documents.py). An open invoice credited in full becomes void (status.py); a paid one stays
-paid, and what its credit notes credit is owed back to the customer (`refund_owed`).
+paid, and what its credit notes credit is owed back to the customer (`refund_owed`). On an
+open invoice payments settled in part, a credit note takes off at most what is left to pay,
+and when it takes off all of it the invoice is paid.
 """
 
 from collections.abc import Mapping
@@ -27,7 +29,7 @@ from ..templatetags.invoice_tags import quantity as quantity_text
 from ..totals import CreditSpec, LineSpec, Totals, compute_credit
 from .documents import _audit_after, _buyer_snapshot_of, _document_create, _document_send
 from .history import credit_note_allowed, lifecycle_portal_event
-from .status import _set_status
+from .status import _set_status, invoice_mark_paid
 
 ZERO = Decimal("0.00")
 
@@ -229,6 +231,29 @@ def _credit_plan(remaining: CreditRemaining, *, lines, amount):
     return scope, credits, totals
 
 
+def _left_to_pay_after(locked: Invoice, remaining: CreditRemaining, totals: Totals):
+    """On an open invoice that payments settled in part (`amount_paid`): what is left to pay
+    once this credit note is taken off; None on any other invoice. A credit note never takes
+    off more than is left to pay: the money received would be credited twice."""
+    if locked.status != Invoice.Status.OPEN or locked.amount_paid <= 0:
+        return None
+    left = remaining.total + totals.total - locked.amount_paid
+    if left < 0:
+        raise ValidationError(
+            _(
+                "La facture %(number)s a déjà reçu %(paid)s : un avoir peut en créditer au plus "
+                "%(due)s TTC, ce qui reste à payer. Pour davantage, annulez d'abord les "
+                "imputations de ses paiements (le montant revient au crédit du compte)."
+            )
+            % {
+                "number": locked.number,
+                "paid": money(locked.amount_paid, locked.currency),
+                "due": money(max(remaining.total - locked.amount_paid, ZERO), locked.currency),
+            }
+        )
+    return left
+
+
 def _amounts(document: Invoice) -> tuple[Decimal, Decimal, Decimal]:
     return document.subtotal, document.vat_amount, document.total
 
@@ -283,6 +308,7 @@ def credit_note_issue(
         )
 
     scope, credits, totals = _credit_plan(remaining, lines=lines, amount=amount)
+    left_to_pay = _left_to_pay_after(locked, remaining, totals)
 
     issue_date = timezone.localdate()
     euro_vat = exchange_rates.euro_vat_of_credit(
@@ -329,7 +355,12 @@ def credit_note_issue(
         ip=ip,
     )
     lifecycle_portal_event(invoice=credit_note, code=InvoiceStatusEvent.Code.ISSUED, actor=actor)
-    if remaining.subtotal + totals.subtotal == 0 and locked.status == Invoice.Status.OPEN:
+    if left_to_pay == 0:
+        # Payments settled the rest: the invoice is paid, today, the credit note's day.
+        locked = invoice_mark_paid(
+            invoice=locked, paid_on=issue_date, actor=actor, by_support=by_support, ip=ip
+        )
+    elif remaining.subtotal + totals.subtotal == 0 and locked.status == Invoice.Status.OPEN:
         # Nothing left to pay: the invoice is void. (A paid one stays paid: its credit notes
         # say what is owed back.)
         locked = _set_status(

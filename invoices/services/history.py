@@ -1,6 +1,6 @@
-"""A document's dated status history: the portal's own steps (issued, paid, cashed, void),
-written by the services that make them, inside their transaction. The platform's statuses
-are recorded by lifecycle.py."""
+"""A document's dated status history: the portal's own steps (issued, paid, cashed, payment
+cancelled, void), written by the services that make them, inside their transaction. The
+platform's statuses are recorded by lifecycle.py."""
 
 from datetime import datetime, time
 
@@ -25,11 +25,12 @@ def lifecycle_portal_event(*, invoice: Invoice, code: str, actor=None, occurred_
     )
 
 
-def lifecycle_issue_time(issue_date) -> datetime:
-    """When an invoice was issued: now for today's, the start of its day for a backdated one."""
-    if issue_date == timezone.localdate():
+def lifecycle_day_time(day) -> datetime:
+    """When a step dated `day` happened (an invoice issued, paid): now for today, the start
+    of the day for an earlier one."""
+    if day == timezone.localdate():
         return timezone.now()
-    return timezone.make_aware(datetime.combine(issue_date, time.min))
+    return timezone.make_aware(datetime.combine(day, time.min))
 
 
 def credit_note_allowed(invoice: Invoice) -> None:

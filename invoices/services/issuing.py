@@ -17,11 +17,11 @@ from django.utils.translation import gettext as _
 from accounts.audit import audit_record
 from accounts.models import Organisation
 
-from .. import exchange_rates
+from .. import exchange_rates, hooks
 from ..models import Invoice, InvoiceStatusEvent
 from ..totals import LineSpec, compute, invoice_currency, organisation_tax_rule
 from .documents import _audit_after, _buyer_snapshot, _document_create, _document_send
-from .history import lifecycle_issue_time, lifecycle_portal_event
+from .history import lifecycle_day_time, lifecycle_portal_event
 
 PAYMENT_TERM = timedelta(days=30)
 
@@ -40,12 +40,13 @@ def invoice_issue(
 ) -> Invoice:
     """Issue an invoice to `organisation`, numbered, snapshotted, final.
 
-    After commit its PDF is rendered (invoices.tasks) and it is emailed, PDF attached, to
-    the account owner and billing contacts. Raises ValidationError for a date before the
-    last issued invoice or in the future, or with VAT in another currency than the euro
-    when no recent exchange rate is known (invoices.exchange_rates), ValueError for
-    malformed lines or a negative
-    total (a correction is a credit note: `credit_note_issue`).
+    The account's credit balance, if any, pays it at once (invoices.hooks.invoice_issued,
+    filled by payments). After commit its PDF is rendered (invoices.tasks) and it is
+    emailed, PDF attached, to the account owner and billing contacts. Raises
+    ValidationError for a date before the last issued invoice or in the future, or with VAT
+    in another currency than the euro when no recent exchange rate is known
+    (invoices.exchange_rates), ValueError for malformed lines or a negative total (a
+    correction is a credit note: `credit_note_issue`).
 
     Every line is dated (decree 2022-1299): by its period, or, for a one-off service, by
     `service_date`, the day it was rendered — the issue date when not given.
@@ -92,7 +93,11 @@ def invoice_issue(
         invoice=invoice,
         code=InvoiceStatusEvent.Code.ISSUED,
         actor=actor,
-        occurred_at=lifecycle_issue_time(issue_date),
+        occurred_at=lifecycle_day_time(issue_date),
     )
+    if hooks.invoice_issued.handlers:
+        # The account's credit balance pays what it can (payments); the email says so.
+        hooks.invoice_issued(invoice=invoice, actor=actor)
+        invoice = Invoice.objects.get(pk=invoice.pk)
     _document_send(invoice, organisation)
     return invoice

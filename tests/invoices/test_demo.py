@@ -1,5 +1,7 @@
 """The demo data (`manage.py seed_demo`, run by `make run`)."""
 
+from datetime import timedelta
+
 from django.core.management import call_command
 from django.utils import timezone
 
@@ -29,6 +31,16 @@ def test_demo_history_reads_like_the_accounts_past(db):
     for event in issued:
         invoice = Invoice.objects.get(number=event.after["number"])
         assert timezone.localtime(event.created_at).date() == invoice.issue_date
+    # The paid ones were paid by a transfer twelve days after their issue.
+    paid = Invoice.objects.filter(organisation=lyon, status="paid", kind="invoice")
+    assert paid.count() == 11
+    for invoice in paid:
+        payment = invoice.allocations.get().payment
+        assert payment.amount == invoice.total and invoice.amount_paid == invoice.total
+        assert invoice.paid_on == payment.received_on
+        assert payment.received_on == min(
+            invoice.issue_date + timedelta(days=12), timezone.localdate()
+        )
     # Idempotent: a second run adds nothing.
     count = AuditEvent.objects.count()
     call_command("seed_demo", stdout=open("/dev/null", "w"))  # noqa: SIM115

@@ -2,12 +2,16 @@
 number and billing contacts through the portal's services, and the account page reads
 everything about the account in a fixed number of queries."""
 
+from datetime import date
+from decimal import Decimal
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from accounts.models import AuditEvent, BillingContact, Organisation
+from payments.services import allocation_reverse, payment_record
 from subscriptions import services as subscription_services
 from support.models import SupportRequest
 from support.selectors import account_overview
@@ -252,14 +256,23 @@ def _fill(organisation, n):
     for _ in range(n):
         MembershipFactory(organisation=organisation)
         BillingContactFactory(organisation=organisation)
-        InvoiceFactory(organisation=organisation)
+        invoice = InvoiceFactory(organisation=organisation)
+        payment = payment_record(
+            organisation=organisation,
+            amount=Decimal("150.00"),
+            currency="EUR",
+            received_on=date(2026, 2, 1),
+            invoices=[invoice],
+        )
+        for allocation in payment.allocations.all():
+            allocation_reverse(allocation=allocation, reason="Erreur", actor=None)
         SupportRequest.objects.create(
             organisation=organisation, name="X", email="x@example.com", subject="S", message="M"
         )
         AuditEvent.objects.create(organisation=organisation, actor_label="x", action="a")
 
 
-def test_the_overview_costs_seven_queries_whatever_the_account_holds(
+def test_the_overview_costs_thirteen_queries_whatever_the_account_holds(
     owner, plans, django_assert_num_queries
 ):
     organisation = owner.organisation
@@ -268,13 +281,17 @@ def test_the_overview_costs_seven_queries_whatever_the_account_holds(
         organisation=organisation, plan=plans["entreprise"], actor=owner.user
     )
     _fill(organisation, 3)
-    with django_assert_num_queries(7):
+    with django_assert_num_queries(13):
         overview = account_overview(organisation=organisation)
     assert overview.members[0] == owner and len(overview.members) == 4
     assert len(overview.billing_contacts) == 3 and len(overview.invoices) == 3
-    assert len(overview.support_requests) == 3 and len(overview.audit_events) == 4
+    assert len(overview.support_requests) == 3
+    assert [e.action for e in overview.audit_events].count("a") == 3
+    assert "upgrade.requested" in [e.action for e in overview.audit_events]
     assert overview.subscription.plan == plans["essentiel"]
     assert [c.plan for c in overview.pending_confirmations] == [plans["entreprise"]]
+    assert len(overview.money.payments) == 3 and len(overview.money.open_invoices) == 3
+    assert overview.money.credit == [(Decimal("450.00"), "EUR")]
 
 
 def test_the_account_page_does_not_grow_with_the_account(support, owner, plans):

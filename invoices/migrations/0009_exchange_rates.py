@@ -7,7 +7,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('accounts', '0004_organisation_siren_delivery_references'),
-        ('invoices', '0007_invoice_buyer_email'),
+        ('invoices', '0008_invoice_buyer_email'),
     ]
 
     operations = [

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('invoices', '0006_invoice_service_date_delivery_references'),
+        ('invoices', '0007_invoice_payments'),
     ]
 
     operations = [

@@ -1,0 +1,131 @@
+"""What the pages show of payments: an account's credit balance (the owner's Factures tab,
+through invoices.hooks), its payments, balance and open invoices (support's account page),
+and the invoices a queued bank entry could pay (the reconciliation queue)."""
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db.models import F, Prefetch, Q, Sum
+from django.utils import timezone
+
+from accounts.models import Organisation
+from invoices.models import Invoice
+from invoices.selectors import with_credit_sums
+
+from .matching import number_of_reference, numbers_in, references_in
+from .models import Allocation, BankEntry, Payment, Refund
+
+LATEST_PAYMENTS = 25
+LATEST_REFUNDS = 10
+CANDIDATES = 15
+
+
+def credit_balances(*, organisation: Organisation) -> list[tuple[Decimal, str]]:
+    """(amount, currency) of the account's credit balance, per currency, in two queries:
+    its payments less what is allocated of them (to invoices or refunds, not undone)."""
+    paid = dict(
+        Payment.objects.filter(organisation=organisation)
+        .values("currency")
+        .annotate(total=Sum("amount"))
+        .values_list("currency", "total")
+    )
+    allocated = dict(
+        Allocation.objects.filter(payment__organisation=organisation, reversal__isnull=True)
+        .values("payment__currency")
+        .annotate(total=Sum("amount"))
+        .values_list("payment__currency", "total")
+    )
+    balances = [(total - allocated.get(currency, 0), currency) for currency, total in paid.items()]
+    return sorted((amount, currency) for amount, currency in balances if amount > 0)
+
+
+@dataclass
+class AccountPayments:
+    balance_due: list[tuple[Decimal, str]]  # what the open invoices still ask, per currency
+    overdue_due: list[tuple[Decimal, str]]
+    open_invoices: list[Invoice]  # oldest due first, each with `overdue`
+    credit: list[tuple[Decimal, str]]
+    payments: list[Payment]  # newest first, each with its allocations (and their reversal)
+    refunds: list[Refund]
+
+
+def account_payments(*, organisation: Organisation) -> AccountPayments:
+    """Support's view of an account's money, in six queries whatever the number of rows."""
+    today = timezone.localdate()
+    open_invoices = list(
+        with_credit_sums(
+            Invoice.objects.filter(
+                organisation=organisation, kind=Invoice.Kind.INVOICE, status=Invoice.Status.OPEN
+            )
+        ).order_by("due_date", "sequence")
+    )
+    balance, overdue = {}, {}
+    for invoice in open_invoices:
+        invoice.overdue = invoice.due_date < today
+        balance[invoice.currency] = balance.get(invoice.currency, 0) + invoice.amount_due
+        if invoice.overdue:
+            overdue[invoice.currency] = overdue.get(invoice.currency, 0) + invoice.amount_due
+    payments = list(
+        Payment.objects.filter(organisation=organisation)
+        .select_related("bank_entry", "actor")
+        .prefetch_related(
+            Prefetch(
+                "allocations",
+                queryset=Allocation.objects.select_related("invoice", "refund", "reversal"),
+            )
+        )
+        .order_by("-received_on", "-pk")[:LATEST_PAYMENTS]
+    )
+    for payment in payments:
+        active = [a.amount for a in payment.allocations.all() if not _reversed(a)]
+        payment.unallocated = payment.amount - sum(active, Decimal(0))
+    return AccountPayments(
+        balance_due=sorted((amount, currency) for currency, amount in balance.items()),
+        overdue_due=sorted((amount, currency) for currency, amount in overdue.items()),
+        open_invoices=open_invoices,
+        credit=credit_balances(organisation=organisation),
+        payments=payments,
+        refunds=list(Refund.objects.filter(organisation=organisation)[:LATEST_REFUNDS]),
+    )
+
+
+def _reversed(allocation: Allocation) -> bool:
+    try:
+        return allocation.reversal is not None
+    except Allocation.reversal.RelatedObjectDoesNotExist:
+        return False
+
+
+def entry_candidates(*, entry: BankEntry, query: str = "") -> list[Invoice]:
+    """The open invoices a queued entry could pay, most likely first: those matching
+    stored when it was queued, those its text names, those of exactly its amount; or, with
+    `query`, those whose number or account name contains it."""
+    base = with_credit_sums(
+        Invoice.objects.filter(
+            kind=Invoice.Kind.INVOICE, status=Invoice.Status.OPEN, currency=entry.currency
+        ).select_related("organisation")
+    )
+    query = " ".join(str(query or "").split())[:100]
+    if query:
+        found = list(
+            base.filter(
+                Q(number__icontains=query) | Q(organisation__name__icontains=query)
+            ).order_by("due_date", "sequence")[:CANDIDATES]
+        )
+        return found
+    text = f"{entry.creditor_reference} {entry.remittance}"
+    named = set(numbers_in(text))
+    named.update(filter(None, map(number_of_reference, references_in(text))))
+    stored = list(entry.candidates.values_list("pk", flat=True))
+    likely = Q(pk__in=stored) | Q(number__in=named) | Q(total=F("amount_paid") + entry.amount)
+    if entry.payer_name:
+        likely |= Q(organisation__name__iexact=entry.payer_name)
+    likely = list(base.filter(likely).order_by("due_date", "sequence")[: CANDIDATES * 2])
+
+    def rank(invoice):
+        return (
+            invoice.pk not in stored and invoice.number not in named,
+            invoice.amount_due != entry.amount,
+        )
+
+    return sorted(likely, key=rank)[:CANDIDATES]
