@@ -10,7 +10,13 @@ SUPPORT_GROUP = "Support"
 SUPPORT_PERMISSIONS = {
     "accounts": ["organisation", "membership", "billingcontact", "auditevent", "user"],
     "emails": ["email"],
-    "invoices": ["invoice", "invoiceline", "invoicestatusevent", "numbersequence"],
+    "invoices": [
+        "invoice",
+        "invoiceline",
+        "invoicestatusevent",
+        "numbersequence",
+        "exchangerate",
+    ],
     "payments": [
         "payment",
         "allocation",
@@ -22,6 +28,8 @@ SUPPORT_PERMISSIONS = {
     "subscriptions": ["plan", "planprice", "subscription", "confirmation", "accountclosure"],
     "support": ["supportrequest"],
 }
+# Support maintains the exchange rates: adds, corrects and removes them (invoices.admin).
+SUPPORT_MAINTAIN = {"exchangerate"}
 SUPPORT_CHANGE = {
     "invoice",
     "payment",
@@ -65,6 +73,8 @@ def support_group() -> Group:
     for models in SUPPORT_PERMISSIONS.values():
         for model in models:
             actions = ["view"] + (["change"] if model in SUPPORT_CHANGE else [])
+            if model in SUPPORT_MAINTAIN:
+                actions += ["add", "change", "delete"]
             wanted += [f"{action}_{model}" for action in actions]
     group.permissions.set(
         Permission.objects.filter(

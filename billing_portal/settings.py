@@ -298,6 +298,12 @@ PAYMENTS_BANK_IBANS = env.list("PAYMENTS_BANK_IBANS", default=[SELLER["iban"]])
 # larger file is refused with a message, before it is read).
 PAYMENTS_STATEMENT_MAX_BYTES = env.int("PAYMENTS_STATEMENT_MAX_BYTES", default=40 * 1024 * 1024)
 
+# An invoice with VAT in another currency than the euro also gives its VAT in euros, at the
+# ECB reference rate of its issue date (invoices.exchange_rates): the latest rate known on or
+# before that day, at most this many days old (weekends and TARGET holidays leave gaps of up
+# to five days); older or none, the invoice is refused until support records one.
+EXCHANGE_RATE_MAX_AGE_DAYS = env.int("EXCHANGE_RATE_MAX_AGE_DAYS", default=7)
+
 # Security headers. No inline script or style anywhere, so the policy can be strict.
 SECURE_CSP = {
     "default-src": [CSP.SELF],

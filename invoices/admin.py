@@ -7,6 +7,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
@@ -14,8 +16,9 @@ from accounts.models import Organisation
 from accounts.permissions import client_ip
 from billing_portal.formatting import money
 
-from . import selectors, services
-from .models import Invoice, InvoiceLine, InvoiceStatusEvent, NumberSequence
+from . import exchange_rates, selectors, services
+from .models import ExchangeRate, Invoice, InvoiceLine, InvoiceStatusEvent, NumberSequence
+from .services.exchange_rates import CSV_MAX_BYTES as CSV_RATES_MAX_BYTES
 from .services.lifecycle import CSV_MAX_BYTES, PLATFORM_CODES
 
 # Support acts from the list or from an invoice's page.
@@ -398,6 +401,9 @@ class InvoiceAdmin(LifecycleAdminMixin, admin.ModelAdmin):
                     "total",
                     "tax_treatment",
                     "tax_mention",
+                    "exchange_rate",
+                    "exchange_rate_date",
+                    "vat_amount_eur",
                     "payment_method",
                     "credit_balance",
                 ]
@@ -432,6 +438,7 @@ class InvoiceAdmin(LifecycleAdminMixin, admin.ModelAdmin):
                     "buyer_country",
                     "buyer_vat_number",
                     "buyer_siren",
+                    "buyer_email",
                     "order_reference",
                     "buyer_reference",
                     "delivery_address_lines",
@@ -598,3 +605,173 @@ class NumberSequenceAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class ExchangeRateForm(forms.ModelForm):
+    """One rate, checked by the service's own rules (invoices.services.exchange_rates)."""
+
+    class Meta:
+        model = ExchangeRate
+        fields = ["currency", "date", "rate"]
+        help_texts = {
+            "currency": _("Code ISO 4217 de la devise, ex. USD."),
+            "rate": _(
+                "Le taux de référence publié par la BCE pour ce jour : 1 EUR = combien "
+                "d'unités de la devise (ex. 1,0856 pour le dollar)."
+            ),
+        }
+        localized_fields = ["rate"]
+
+    def clean(self):
+        cleaned = super().clean()
+        currency = self.instance.currency if self.instance.pk else cleaned.get("currency")
+        day = self.instance.date if self.instance.pk else cleaned.get("date")
+        if currency and day and cleaned.get("rate") is not None:
+            try:
+                currency, day, rate = services.exchange_rate_clean(
+                    currency=currency, day=day, rate=cleaned["rate"]
+                )
+            except ValidationError as exc:
+                for field, errors in exc.message_dict.items():
+                    self.add_error(field if field in self.fields else None, errors)
+            else:
+                cleaned.update(currency=currency, date=day, rate=rate)
+        return cleaned
+
+
+class ExchangeRateImportForm(forms.Form):
+    file = forms.FileField(
+        label=_("Fichier CSV de la BCE"),
+        help_text=_(
+            "eurofxref-hist.csv (l'historique) ou eurofxref.csv (les taux du jour), tels que "
+            "publiés par la Banque centrale européenne."
+        ),
+    )
+    currencies = forms.CharField(
+        label=_("Devises"),
+        required=False,
+        help_text=_("Séparées par des virgules, ex. USD, GBP. Vide : toutes celles du fichier."),
+    )
+    since = forms.DateField(
+        label=_("À partir du"), required=False, help_text=_("Vide : toutes les dates.")
+    )
+
+
+@admin.register(ExchangeRate)
+class ExchangeRateAdmin(admin.ModelAdmin):
+    """Support's console of the ECB rates the VAT in euros is converted at: add or correct
+    one, remove one entered by mistake, import a CSV file of them. Every write goes through
+    invoices.services (validated, audited); issued invoices keep the rate they copied."""
+
+    form = ExchangeRateForm
+    change_list_template = "admin/invoices/exchangerate/change_list.html"
+    list_display = ["date", "currency", "rate", "source", "updated_at"]
+    list_filter = ["currency", "source"]
+    date_hierarchy = "date"
+    search_fields = ["currency"]
+
+    def get_readonly_fields(self, request, obj=None):
+        # A rate is one currency's on one day: a wrong day is removed, not moved.
+        return ["currency", "date", "source", "updated_at"] if obj else []
+
+    def get_urls(self):
+        return [
+            path(
+                "import/",
+                self.admin_site.admin_view(self.import_view),
+                name="invoices_exchangerate_import",
+            ),
+            *super().get_urls(),
+        ]
+
+    def changelist_view(self, request, extra_context=None):
+        # What the next invoices need (the `check --deploy` warning invoices.W003 says it too).
+        for stale in exchange_rates.stale_currencies(today=timezone.localdate()):
+            self.message_user(request, _stale_message(stale), messages.WARNING)
+        return super().changelist_view(request, extra_context)
+
+    def save_model(self, request, obj, form, change):
+        saved = services.exchange_rate_set(
+            currency=form.cleaned_data.get("currency", obj.currency),
+            day=form.cleaned_data.get("date", obj.date),
+            rate=form.cleaned_data["rate"],
+            actor=request.user,
+            ip=client_ip(request),
+        )
+        obj.pk, obj.source, obj.updated_at = saved.pk, saved.source, saved.updated_at
+
+    def delete_model(self, request, obj):
+        services.exchange_rate_delete(exchange_rate=obj, actor=request.user, ip=client_ip(request))
+
+    def delete_queryset(self, request, queryset):
+        for rate in queryset:
+            self.delete_model(request, rate)
+
+    def import_view(self, request):
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        errors = []
+        posted = request.method == "POST"
+        form = ExchangeRateImportForm(
+            request.POST if posted else None, request.FILES if posted else None
+        )
+        if posted and form.is_valid():
+            upload = form.cleaned_data["file"]
+            currencies = {
+                code.strip() for code in form.cleaned_data["currencies"].split(",") if code.strip()
+            }
+            if upload.size > CSV_RATES_MAX_BYTES:
+                errors = [str(_("Le fichier dépasse 10 Mo."))]
+            else:
+                try:
+                    result = services.exchange_rates_import(
+                        data=upload.read(CSV_RATES_MAX_BYTES + 1),
+                        actor=request.user,
+                        currencies=currencies or None,
+                        since=form.cleaned_data["since"],
+                        ip=client_ip(request),
+                    )
+                except ValidationError as exc:
+                    errors = exc.messages
+                else:
+                    self.message_user(
+                        request,
+                        _(
+                            "%(saved)d taux enregistré(s) (%(currencies)s), du %(first)s au "
+                            "%(last)s."
+                        )
+                        % {
+                            "saved": result.saved,
+                            "currencies": ", ".join(result.currencies),
+                            "first": date_format(result.first, "j F Y"),
+                            "last": date_format(result.last, "j F Y"),
+                        },
+                        messages.SUCCESS,
+                    )
+                    return redirect(reverse("admin:invoices_exchangerate_changelist"))
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": _("Importer des taux de change de la BCE (CSV)"),
+            "form": form,
+            "errors": errors,
+        }
+        return TemplateResponse(request, "admin/invoices/exchangerate/import.html", context)
+
+
+def _stale_message(stale) -> str:
+    if stale.latest is None:
+        return _(
+            "Aucun taux de change de l'euro en %(currency)s : les factures avec TVA de "
+            "%(count)d compte(s) facturé(s) en %(currency)s seront refusées. Importez ou "
+            "saisissez le taux BCE du jour."
+        ) % {"currency": stale.currency, "count": stale.accounts}
+    return _(
+        "Le dernier taux de change de l'euro en %(currency)s date du %(date)s : les factures "
+        "avec TVA de %(count)d compte(s) facturé(s) en %(currency)s seront refusées. Importez "
+        "ou saisissez le taux BCE du jour."
+    ) % {
+        "currency": stale.currency,
+        "date": date_format(stale.latest, "j F Y"),
+        "count": stale.accounts,
+    }

@@ -1,4 +1,5 @@
-"""System checks of what invoice PDFs need from the machine (`manage.py check --deploy`)."""
+"""System checks of what invoices need from the machine and the settings (`manage.py check
+--deploy`), and from the data (the exchange rates: `check --deploy --database default`)."""
 
 from django.core import checks
 
@@ -75,3 +76,33 @@ def seller_check(app_configs=None, **kwargs):
             )
         )
     return found
+
+
+@checks.register(checks.Tags.database, deploy=True)
+def exchange_rates_check(app_configs=None, databases=None, **kwargs):
+    """An account billed in another currency than the euro with VAT needs a recent ECB rate
+    at every invoice (invoices.exchange_rates); without one its invoices, renewals included,
+    are refused until support records it. Said before it happens: a database check, run by
+    `manage.py check --deploy --database default` (plain `check --deploy` reads no data)."""
+    from django.db import DatabaseError
+    from django.utils import timezone
+
+    from .exchange_rates import stale_currencies
+
+    if not databases or "default" not in databases:
+        return []
+    try:
+        stale = stale_currencies(today=timezone.localdate())
+    except DatabaseError:  # no database yet (a first deployment, a build step)
+        return []
+    return [
+        checks.Warning(
+            f"No ECB exchange rate of the euro in {item.currency} since "
+            f"{item.latest.isoformat() if item.latest else 'ever'}: the invoices with VAT of "
+            f"{item.accounts} account(s) billed in {item.currency} will be refused.",
+            hint="manage.py exchange_rates_load eurofxref.csv (the ECB's daily file), or "
+            "enter the rate in the admin (Taux de change).",
+            id="invoices.W003",
+        )
+        for item in stale
+    ]

@@ -81,6 +81,12 @@ REGISTRATION_ADDRESS_SCHEMES = {
     "SE": ("0007", re.compile(r"SE(\d{10})01")),  # organisationsnummer
     "US": ("9959", re.compile(r"(\d{2})-?(\d{7})")),  # Employer Identification Number
 }
+# The last resort for a buyer that neither a SIREN nor a tax number identifies (an
+# association whose owner has not entered its SIREN yet, a customer without VAT number):
+# its billing email address. "EM" is in the EAS code list the EN 16931 rules (BR-CL-25)
+# and the French rules check; BR-FR-25 caps an electronic address at 125 characters.
+SCHEME_EMAIL = "EM"
+EMAIL_ADDRESS_MAX_LENGTH = 125
 # BT-23, the billing framework (« cadre de facturation ») of the French reform: S1, an
 # invoice for services, not paid yet (S2 would be already paid, S4 final after a deposit).
 BILLING_FRAMEWORK = "S1"
@@ -270,10 +276,20 @@ def vat_identifier(number: str, country: str) -> str:
     return number if number[:2].upper() == vat_prefix(country) else ""
 
 
-def electronic_address(*, siren: str, country: str, tax_number: str) -> tuple[str, str] | None:
+def electronic_address(
+    *, siren: str, country: str, tax_number: str, email: str = ""
+) -> tuple[str, str] | None:
     """(address, EAS scheme) of a party (BT-34, BT-49), or None when nothing identifies it:
     a company with a SIREN by it (the French directory routes by SIREN, whatever the
-    country of the address), another by its VAT or registration number."""
+    country of the address), another by its VAT or registration number, and only when
+    neither gives one, by the email address recorded at issue (`email`)."""
+    address = _registered_address(siren=siren, country=country, tax_number=tax_number)
+    if address is None and email and len(email) <= EMAIL_ADDRESS_MAX_LENGTH:
+        return email, SCHEME_EMAIL
+    return address
+
+
+def _registered_address(*, siren: str, country: str, tax_number: str) -> tuple[str, str] | None:
     if siren:
         return siren, SCHEME_FR_ADDRESS
     number = re.sub(r"[^A-Z0-9-]", "", (tax_number or "").upper())
@@ -370,6 +386,7 @@ def _buyer(invoice: Invoice) -> Party:
             siren=invoice.buyer_siren,
             country=invoice.buyer_country,
             tax_number=invoice.buyer_vat_number,
+            email=invoice.buyer_email,
         ),
     )
 
@@ -413,8 +430,14 @@ def _data(invoice: Invoice) -> Document:
     )
     # BT-6 and BT-111 (BR-FR-CO-12): an invoice in another currency gives its VAT in euros
     # too. Without VAT (reverse charge, export) that is 0.00 EUR whatever the rate; with
-    # VAT it needs the day's exchange rate, which the invoice does not record (yet).
-    vat_in_euros = invoice.currency != ACCOUNTING_CURRENCY and invoice.vat_amount == 0
+    # VAT, what the invoice recorded at issue at the ECB rate (invoices.exchange_rates).
+    # None on an invoice with VAT issued before the rate was recorded: nothing to give.
+    vat_in_euros = None
+    if invoice.currency != ACCOUNTING_CURRENCY:
+        if invoice.vat_amount == 0:
+            vat_in_euros = Decimal(0)
+        elif invoice.vat_amount_eur is not None:
+            vat_in_euros = sign * invoice.vat_amount_eur
     # A credit note asks for no payment: it is taken off an unpaid invoice or owed back to
     # the customer, and the seller's IBAN on it would read as an invitation to pay.
     payment_account = None
@@ -431,7 +454,7 @@ def _data(invoice: Invoice) -> Document:
         issue_date=invoice.issue_date,
         due_date=invoice.due_date,
         currency=invoice.currency,
-        accounting_currency=ACCOUNTING_CURRENCY if vat_in_euros else "",
+        accounting_currency=ACCOUNTING_CURRENCY if vat_in_euros is not None else "",
         notes=_notes(invoice),
         seller=_seller(invoice),
         buyer=_buyer(invoice),
@@ -453,7 +476,7 @@ def _data(invoice: Invoice) -> Document:
             lines=sign * sum((line.amount for line in stored_lines), Decimal(0)),
             tax_basis=sign * invoice.subtotal,
             vat=sign * invoice.vat_amount,
-            vat_in_accounting_currency=Decimal(0) if vat_in_euros else None,
+            vat_in_accounting_currency=vat_in_euros,
             grand_total=sign * invoice.total,
             payable=sign * invoice.total,
         ),

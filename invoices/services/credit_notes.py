@@ -22,7 +22,7 @@ from accounts.audit import audit_record
 from accounts.models import Organisation
 from billing_portal.formatting import money
 
-from .. import hooks
+from .. import exchange_rates, hooks
 from ..models import Invoice, InvoiceLine, InvoiceStatusEvent
 from ..selectors import CreditRemaining, LineRemaining, invoice_credit_remaining
 from ..tax import TaxRule
@@ -307,6 +307,9 @@ def credit_note_issue(
     returned = _returned_to_credit(locked, remaining, totals)
 
     issue_date = timezone.localdate()
+    euro_vat = exchange_rates.euro_vat_of_credit(
+        invoice=locked, vat_amount=totals.vat_amount, earlier=earlier, day=issue_date
+    )
     credit_note = _document_create(
         organisation=organisation,
         kind=Invoice.Kind.CREDIT_NOTE,
@@ -323,6 +326,7 @@ def credit_note_issue(
         credited_lines=[line for _spec, line in credits],
         # The services it credits were rendered when the invoice says.
         service_date=locked.service_date,
+        euro_vat=euro_vat,
     )
     negated = (-locked.subtotal, -locked.vat_amount, -locked.total)
     if scope == "whole" and not earlier and _amounts(credit_note) != negated:

@@ -23,6 +23,8 @@ from billing_portal.queue import enqueue_on_commit
 from emails.services import email_queue
 
 from .. import numbering
+from ..einvoice import electronic_address
+from ..exchange_rates import EuroVat
 from ..models import Invoice, InvoiceLine
 from ..tasks import invoice_pdf_render_task
 from ..totals import ComputedLine, Totals
@@ -59,6 +61,21 @@ def buyer_siren(organisation: Organisation) -> str:
     """The SIREN the invoice prints: the one the owner entered, else the one inside a
     French VAT number (accounts.models.Organisation.invoice_siren)."""
     return organisation.invoice_siren
+
+
+def buyer_email(organisation: Organisation) -> str:
+    """The buyer's billing email address (the owner's, else the first billing contact's),
+    only when neither its SIREN nor its VAT number gives it an electronic address: BT-49,
+    which the French rules require (BR-FR-12), then falls back to it (scheme EM). Not
+    copied otherwise: an invoice keeps no personal address it does not need."""
+    if electronic_address(
+        siren=buyer_siren(organisation),
+        country=organisation.country,
+        tax_number=organisation.vat_number,
+    ):
+        return ""
+    recipients = invoice_recipients(organisation=organisation)
+    return recipients[0] if recipients else ""
 
 
 def _same_place(organisation: Organisation) -> bool:
@@ -106,6 +123,7 @@ def _buyer_snapshot(organisation: Organisation, language: str) -> dict:
         "buyer_street_lines": buyer_street_lines(organisation),
         "buyer_postal_code": organisation.postal_code,
         "buyer_city": organisation.city,
+        "buyer_email": buyer_email(organisation),
         "order_reference": organisation.order_reference,
         "buyer_reference": organisation.buyer_reference,
         **_delivery_snapshot(organisation, language),
@@ -121,6 +139,7 @@ BUYER_FIELDS = [
     "buyer_street_lines",
     "buyer_postal_code",
     "buyer_city",
+    "buyer_email",
     "delivery_address_lines",
     "delivery_street_lines",
     "delivery_postal_code",
@@ -172,10 +191,12 @@ def _document_create(
     service_date: date | None = None,
     returned_to_credit: Decimal = Decimal(0),
     credited_lines: Sequence[InvoiceLine | None] = (),
+    euro_vat: EuroVat | None = None,
 ) -> Invoice:
     """Number and write a document the caller has checked: its totals and lines, the
     seller as configured today and the given buyer block; a credit note's lines each name
-    the invoice line they credit (`credited_lines`, in the same order, None for an amount).
+    the invoice line they credit (`credited_lines`, in the same order, None for an amount);
+    `euro_vat`, its VAT in euros when it is due in another currency (invoices.exchange_rates).
     Inside the issuing transaction, the account row already locked.
 
     `service_date` dates the lines without a period (BT-72); kept only if there is one."""
@@ -209,6 +230,7 @@ def _document_create(
         tax_treatment=totals.treatment,
         tax_mention=totals.mention,
         returned_to_credit=returned_to_credit,
+        **(euro_vat.as_fields() if euro_vat else {}),
         **_seller_snapshot(),
         **buyer,
     )

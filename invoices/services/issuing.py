@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 from accounts.audit import audit_record
 from accounts.models import Organisation
 
-from .. import hooks
+from .. import exchange_rates, hooks
 from ..models import Invoice, InvoiceStatusEvent
 from ..totals import LineSpec, compute, invoice_currency, organisation_tax_rule
 from .documents import _audit_after, _buyer_snapshot, _document_create, _document_send
@@ -43,9 +43,10 @@ def invoice_issue(
     The account's credit balance, if any, pays it at once (invoices.hooks.invoice_issued,
     filled by payments). After commit its PDF is rendered (invoices.tasks) and it is
     emailed, PDF attached, to the account owner and billing contacts. Raises
-    ValidationError for a date before the last issued invoice or in the future, ValueError
-    for malformed lines or a negative total (a correction is a credit note:
-    `credit_note_issue`).
+    ValidationError for a date before the last issued invoice or in the future, or with VAT
+    in another currency than the euro when no recent exchange rate is known
+    (invoices.exchange_rates), ValueError for malformed lines or a negative total (a
+    correction is a credit note: `credit_note_issue`).
 
     Every line is dated (decree 2022-1299): by its period, or, for a one-off service, by
     `service_date`, the day it was rendered — the issue date when not given.
@@ -63,6 +64,10 @@ def invoice_issue(
         buyer = _buyer_snapshot(organisation, language)
     if totals.total < 0:
         raise ValueError("An invoice total cannot be negative: issue a credit note.")
+    # Before a number is taken: refused without the day's exchange rate, nothing written.
+    euro_vat = exchange_rates.euro_vat(
+        currency=currency, vat_amount=totals.vat_amount, day=issue_date
+    )
 
     invoice = _document_create(
         organisation=organisation,
@@ -74,6 +79,7 @@ def invoice_issue(
         totals=totals,
         buyer=buyer,
         service_date=service_date or issue_date,
+        euro_vat=euro_vat,
     )
     audit_record(
         organisation=organisation,

@@ -1,5 +1,5 @@
-"""Quantity, unit price, rate, IBAN and country formatting for invoices (amounts and periods:
-{% load formatting %}, billing_portal.formatting)."""
+"""Quantity, unit price, rate, exchange rate, IBAN and country formatting for invoices
+(amounts and periods: {% load formatting %}, billing_portal.formatting)."""
 
 from decimal import Decimal
 
@@ -21,6 +21,14 @@ def quantity(value) -> str:
     value = Decimal(value).normalize()
     places = max(0, -value.as_tuple().exponent)
     return number_format(value, places, use_l10n=True, force_grouping=True)
+
+
+@register.filter
+def exchange_rate(value) -> str:
+    """An ECB rate as published, without trailing zeros: 1.085600 → "1,0856" in French."""
+    value = Decimal(value).normalize()
+    places = max(0, -value.as_tuple().exponent)
+    return number_format(value, places, use_l10n=True)
 
 
 @register.filter

@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 def credit_notes_to_credit(apps, schema_editor):
     """Credit notes issued on paid invoices before they gave money back to the account's
-    credit (invoices 0008 copied them into `returned_to_credit`): what they credit joins the
+    credit (invoices 0010 copied them into `returned_to_credit`): what they credit joins the
     credit balance now, as payments.services.credit_return does at issue (kept here as it is
     today: a migration does not import the services, which will change)."""
     Invoice = apps.get_model("invoices", "Invoice")
@@ -58,7 +58,7 @@ def credit_notes_to_credit(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('invoices', '0008_credit_returned_to_balance'),
+        ('invoices', '0010_credit_returned_to_balance'),
         ('payments', '0001_initial'),
     ]
 

@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 from accounts.audit import audit_record
 from accounts.models import Organisation, User
 from emails.services import email_queue
+from invoices.exchange_rates import euro_vat
 from invoices.services import invoice_issue
 
 from ..models import Confirmation, Plan, Subscription
@@ -63,6 +64,10 @@ def upgrade_request(
     _upgrade_target(subscription, plan)
     today = today or timezone.localdate()
     quote = upgrade_quote(subscription=subscription, plan=plan, today=today)
+    if not quote.is_free:
+        # The invoice the confirmation issues would be refused without the exchange rate of
+        # its VAT in euros (invoices.exchange_rates): say so now, before the owner confirms.
+        euro_vat(currency=quote.currency, vat_amount=quote.totals.vat_amount, day=today)
 
     return link_send(
         organisation=organisation,

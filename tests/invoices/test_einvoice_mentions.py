@@ -13,9 +13,10 @@ from lxml import etree
 from accounts import services as account_services
 from invoices import facturx as invoice_facturx
 from invoices import pdf, ubl
+from invoices.models import Invoice
 from invoices.services import credit_note_issue
 from invoices.totals import LineSpec
-from tests.factories import MembershipFactory, OrganisationFactory
+from tests.factories import BillingContactFactory, MembershipFactory, OrganisationFactory
 
 NS = {**ubl.NS, **invoice_facturx.NS}
 AGREEMENT = "rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeAgreement"
@@ -225,3 +226,88 @@ def test_an_owner_of_a_new_account_gets_it_all_from_the_tab(client_for, issue, d
     root = cii(issue(owner.organisation))
     assert values(root, f"{BUYER}/ram:SpecifiedLegalOrganization/ram:ID/text()") == ["552100554"]
     assert values(root, f"{AGREEMENT}/ram:BuyerReference/text()") == ["CS-12"]
+
+
+# --- BT-49 of a buyer that neither a SIREN nor a VAT number identifies ------------------------
+
+
+def _endpoint(invoice):
+    """(address, scheme) of BT-49 in the CII from the stored PDF and in the UBL, which agree."""
+    root = cii(invoice)
+    found = (
+        values(root, f"{BUYER}/ram:URIUniversalCommunication/ram:URIID/text()"),
+        values(root, f"{BUYER}/ram:URIUniversalCommunication/ram:URIID/@schemeID"),
+    )
+    root = ubl_of(invoice)
+    assert found == (
+        values(root, f"{UBL_BUYER}/cbc:EndpointID/text()"),
+        values(root, f"{UBL_BUYER}/cbc:EndpointID/@schemeID"),
+    )
+    return found
+
+
+def test_a_buyer_without_siren_nor_vat_number_is_addressed_by_its_billing_email(db, issue):
+    owner = MembershipFactory(
+        organisation=OrganisationFactory(name="Association Cinéma Solidaire", vat_number=""),
+        role="owner",
+        user__email="tresorerie@cinema-solidaire.example",
+    )
+    invoice = issue(owner.organisation)
+    assert invoice.buyer_email == "tresorerie@cinema-solidaire.example"
+    assert _endpoint(invoice) == (["tresorerie@cinema-solidaire.example"], ["EM"])
+
+    # A snapshot: the owner's new address changes the next invoice, not this one.
+    owner.user.email = "compta@cinema-solidaire.example"
+    owner.user.save()
+    assert _endpoint(Invoice.objects.get(pk=invoice.pk))[0] == [
+        "tresorerie@cinema-solidaire.example"
+    ]
+    assert issue(owner.organisation).buyer_email == "compta@cinema-solidaire.example"
+    # The credit note repeats its invoice's, as every buyer field.
+    credit_note = credit_note_issue(invoice=invoice, actor=None, reason="Doublon")
+    assert _endpoint(credit_note) == (["tresorerie@cinema-solidaire.example"], ["EM"])
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        # An EU customer without VAT number (taxed like a French one), and one outside the EU.
+        {"country": "DE", "postal_code": "10785", "city": "Berlin", "vat_number": ""},
+        {"country": "US", "postal_code": "84060", "city": "Park City", "vat_number": ""},
+    ],
+    ids=["de", "us"],
+)
+def test_a_foreign_buyer_without_tax_number_is_addressed_by_its_email(db, issue, fields):
+    owner = MembershipFactory(
+        organisation=OrganisationFactory(**fields), role="owner", user__email="ap@buyer.example"
+    )
+    assert _endpoint(issue(owner.organisation)) == (["ap@buyer.example"], ["EM"])
+
+
+def test_without_owner_the_first_billing_contact_is_the_address(db, issue):
+    organisation = OrganisationFactory(vat_number="")
+    BillingContactFactory(organisation=organisation, email="factures@asso.example")
+    assert _endpoint(issue(organisation)) == (["factures@asso.example"], ["EM"])
+
+
+def test_a_buyer_with_a_vat_number_or_a_siren_keeps_no_email(owner, swedish_owner, issue):
+    for organisation, address in [
+        (owner.organisation, "732829320"),  # the SIREN inside the French VAT number
+        (swedish_owner.organisation, "5566778899"),  # the organisationsnummer
+    ]:
+        invoice = issue(organisation)
+        assert invoice.buyer_email == ""
+        assert _endpoint(invoice)[0] == [address]
+
+
+def test_nobody_to_write_to_or_an_address_too_long_gives_no_bt_49(db, issue):
+    """BR-FR-25 caps an electronic address at 125 characters; such a buyer (and one with
+    neither owner nor billing contact) has no BT-49, which BR-FR-12 then reports."""
+    assert _endpoint(issue(OrganisationFactory(vat_number=""))) == ([], [])
+    long_address = f"{'x' * 120}@asso.example"
+    owner = MembershipFactory(
+        organisation=OrganisationFactory(vat_number=""), role="owner", user__email=long_address
+    )
+    invoice = issue(owner.organisation)
+    assert invoice.buyer_email == long_address
+    assert _endpoint(invoice) == ([], [])

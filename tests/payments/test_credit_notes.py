@@ -382,7 +382,7 @@ def test_the_console_shows_the_credit_and_where_it_came_from(client, owner, lyon
 
 
 def test_the_migration_moves_earlier_credit_notes_into_the_credit(owner, lyon, monkeypatch):
-    """Credit notes of paid invoices issued before this (invoices 0008 set their
+    """Credit notes of paid invoices issued before this (invoices 0010 set their
     `returned_to_credit`, nothing in payments): payments 0002 does what credit_return
     does now."""
     ledger = lyon["INV-10681"]

@@ -10,7 +10,7 @@ from django.utils import timezone
 from accounts import services as account_services
 from accounts.models import AuditEvent, BillingContact, Membership, Organisation, User
 from emails.models import Email
-from invoices.models import Invoice
+from invoices.models import ExchangeRate, Invoice
 from subscriptions import pricing, services, tokens
 from subscriptions.models import AccountClosure, Confirmation, PlanPrice, Subscription
 from subscriptions.periods import one_year_after
@@ -204,6 +204,10 @@ def test_a_link_is_stale_when_the_plan_changed_meanwhile(owner, subscription, pl
 def test_upgrade_amount_follows_the_account_currency(owner, subscription, plans):
     Organisation.objects.filter(pk=owner.organisation.pk).update(currency="GBP")
     owner.organisation.refresh_from_db()
+    # A French account billed in pounds: its VAT is also given in euros, at the ECB rate.
+    ExchangeRate.objects.create(
+        currency="GBP", date=timezone.localdate(), rate=Decimal("0.86905"), source="ecb"
+    )
     link = request_upgrade(owner, plans)
     services.upgrade_confirm(token=link.token)
     invoice = Invoice.objects.get()
@@ -213,6 +217,8 @@ def test_upgrade_amount_follows_the_account_currency(owner, subscription, plans)
         Decimal("-3775.34"),
         Decimal("7550.68"),
     ]
+    # 3 775.34 × 20 % = 755.07 GBP of VAT; ÷ 0.86905 = 868.85 EUR.
+    assert (invoice.vat_amount, invoice.vat_amount_eur) == (Decimal("755.07"), Decimal("868.85"))
 
 
 def test_a_higher_plan_that_costs_less_is_a_downgrade(owner, subscription, plans):

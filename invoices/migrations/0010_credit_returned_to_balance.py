@@ -22,7 +22,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('accounts', '0004_organisation_siren_delivery_references'),
-        ('invoices', '0007_invoice_payments'),
+        ('invoices', '0009_exchange_rates'),
     ]
 
     operations = [
