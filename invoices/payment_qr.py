@@ -21,9 +21,10 @@ EPC_MAX_AMOUNT = Decimal("999999999.99")
 
 
 def _amount(invoice: Invoice) -> Decimal:
-    """What the code pays: the invoice's total less its credit notes (partial ones leave the
-    rest due; docs/invoices.md, Credit notes)."""
-    return invoice.total - invoice.credited
+    """What the code pays: what is left to pay on the invoice, its total less its credit
+    notes and the payments already recorded (Invoice.amount_due), so a scan never pays
+    twice what a partial transfer already settled."""
+    return invoice.amount_due
 
 
 def epc_qr(invoice: Invoice) -> QRCode | None:

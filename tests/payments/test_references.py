@@ -52,3 +52,47 @@ def test_every_number_has_a_valid_reference_that_names_it_back(n):
     # Typed in a transfer's free text, with or without the printed spaces.
     assert references_in(f"Paiement {rf_reference_display(number)} merci") == [reference]
     assert references_in(f"ref:{reference}.") == [reference]
+
+
+def test_the_qr_code_of_a_partly_paid_invoice_pays_what_is_left(owner, lyon):
+    """A scan after a partial transfer asks for the rest, never the total again."""
+    import io
+    from datetime import date
+    from decimal import Decimal
+
+    import zxingcpp
+    from PIL import Image
+
+    from invoices.payment_qr import epc_qr
+    from payments.services import payment_record
+
+    invoice = lyon["INV-10680"]
+
+    def amount_asked():
+        qr = epc_qr(type(invoice).objects.get(pk=invoice.pk))
+        if qr is None:
+            return None
+        image = io.BytesIO()
+        qr.save(image, kind="png", scale=8)
+        (result,) = zxingcpp.read_barcodes(Image.open(image))
+        return Decimal(result.text.split("\n")[7].removeprefix("EUR"))
+
+    assert amount_asked() == Decimal("1200.00")
+    payment_record(
+        organisation=owner.organisation,
+        amount=Decimal("500.00"),
+        currency="EUR",
+        received_on=date(2026, 2, 1),
+        invoices=[invoice],
+        actor=None,
+    )
+    assert amount_asked() == Decimal("700.00")
+    payment_record(
+        organisation=owner.organisation,
+        amount=Decimal("700.00"),
+        currency="EUR",
+        received_on=date(2026, 2, 2),
+        invoices=[invoice],
+        actor=None,
+    )
+    assert amount_asked() is None
