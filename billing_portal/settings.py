@@ -289,6 +289,10 @@ SELLER = {
     "vat_rate": Decimal(env.str("SELLER_VAT_RATE", default="20.00")),
     # "Option pour le paiement de la taxe d'après les débits", printed when chosen.
     "vat_on_debits": env.bool("SELLER_VAT_ON_DEBITS", default=False),
+    # SEPA creditor identifier (ICS in France: FR, two check digits, a business code, the
+    # national identifier the Banque de France gave): printed on mandates, pre-notifications
+    # and invoices collected by direct debit, and sent in every pain.008 file.
+    "creditor_id": env.str("SELLER_CREDITOR_ID", default="FR72ZZZ123456"),
 }
 
 # Payments (docs/payments.md). The accounts whose bank files support imports: the one the
@@ -297,6 +301,11 @@ PAYMENTS_BANK_IBANS = env.list("PAYMENTS_BANK_IBANS", default=[SELLER["iban"]])
 # The largest camt.053/camt.054 file accepted (40 MiB: a month of a busy account; a
 # larger file is refused with a message, before it is read).
 PAYMENTS_STATEMENT_MAX_BYTES = env.int("PAYMENTS_STATEMENT_MAX_BYTES", default=40 * 1024 * 1024)
+# SEPA direct debit: the pre-notification leaves at least this many days before each
+# collection (the SEPA rulebooks' default; a mandate may agree on less); a mandate is
+# suspended after this many returned or refused collections.
+DIRECT_DEBIT_NOTICE_DAYS = env.int("DIRECT_DEBIT_NOTICE_DAYS", default=14)
+DIRECT_DEBIT_MAX_RETURNS = env.int("DIRECT_DEBIT_MAX_RETURNS", default=2)
 
 # An invoice with VAT in another currency than the euro also gives its VAT in euros, at the
 # ECB reference rate of its issue date (invoices.exchange_rates): the latest rate known on or
