@@ -306,6 +306,13 @@ PAYMENTS_STATEMENT_MAX_BYTES = env.int("PAYMENTS_STATEMENT_MAX_BYTES", default=4
 # suspended after this many returned or refused collections.
 DIRECT_DEBIT_NOTICE_DAYS = env.int("DIRECT_DEBIT_NOTICE_DAYS", default=14)
 DIRECT_DEBIT_MAX_RETURNS = env.int("DIRECT_DEBIT_MAX_RETURNS", default=2)
+# The daily pre-notification run (payments.tasks; docs/payments.md), checked every hour:
+# each collection is notified once, so the other runs of the day find nothing, and a
+# missed run is caught up within the hour.
+CELERY_BEAT_SCHEDULE["payments-prenotifications"] = {
+    "task": "payments.tasks.prenotifications_run",
+    "schedule": 3600.0,
+}
 
 # An invoice with VAT in another currency than the euro also gives its VAT in euros, at the
 # ECB reference rate of its issue date (invoices.exchange_rates): the latest rate known on or

@@ -1,12 +1,16 @@
 """The only writes to payments, by noun: recording a payment and using the credit balance
 (payments.py), undoing an allocation (allocations.py), giving back what a credit note
 credits of money already paid (credit_notes.py), paying credit back (refunds.py),
-importing a bank file and working its reconciliation queue (statements.py). What they
+importing a bank file and working its reconciliation queue (statements.py), collecting
+by SEPA direct debit (collections.py: pre-notification and pain.008 export;
+direct_debits.py: what the statement says of a collection, booked or returned). What they
 share, allocating money to invoices and the receipt email, is in _ledger.py.
 """
 
 from .allocations import allocation_reverse
+from .collections import collections_prenotify, direct_debit_export
 from .credit_notes import credit_return
+from .direct_debits import collection_confirm, collection_return
 from .payments import credit_apply, credit_apply_to_new_invoice, payment_record
 from .refunds import refund_record
 from .statements import bank_entry_assign, bank_entry_dismiss, statement_import
@@ -15,9 +19,13 @@ __all__ = [
     "allocation_reverse",
     "bank_entry_assign",
     "bank_entry_dismiss",
+    "collection_confirm",
+    "collection_return",
+    "collections_prenotify",
     "credit_apply",
     "credit_apply_to_new_invoice",
     "credit_return",
+    "direct_debit_export",
     "payment_record",
     "refund_record",
     "statement_import",
