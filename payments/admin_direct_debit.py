@@ -111,6 +111,15 @@ class DirectDebitExportAdmin(admin.ModelAdmin):
                         "date": date_format(export.collect_on, "SHORT_DATE_FORMAT"),
                     },
                 )
+                if export.skipped:
+                    messages.warning(
+                        request,
+                        _(
+                            "Non transmis : %(numbers)s, dont la facture demande maintenant "
+                            "moins que le montant pré-notifié (paiement ou avoir depuis)."
+                        )
+                        % {"numbers": ", ".join(export.skipped)},
+                    )
                 return redirect(
                     reverse("admin:payments_directdebitexport_change", args=[export.pk])
                 )

@@ -8,6 +8,8 @@ from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from lxml import etree
 
@@ -15,7 +17,7 @@ from accounts.models import AuditEvent
 from invoices.models import Invoice
 from payments import pain008
 from payments.models import Collection, DirectDebitExport, Mandate
-from payments.services import direct_debit_export
+from payments.services import direct_debit_export, payment_record
 
 from .conftest import LYON_IBAN, invoice
 from .direct_debit import LYON_BIC, collection, mandate
@@ -205,8 +207,6 @@ def test_sequence_type_follows_the_mandate_history(
         status=earlier["status"],
     )
     if earlier.get("booked"):
-        from payments.services import payment_record
-
         payment = payment_record(
             organisation=account, amount="1.00", currency="EUR", received_on=timezone.localdate()
         )
@@ -271,11 +271,53 @@ def test_same_bank_amendment_keeps_recurring(owner, lyon_debits, day):
     assert not root.findall(".//p:OrgnlDbtrAgt", NS)
 
 
-def test_a_paid_invoice_or_a_suspended_mandate_is_not_collected(lyon_debits, day):
+def test_a_paid_invoice_or_a_suspended_mandate_is_not_collected(owner, lyon_debits, day):
     Invoice.objects.filter(number="INV-10682").update(status=Invoice.Status.PAID)
+    nordic_like = collection(
+        invoice(owner.organisation, "INV-10689", "90.00"),
+        mandate(owner.organisation, reference="PAL-MDT-OLD", status=Mandate.Status.REVOKED),
+        collect_on=day,
+        status="notified",
+    )
     root = parsed(export(day))
     assert texts(root, ".//p:EndToEndId") == [lyon_debits["INV-10683"].end_to_end_id]
     assert fresh(lyon_debits["INV-10682"]).status == Collection.Status.NOTIFIED
+    assert fresh(nordic_like).status == Collection.Status.NOTIFIED
+
+
+def test_an_invoice_asking_less_than_announced_is_left_out(owner, lyon_debits, day):
+    partly = Invoice.objects.get(number="INV-10682")
+    payment_record(
+        organisation=owner.organisation,
+        amount="200.00",
+        currency="EUR",
+        received_on=timezone.localdate(),
+        invoices=[partly],
+    )
+    made = export(day)
+    assert made.skipped == ["INV-10682"]
+    assert texts(parsed(made), ".//p:EndToEndId") == [lyon_debits["INV-10683"].end_to_end_id]
+    assert fresh(lyon_debits["INV-10682"]).status == Collection.Status.NOTIFIED
+    event = AuditEvent.objects.get(action="direct_debit.exported")
+    assert event.after["skipped"] == ["INV-10682"]
+
+
+def test_the_export_reads_a_fixed_number_of_queries(owner, lyon_debits, day):
+    """Whatever the number of collections: 2 here, 40 below, the same queries."""
+    with CaptureQueriesContext(connection) as few:
+        export(day)
+    later = day + timedelta(days=1)
+    for number in range(10700, 10740):
+        collection(
+            invoice(owner.organisation, f"INV-{number}", "10.00"),
+            lyon_debits["mandate"],
+            collect_on=later,
+            status="notified",
+        )
+    with CaptureQueriesContext(connection) as many:
+        made = export(later)
+    assert made.count == 40
+    assert len(many.captured_queries) == len(few.captured_queries)
 
 
 @pytest.mark.parametrize(
