@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from stdnum import iban as iban_number
 
 from accounts.audit import audit_record
 from accounts.guards import lock_account
@@ -65,7 +66,7 @@ def collection_confirm(
         received_on=min(entry.booked_on, timezone.localdate()),
         method=Payment.Method.DIRECT_DEBIT,
         payer_name=mandate.holder_name or entry.payer_name,
-        payer_iban=mandate.iban,
+        payer_iban=mandate.iban if iban_number.is_valid(mandate.iban) else "",
         bank_reference=entry.bank_reference or entry.end_to_end_id,
         note=_("Prélèvement SEPA %(reference)s, mandat %(mandate)s")
         % {"reference": collection.end_to_end_id, "mandate": mandate.reference},
@@ -212,7 +213,7 @@ def _undo_payment(payment_id, entry, reason, mandate, *, actor, ip):
         amount=taken,
         currency=payment.currency,
         refunded_on=min(entry.booked_on, timezone.localdate()),
-        payee_iban=_ledger.clean_iban(mandate.iban, "iban"),
+        payee_iban=iban_number.compact(mandate.iban) if iban_number.is_valid(mandate.iban) else "",
         reference=(entry.bank_reference or entry.end_to_end_id)[:140],
         reason=reason,
         actor=actor,

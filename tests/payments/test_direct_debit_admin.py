@@ -163,3 +163,21 @@ def test_two_exports_at_once_never_take_a_collection_twice(owner, day):
     assert files[0].count == 20
     assert Collection.objects.filter(export=files[0]).count() == 20
     assert DirectDebitExport.objects.count() == 1
+
+
+def test_support_is_told_which_collections_were_left_out(support, owner, notified, day):
+    from payments.services import payment_record
+
+    payment_record(
+        organisation=owner.organisation,
+        amount="100.00",
+        currency="EUR",
+        received_on=timezone.localdate(),
+        invoices=[notified[0].invoice],
+    )
+    response = support.post(
+        reverse(EXPORT_URL), {"collect_on": day.isoformat(), "scheme": "CORE"}, follow=True
+    )
+    page = unescape(response.content.decode())
+    assert "1 prélèvement(s), 600,00\xa0€" in page
+    assert "Non transmis : INV-10682" in page

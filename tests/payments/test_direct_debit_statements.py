@@ -255,3 +255,19 @@ def test_a_return_for_a_collection_never_sent_waits_too(owner):
     do_import(statement(returned(planned, "MD01")))
     assert fresh(planned).status == Collection.Status.PLANNED
     assert BankEntry.objects.get().queue_reason == BankEntry.Reason.UNKNOWN_RETURN
+
+
+def test_the_owner_reads_the_reason_in_the_account_language(sent, owner):
+    owner.organisation.language = "en"
+    owner.organisation.save(update_fields=["language"])
+    do_import(statement(returned(sent["INV-10682"], "MD06")))
+    email = Email.objects.get(kind="direct_debit_returned")
+    assert "You asked your bank to refund this direct debit." in email.body_text
+    assert email.subject == "Direct debit returned: invoice INV-10682 is still to be paid"
+    assert "€7,200.00" in email.body_text
+
+
+def test_an_unknown_reason_code_is_said_as_it_is(sent):
+    do_import(statement(returned(sent["INV-10682"], "ZZ99")))
+    email = Email.objects.get(kind="direct_debit_returned")
+    assert "La banque a rejeté le prélèvement (code ZZ99)." in email.body_text
