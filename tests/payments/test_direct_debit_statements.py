@@ -271,3 +271,15 @@ def test_an_unknown_reason_code_is_said_as_it_is(sent):
     do_import(statement(returned(sent["INV-10682"], "ZZ99")))
     email = Email.objects.get(kind="direct_debit_returned")
     assert "La banque a rejeté le prélèvement (code ZZ99)." in email.body_text
+
+
+def test_the_test_files_are_checked_against_the_schema(sent):
+    """The builder refuses a file the camt XSD does not accept: here, the return
+    information moved before the remittance, where ISO 20022 does not have it."""
+    good = transaction("E2E-1", "10.00", reason="AM04", text="INV-10682")
+    remittance = "<RmtInf><Ustrd>INV-10682</Ustrd></RmtInf>"
+    swapped = good.replace(remittance, "").replace("</RtrInf>", f"</RtrInf>{remittance}")
+    assert swapped != good
+    assert statement(entry("10.00", good, direction="DBIT"))
+    with pytest.raises(AssertionError, match="RmtInf"):
+        statement(entry("10.00", swapped, direction="DBIT"))
