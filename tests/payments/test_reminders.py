@@ -60,7 +60,10 @@ def day(offset: int) -> date:
 )
 def test_the_due_stage_is_the_latest_offset_reached(offset, stage):
     assert due_stage(due_date=DUE, today=day(offset)) == stage
-    assert day(400) and due_stage(due_date=DUE, today=day(400)) == 30
+
+
+def test_the_last_stage_stays_the_due_stage_for_good():
+    assert due_stage(due_date=DUE, today=day(400)) == 30
 
 
 def test_the_sql_stage_agrees_with_the_rule(owner, due):
@@ -203,6 +206,15 @@ def test_the_owner_and_every_billing_contact_receive_it(owner, due, manager):
     assert event.after["number"] == "INV-10680" and event.after["stage"] == 1
     assert event.after["amount_due"] == "1200.00" and event.after["penalty"] == "0.40"
     assert sorted(event.after["recipients"]) == sorted(emails.values_list("to", flat=True))
+
+
+def test_the_owner_sees_the_reminder_in_the_accounts_activity(owner, due):
+    from accounts.selectors import recent_activity
+
+    send(owner, day(1))
+    (entry,) = [e for e in recent_activity(organisation=owner.organisation)]
+    assert entry["what"] == "Relance de paiement envoyée"
+    assert entry["detail"] == "INV-10680, reste à payer 1\xa0200,00\xa0€"
 
 
 def test_emails_leave_after_commit(owner, due, django_capture_on_commit_callbacks):
