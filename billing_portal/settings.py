@@ -34,7 +34,10 @@ if not DEBUG:
 SECRET_KEY = env.str("SECRET_KEY", default="") or "insecure-development-key-only-for-debug"
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"] if DEBUG else [])
-SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
+# The address emailed links start with. Unset, it is the demo's own address on the port
+# `make run` serves (PORT), so the links of a demo on another port work.
+SITE_URL = env.str("SITE_URL", default=f"http://127.0.0.1:{env.int('PORT', default=8000)}")
+SITE_URL = SITE_URL.rstrip("/")
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
