@@ -13,7 +13,7 @@ from accounts.models import Organisation
 from accounts.permissions import client_ip
 from billing_portal.formatting import money
 
-from . import selectors, services
+from . import services
 from .console import PAY, ConsolePages
 from .forms import ReasonForm
 from .models import Reminder
@@ -81,11 +81,7 @@ class ReminderAdmin(ConsolePages, admin.ModelAdmin):
             done_url=lambda result: reverse(
                 "admin:accounts_organisation_change", args=[organisation.pk]
             ),
-            context={
-                "organisation": organisation,
-                "intro": intro,
-                "pause": selectors.reminder_pause(organisation=organisation),
-            },
+            context={"organisation": organisation, "intro": intro},
         )
 
     def pause_view(self, request, organisation_pk):
