@@ -190,3 +190,24 @@ def test_the_tab_reads_the_overdue_total_in_one_query(owner, client_for, django_
         (Decimal("100.00"), "GBP"),
     ]
     assert overdue[0].since == today - timedelta(days=5)
+
+
+def test_an_english_account_reads_the_overdue_total_in_english(owner, client_for):
+    owner.organisation.language = "en"
+    owner.organisation.save()
+    today = timezone.localdate()
+    invoice(
+        owner.organisation,
+        "INV-10680",
+        "1234.56",
+        issue_date=today - timedelta(days=40),
+        due_date=today - timedelta(days=10),
+    )
+    client = client_for(owner)
+    page = unescape(client.get(TAB, HTTP_ACCEPT_LANGUAGE="en").content.decode())
+    from django.utils import translation
+    from django.utils.formats import date_format
+
+    with translation.override("en"):
+        since = date_format(today - timedelta(days=10), "j F Y")
+    assert f"€1,234.56 overdue since {since}" in page
