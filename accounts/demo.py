@@ -24,6 +24,7 @@ SUPPORT_PERMISSIONS = {
         "refund",
         "bankstatement",
         "bankentry",
+        "reminder",
     ],
     "subscriptions": ["plan", "planprice", "subscription", "confirmation", "accountclosure"],
     "support": ["supportrequest"],
