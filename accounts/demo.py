@@ -27,6 +27,7 @@ SUPPORT_PERMISSIONS = {
         "mandate",
         "collection",
         "directdebitexport",
+        "reminder",
     ],
     "subscriptions": ["plan", "planprice", "subscription", "confirmation", "accountclosure"],
     "support": ["supportrequest"],

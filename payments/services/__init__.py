@@ -1,9 +1,10 @@
 """The only writes to payments, by noun: recording a payment and using the credit balance
 (payments.py), undoing an allocation (allocations.py), giving back what a credit note
 credits of money already paid (credit_notes.py), paying credit back (refunds.py),
-importing a bank file and working its reconciliation queue (statements.py), collecting
-by SEPA direct debit (collections.py: pre-notification and pain.008 export;
-direct_debits.py: what the statement says of a collection, booked or returned). What they
+importing a bank file and working its reconciliation queue (statements.py), sending payment
+reminders and pausing them (reminders.py), collecting by SEPA direct debit (collections.py:
+pre-notification and pain.008 export; direct_debits.py: what the statement says of a
+collection, booked or returned). What they
 share, allocating money to invoices and the receipt email, is in _ledger.py.
 """
 
@@ -13,6 +14,7 @@ from .credit_notes import credit_return
 from .direct_debits import collection_confirm, collection_return
 from .payments import credit_apply, credit_apply_to_new_invoice, payment_record
 from .refunds import refund_record
+from .reminders import reminders_pause, reminders_resume, reminders_send
 from .statements import bank_entry_assign, bank_entry_dismiss, statement_import
 
 __all__ = [
@@ -28,5 +30,8 @@ __all__ = [
     "direct_debit_export",
     "payment_record",
     "refund_record",
+    "reminders_pause",
+    "reminders_resume",
+    "reminders_send",
     "statement_import",
 ]

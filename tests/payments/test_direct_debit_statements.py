@@ -2,6 +2,7 @@
 returned or refused, the payment is undone, the invoice reopened, the owner told why, and
 too many returns suspend the mandate. Files written for the tests, valid against the XSD."""
 
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -19,6 +20,7 @@ from payments.models import (
     Payment,
     Refund,
 )
+from payments.reminders import invoices_to_remind
 from payments.selectors import credit_balances
 from payments.services import bank_entry_assign, bank_entry_dismiss, statement_import
 
@@ -283,3 +285,11 @@ def test_the_test_files_are_checked_against_the_schema(sent):
     assert statement(entry("10.00", good, direction="DBIT"))
     with pytest.raises(AssertionError, match="RmtInf"):
         statement(entry("10.00", swapped, direction="DBIT"))
+
+
+def test_no_reminder_while_the_invoice_is_collected_then_after_its_return(sent, settings):
+    settings.PAYMENT_REMINDER_OFFSETS = [-3, 1, 15, 30]
+    today = max(Invoice.objects.values_list("due_date", flat=True)) + timedelta(days=2)
+    assert not invoices_to_remind(today=today).exists()  # all three are at the bank
+    do_import(statement(returned(sent["INV-10682"], "AM04")))
+    assert [i.number for i in invoices_to_remind(today=today)] == ["INV-10682"]
