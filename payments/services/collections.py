@@ -57,23 +57,24 @@ def collections_prenotify(*, organisation: Organisation, today: date | None = No
         .select_related("mandate", "invoice")
         .order_by("collect_on", "pk")
     )
-    if not collections:
-        return 0
     recipients = invoice_recipients(organisation=organisation)
+    if not collections or not recipients:
+        # Nobody told, nothing notified: without its pre-notification a collection is
+        # never exported, and a later run moves its date when someone can be told.
+        return 0
     now = timezone.now()
     for collection in collections:
         planned_on = collection.collect_on
         collection.collect_on = max(planned_on, earliest)
         collection.status, collection.notified_at = Collection.Status.NOTIFIED, now
         collection.save(update_fields=["collect_on", "status", "notified_at"])
-        if recipients:
-            email_queue(
-                to=recipients,
-                template="direct_debit_notice",
-                context=_notice_context(collection, organisation),
-                language=organisation.language or "fr",
-                organisation=organisation,
-            )
+        email_queue(
+            to=recipients,
+            template="direct_debit_notice",
+            context=_notice_context(collection, organisation),
+            language=organisation.language or "fr",
+            organisation=organisation,
+        )
         audit_record(
             organisation=organisation,
             action="collection.notified",

@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from accounts.models import AuditEvent
+from accounts.models import AuditEvent, Membership
 from emails.models import Email
 from payments import tasks
 from payments.models import Collection, Mandate
@@ -131,3 +131,16 @@ def test_the_daily_task_fans_out_one_task_per_account(
     assert fresh(planned["soon"]).status == Collection.Status.NOTIFIED
     assert tasks.prenotifications_run() == 0
     assert Email.objects.filter(kind="direct_debit_notice").count() == 3
+
+
+def test_an_account_with_nobody_to_tell_is_not_notified(owner, today):
+    account = owner.organisation
+    planned = collection(
+        invoice(account, "INV-10682", "7200.00"),
+        mandate(account),
+        collect_on=today + timedelta(days=14),
+    )
+    Membership.objects.filter(pk=owner.pk).delete()
+    assert collections_prenotify(organisation=account, today=today) == 0
+    assert fresh(planned).status == Collection.Status.PLANNED
+    assert not Email.objects.exists()
