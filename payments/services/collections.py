@@ -122,13 +122,12 @@ def _sequence_types(collections: list[Collection]) -> dict[int, str]:
     first collection rejected before settlement leaves the next one first), RCUR after;
     FRST again when the debtor's bank changed (amendment to another agent, SMNDA)."""
     mandate_ids = {c.mandate_id for c in collections}
+    # At the bank or settled (the file's own collections are still notified, not counted).
     used = set(
-        Collection.objects.filter(mandate_id__in=mandate_ids)
-        .exclude(pk__in=[c.pk for c in collections])
-        .filter(
-            status__in=[Collection.Status.EXPORTED, Collection.Status.PAID]
-        )  # at the bank, or settled
-        .values_list("mandate_id", flat=True)
+        Collection.objects.filter(
+            mandate_id__in=mandate_ids,
+            status__in=[Collection.Status.EXPORTED, Collection.Status.PAID],
+        ).values_list("mandate_id", flat=True)
     ) | set(
         Collection.objects.filter(
             mandate_id__in=mandate_ids,
