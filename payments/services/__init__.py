@@ -2,17 +2,18 @@
 (payments.py), undoing an allocation (allocations.py), giving back what a credit note
 credits of money already paid (credit_notes.py), paying credit back (refunds.py),
 importing a bank file and working its reconciliation queue (statements.py), sending payment
-reminders and pausing them (reminders.py), collecting by SEPA direct debit (collections.py:
-pre-notification and pain.008 export; direct_debits.py: what the statement says of a
-collection, booked or returned). What they
+reminders and pausing them (reminders.py), collecting by SEPA direct debit
+(prenotifications.py, the owner told ahead; exports.py, the pain.008 file for the bank;
+direct_debits.py, what the statement says of a collection, booked or returned). What they
 share, allocating money to invoices and the receipt email, is in _ledger.py.
 """
 
 from .allocations import allocation_reverse
-from .collections import collections_prenotify, direct_debit_export
 from .credit_notes import credit_return
 from .direct_debits import collection_confirm, collection_return
+from .exports import direct_debit_export
 from .payments import credit_apply, credit_apply_to_new_invoice, payment_record
+from .prenotifications import collections_prenotify
 from .refunds import refund_record
 from .reminders import reminders_pause, reminders_resume, reminders_send
 from .statements import bank_entry_assign, bank_entry_dismiss, statement_import

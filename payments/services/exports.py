@@ -1,8 +1,6 @@
-"""Collecting invoices by SEPA direct debit: the pre-notification the owner gets before
-each collection, and the pain.008 file support sends the seller's bank.
-
-planned → notified (collections_prenotify, the daily task) → exported
-(direct_debit_export, support). What the statement says next is in direct_debits.py.
+"""The pain.008 file support sends the seller's bank: the collections pre-notified for one
+date and scheme (notified → exported), first and recurring sequence types, amendments. What
+the statement says of them next is direct_debits.py's.
 """
 
 import secrets
@@ -16,91 +14,13 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.audit import audit_record
-from accounts.guards import lock_account
-from accounts.models import Organisation
-from accounts.selectors import invoice_recipients
-from emails.services import email_queue
 from invoices.models import Invoice
 from invoices.references import rf_reference
 from invoices.selectors import with_credit_sums
 
 from .. import pain008
 from ..models import Collection, DirectDebitExport, Mandate
-from ..sepa import masked_iban
-
-
-def notice_days() -> int:
-    return settings.DIRECT_DEBIT_NOTICE_DAYS
-
-
-@transaction.atomic
-def collections_prenotify(*, organisation: Organisation, today: date | None = None) -> int:
-    """Email the pre-notification of each of the account's planned collections due within
-    the notice period (DIRECT_DEBIT_NOTICE_DAYS), and mark them notified: amount, date,
-    invoice, masked IBAN, mandate reference and creditor identifier. A collection whose date
-    is now closer than the notice period (the run was missed) is moved to today + the notice
-    period first: the owner is always told that many days ahead. Idempotent: the account is
-    locked and only planned collections are read, so a second run sends nothing. Returns
-    the number notified."""
-    today = today or timezone.localdate()
-    earliest = today + timedelta(days=notice_days())
-    organisation = lock_account(organisation)
-    collections = list(
-        Collection.objects.select_for_update(of=("self",))
-        .filter(
-            mandate__organisation=organisation,
-            mandate__status=Mandate.Status.ACTIVE,
-            status=Collection.Status.PLANNED,
-            collect_on__lte=earliest,
-            invoice__status=Invoice.Status.OPEN,
-        )
-        .select_related("mandate", "invoice")
-        .order_by("collect_on", "pk")
-    )
-    recipients = invoice_recipients(organisation=organisation)
-    if not collections or not recipients:
-        # Nobody told, nothing notified: without its pre-notification a collection is
-        # never exported, and a later run moves its date when someone can be told.
-        return 0
-    now = timezone.now()
-    for collection in collections:
-        planned_on = collection.collect_on
-        collection.collect_on = max(planned_on, earliest)
-        collection.status, collection.notified_at = Collection.Status.NOTIFIED, now
-        collection.save(update_fields=["collect_on", "status", "notified_at"])
-        email_queue(
-            to=recipients,
-            template="direct_debit_notice",
-            context=_notice_context(collection, organisation),
-            language=organisation.language or "fr",
-            organisation=organisation,
-        )
-        audit_record(
-            organisation=organisation,
-            action="collection.notified",
-            before={"collect_on": planned_on.isoformat()},
-            after={
-                "invoice": collection.invoice.number,
-                "amount": str(collection.amount),
-                "currency": collection.currency,
-                "collect_on": collection.collect_on.isoformat(),
-                "mandate": collection.mandate.reference,
-                "to": recipients,
-            },
-        )
-    return len(collections)
-
-
-def _notice_context(collection: Collection, organisation: Organisation) -> dict:
-    return {
-        "organisation": organisation,
-        "collection": collection,
-        "invoice": collection.invoice,
-        "mandate": collection.mandate,
-        "iban": masked_iban(collection.mandate.iban),
-        "creditor_id": settings.SELLER["creditor_id"],
-        "creditor_name": settings.SELLER["legal_name"],
-    }
+from .prenotifications import notice_days
 
 
 def exportable(*, scheme: str, collect_on: date):
