@@ -193,6 +193,11 @@ class Confirmation(models.Model):
                 | (models.Q(plan__isnull=False) & models.Q(from_plan__isnull=False)),
                 name="upgrade_confirmation_has_plans",
             ),
+            models.CheckConstraint(
+                condition=~models.Q(kind__in=["mandate", "mandate_revoke"])
+                | models.Q(mandate__isnull=False),
+                name="mandate_confirmation_has_mandate",
+            ),
         ]
 
     def __str__(self):

@@ -172,6 +172,8 @@ def mandate_sign(
 
 
 def mandates_abandon_pending(*, organisation: Organisation, actor: User | None) -> list[str]:
+    """The account's mandates still waiting for their link are abandoned (a newer signature,
+    or the owner who signed them is no longer the owner); their references stay used."""
     pending = list(
         Mandate.objects.select_for_update().filter(
             organisation=organisation, status=Mandate.Status.PENDING
@@ -181,7 +183,7 @@ def mandates_abandon_pending(*, organisation: Organisation, actor: User | None) 
     for mandate in pending:
         mandate.status = Mandate.Status.ABANDONED
         mandate.ended_at = now
-        mandate.end_reason = "replaced by a newer signature"
+        mandate.end_reason = "never confirmed"
         mandate.save(update_fields=["status", "ended_at", "end_reason"])
     return [m.reference for m in pending]
 

@@ -8,19 +8,21 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
-from accounts.models import AuditEvent
+from accounts.models import AuditEvent, Organisation
+from accounts.services import ownership_transfer
 from emails.models import Email
 from invoices.models import Invoice
-from payments import sepa
+from payments import mandate_pdf, sepa
 from payments.models import Collection, Mandate
 from payments.services.collections import collections_cancel
 from payments.services.mandates import mandate_revoke_by_support
 from subscriptions import services
 from subscriptions.models import Confirmation
+from subscriptions.services import confirmation_resend
 from subscriptions.tokens import LinkError, LinkProblem
 
 from .conftest import invoice
-from .mandates import DE_IBAN, FR_IBAN, latest_token, sign, sign_and_confirm, values
+from .mandates import DE_IBAN, FR_IBAN, latest_token, pdf_text, sign, sign_and_confirm, values
 
 
 @pytest.fixture
@@ -307,3 +309,38 @@ def test_signing_the_mandate_in_force_again_is_refused(owner):
         sign(owner)
     assert "déjà en vigueur" in " ".join(exc.value.message_dict["iban"])
     assert Mandate.objects.count() == 1
+
+
+def test_support_resends_a_pending_mandate_link(owner, support_user):
+    first = sign(owner)
+    pending = Confirmation.objects.get(kind="mandate")
+    confirmation_resend(confirmation=pending, actor=support_user)
+    with pytest.raises(LinkError):
+        services.mandate_confirm(token=first)
+    services.mandate_confirm(token=latest_token("mandate_request"))
+    assert Mandate.objects.get().status == Mandate.Status.ACTIVE
+    assert Email.objects.filter(kind="mandate_request").count() == 2
+
+
+def test_a_new_owner_does_not_inherit_the_former_owners_pending_mandate(owner, manager):
+    token = sign(owner)
+    ownership_transfer(
+        organisation=owner.organisation, new_owner_membership_id=manager.pk, actor=owner.user
+    )
+    assert Mandate.objects.get().status == Mandate.Status.ABANDONED
+    with pytest.raises(LinkError):
+        services.mandate_confirm(token=token)
+
+
+def test_an_english_account_gets_english_emails_and_an_english_mandate(owner):
+    Organisation.objects.filter(pk=owner.organisation.pk).update(language="en")
+    owner.organisation.refresh_from_db()
+    sign_and_confirm(owner, scheme="B2B")
+    request = Email.objects.get(kind="mandate_request")
+    assert request.subject.startswith("Confirm your SEPA Direct Debit mandate")
+    mandate = Mandate.objects.get()
+    assert mandate.language == "en"
+    printed = pdf_text(mandate_pdf.mandate_pdf_open(mandate).read())
+    assert "By signing this mandate form, you authorise (A) Palmarès Logiciels SAS" in printed
+    assert "only intended for business-to-business transactions" in printed
+    assert "Recurrent payment" in printed and "Unique mandate reference" in printed
