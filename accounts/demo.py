@@ -26,6 +26,7 @@ SUPPORT_PERMISSIONS = {
         "bankentry",
         "mandate",
         "collection",
+        "reminder",
     ],
     "subscriptions": ["plan", "planprice", "subscription", "confirmation", "accountclosure"],
     "support": ["supportrequest"],

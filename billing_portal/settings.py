@@ -8,6 +8,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.utils.csp import CSP
 from django.utils.translation import pgettext_lazy
 
@@ -272,6 +273,8 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {
 # PUBLISH_BACKOFF_SECONDS seconds (the outbox sweep sends what was not published).
 PUBLISH_BUDGET_SECONDS = env.float("PUBLISH_BUDGET_SECONDS", default=0.5)
 PUBLISH_BACKOFF_SECONDS = env.float("PUBLISH_BACKOFF_SECONDS", default=30.0)
+# Crontab schedules read the portal's time zone, not UTC.
+CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE = {
     "emails-sweep": {"task": "emails.tasks.email_sweep", "schedule": 60.0},
 }
@@ -309,6 +312,26 @@ PAYMENTS_STATEMENT_MAX_BYTES = env.int("PAYMENTS_STATEMENT_MAX_BYTES", default=4
 # suspended after this many returned or refused collections.
 DIRECT_DEBIT_NOTICE_DAYS = env.int("DIRECT_DEBIT_NOTICE_DAYS", default=14)
 DIRECT_DEBIT_MAX_RETURNS = env.int("DIRECT_DEBIT_MAX_RETURNS", default=2)
+
+# Late-payment penalties (invoices.late_payment, art. L. 441-10 of the Code de commerce): the
+# rate the ECB applied to its most recent main refinancing operation on 1 January (first
+# half of the year) or 1 July (second half), in percent; the penalty rate is this plus 10
+# points. Update it twice a year.
+LATE_PAYMENT_ECB_RATE = Decimal(env.str("LATE_PAYMENT_ECB_RATE", default="2.15"))
+# Payment reminders (payments.reminders, docs/payments.md « Relances »): days relative to the
+# due date (negative: before it) on which an invoice still unpaid gets a reminder; the daily
+# run hands the accounts to the workers this many at a time.
+PAYMENT_REMINDER_OFFSETS = sorted(
+    set(env.list("PAYMENT_REMINDER_OFFSETS", cast=int, default=[-3, 1, 15, 30]))
+)
+PAYMENT_REMINDER_CHUNK = env.int("PAYMENT_REMINDER_CHUNK", default=100)
+CELERY_BEAT_SCHEDULE["payments-reminders"] = {
+    "task": "payments.tasks.payment_reminders_run",
+    # Every hour of the working day, Paris time: the first run of the day sends; the run is
+    # idempotent (a reminder is sent once per invoice and stage), so the later ones only
+    # catch what a failed or late run left.
+    "schedule": crontab(minute=0, hour="8-18"),
+}
 
 # An invoice with VAT in another currency than the euro also gives its VAT in euros, at the
 # ECB reference rate of its issue date (invoices.exchange_rates): the latest rate known on or

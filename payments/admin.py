@@ -31,18 +31,10 @@ from invoices.admin import InvoiceAdmin
 from invoices.models import Invoice
 
 from . import selectors, services
-from .admin_console import (
-    ConsolePages,
-    ReadOnlyRecords,
-    _account_url,
-    _require,
-)
 from .camt import size_error
+from .console import PAY, RECONCILE, ConsolePages, ReadOnlyRecords, _account_url, _require
 from .forms import CandidateSearchForm, PaymentForm, ReasonForm, RefundForm, StatementForm
 from .models import Allocation, BankEntry, BankStatement, Payment, Refund
-
-PAY = "payments.change_payment"
-RECONCILE = "payments.change_bankentry"
 
 
 class AllocationInline(admin.TabularInline):
@@ -576,4 +568,6 @@ class InvoiceWithPaymentsAdmin(InvoiceAdmin):
         return redirect(f"{url}?{urlencode({'invoices': ','.join(str(i.pk) for i in invoices)})}")
 
 
-from . import mandate_admin  # noqa: E402, F401  (mandates and collections)
+# Their own modules: payment reminders (the reminders sent, pausing and resuming an
+# account's), SEPA mandates and the collections planned under them.
+from . import admin_reminders, mandate_admin  # noqa: E402, F401

@@ -7,12 +7,14 @@ class PaymentsConfig(AppConfig):
     verbose_name = _("Paiements")
 
     def ready(self):
+        from emails.hooks import attachment_renderers
         from invoices import hooks
 
         from . import checks  # noqa: F401  (registers the creditor identifier check)
         from .selectors import credit_balances, direct_debit_summary, invoice_collection
         from .services import credit_apply_to_new_invoice, credit_return
         from .services.collections import collection_plan_for_new_invoice
+        from .services.reminders import QR_ATTACHMENT, reminder_qr_png
 
         # The Factures tab shows the account's credit; a new invoice takes it at once; a
         # credit note gives money already paid back to it.
@@ -25,3 +27,5 @@ class PaymentsConfig(AppConfig):
         hooks.invoice_issued.register(collection_plan_for_new_invoice)
         hooks.invoice_collection.register(invoice_collection)
         hooks.direct_debit.register(direct_debit_summary)
+        # A payment reminder's QR code, {"payment_qr": {...}}, drawn when the email is sent.
+        attachment_renderers.register(QR_ATTACHMENT, reminder_qr_png)

@@ -13,7 +13,7 @@ from accounts.permissions import client_ip
 from billing_portal.formatting import money
 
 from . import mandate_pdf, sepa
-from .admin_console import ConsolePages, ReadOnlyRecords, _account_url
+from .console import ConsolePages, ReadOnlyRecords, _account_url
 from .forms import ReasonForm
 from .models import Collection, Mandate
 from .services.mandates import mandate_revoke_by_support

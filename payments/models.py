@@ -538,3 +538,75 @@ class Collection(models.Model):
 
     def __str__(self):
         return f"{self.end_to_end_id} {self.amount} {self.currency}"
+
+
+class Reminder(Record):
+    """A payment reminder sent for an invoice at one stage: a number of days from its due
+    date (settings.PAYMENT_REMINDER_OFFSETS, negative before it). One per invoice and stage,
+    held by the database, so a run repeated or run twice at once sends each reminder once
+    (payments.services.reminders). What it said is kept: the amounts the email stated."""
+
+    organisation = models.ForeignKey(
+        "accounts.Organisation",
+        verbose_name=_("compte client"),
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    invoice = models.ForeignKey(
+        "invoices.Invoice",
+        verbose_name=_("facture"),
+        on_delete=models.PROTECT,
+        related_name="payment_reminders",
+    )
+    stage = models.SmallIntegerField(_("étape (jours après l'échéance)"))
+    sent_on = models.DateField(_("envoyée le"))
+    amount_due = models.DecimalField(_("reste à payer"), **MONEY)
+    currency = models.CharField(_("devise"), max_length=3)
+    penalty_rate = models.DecimalField(
+        _("taux des pénalités (% par an)"), max_digits=6, decimal_places=3
+    )
+    penalty = models.DecimalField(_("pénalités de retard"), **MONEY)
+    indemnity = models.DecimalField(_("indemnité forfaitaire (EUR)"), **MONEY)
+    recipients = models.PositiveSmallIntegerField(_("destinataires"))
+    created_at = models.DateTimeField(_("créée le"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("relance de paiement")
+        verbose_name_plural = _("relances de paiement")
+        ordering = ["-sent_on", "-pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["invoice", "stage"], name="reminder_once_per_stage"),
+        ]
+
+    def __str__(self):
+        return f"{self.invoice_id} @ {self.stage:+d}"
+
+
+class ReminderPause(models.Model):
+    """Support paused the payment reminders of an account (a dispute, a payment plan agreed
+    on the phone): none is sent while the row exists. Resuming deletes it; both are in the
+    audit trail with their reason (payments.services.reminders_pause / reminders_resume)."""
+
+    organisation = models.OneToOneField(
+        "accounts.Organisation",
+        verbose_name=_("compte client"),
+        on_delete=models.CASCADE,
+        related_name="reminder_pause",
+    )
+    reason = models.TextField(_("raison"))
+    actor = models.ForeignKey(
+        "accounts.User",
+        verbose_name=_("par"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("suspendues le"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("suspension des relances")
+        verbose_name_plural = _("suspensions des relances")
+
+    def __str__(self):
+        return str(self.organisation_id)

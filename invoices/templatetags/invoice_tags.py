@@ -10,6 +10,7 @@ from django.utils.translation import get_language
 
 from accounts.addresses import country_name
 from invoices import hooks
+from invoices.late_payment import terms_values
 from invoices.payment_qr import epc_qr_svg
 from invoices.references import rf_reference_display
 
@@ -82,3 +83,8 @@ def direct_debit(invoice) -> dict | None:
     # Asked whatever the invoice's status, so its page runs the same queries paid or not.
     found = next((found for found in hooks.invoice_collection(invoice=invoice) if found), None)
     return found if invoice.status == "open" else None
+
+
+def late_payment_terms() -> dict:
+    """The margin and the indemnity the late-payment terms print (invoices.late_payment)."""
+    return terms_values()

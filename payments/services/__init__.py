@@ -1,7 +1,8 @@
 """The only writes to payments, by noun: recording a payment and using the credit balance
 (payments.py), undoing an allocation (allocations.py), giving back what a credit note
 credits of money already paid (credit_notes.py), paying credit back (refunds.py),
-importing a bank file and working its reconciliation queue (statements.py). What they
+importing a bank file and working its reconciliation queue (statements.py), sending payment
+reminders and pausing them (reminders.py). What they
 share, allocating money to invoices and the receipt email, is in _ledger.py.
 """
 
@@ -9,6 +10,7 @@ from .allocations import allocation_reverse
 from .credit_notes import credit_return
 from .payments import credit_apply, credit_apply_to_new_invoice, payment_record
 from .refunds import refund_record
+from .reminders import reminders_pause, reminders_resume, reminders_send
 from .statements import bank_entry_assign, bank_entry_dismiss, statement_import
 
 __all__ = [
@@ -20,5 +22,8 @@ __all__ = [
     "credit_return",
     "payment_record",
     "refund_record",
+    "reminders_pause",
+    "reminders_resume",
+    "reminders_send",
     "statement_import",
 ]

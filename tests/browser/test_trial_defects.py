@@ -13,6 +13,9 @@ import pytest
 from playwright.sync_api import expect
 
 from ..factories import PASSWORD
+from .conftest import login
+
+pytestmark = pytest.mark.browser
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 DEMO_PASSWORD = "billing-demo"  # noqa: S105 (the demo's published password)
@@ -102,3 +105,17 @@ def test_4_a_wrong_password_says_so_in_correct_french(new_page, owner):
     body = page.locator("body").inner_text()
     assert "Saisissez un adresse" not in body
     assert "sensible à la casse" not in body
+
+
+def test_5_a_well_formed_vat_number_with_wrong_check_digits_is_called_that(new_page, demo):
+    page = new_page()
+    login(page, "owner@example.com")
+    page.get_by_role("link", name="Factures", exact=True).click()
+    page.get_by_role("link", name="Modifier le numéro de TVA").click()
+    page.get_by_role("textbox", name="Numéro de TVA").fill("FR12345678901")
+    page.locator("#organisation-vat").get_by_role("button", name="Sauvegarder").click()
+    error = page.locator("#organisation-vat .error")
+    expect(error).to_contain_text("clé de contrôle ne correspond pas")
+    expect(error).not_to_contain_text("Format attendu")
+    demo.refresh_from_db()
+    assert demo.vat_number == "FR44732829320"  # nothing saved

@@ -1,6 +1,6 @@
-"""What the support console's payment pages share: permission check, service errors on the
-form, the read-only records mixin and the form-page helper (payments.admin and
-payments.mandate_admin)."""
+"""What the payment console's pages share (payments.admin, payments.admin_reminders,
+payments.mandate_admin): the permission check, a service's refusal shown on the form, the
+form page itself, the read-only records and the link to an account's page."""
 
 from collections.abc import Callable
 
@@ -13,6 +13,8 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 
 FORM_TEMPLATE = "admin/payments/form.html"
+PAY = "payments.change_payment"
+RECONCILE = "payments.change_bankentry"
 
 
 def _require(request, permission: str) -> None:
@@ -26,29 +28,6 @@ def _show_errors(form: forms.Form, exc: ValidationError) -> None:
         return
     for field, errors in exc.error_dict.items():
         form.add_error(field if field in form.fields else None, errors)
-
-
-def _account_url(organisation_id: int) -> str:
-    return reverse("admin:accounts_organisation_change", args=[organisation_id])
-
-
-class ReadOnlyRecords:
-    """Records are written by the services only: shown, never added, changed or deleted."""
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        # The list and pages are read-only; "change" only unlocks the support actions.
-        return obj is None and super().has_change_permission(request)
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    def get_actions(self, request, action_location=ActionLocation.CHANGE_LIST):
-        actions = super().get_actions(request, action_location=action_location)
-        actions.pop("delete_selected", None)
-        return actions
 
 
 class ConsolePages:
@@ -85,3 +64,26 @@ class ConsolePages:
             **(context or {}),
         }
         return TemplateResponse(request, template, page)
+
+
+def _account_url(organisation_id: int) -> str:
+    return reverse("admin:accounts_organisation_change", args=[organisation_id])
+
+
+class ReadOnlyRecords:
+    """Records are written by the services only: shown, never added, changed or deleted."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        # The list and pages are read-only; "change" only unlocks the support actions.
+        return obj is None and super().has_change_permission(request)
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_actions(self, request, action_location=ActionLocation.CHANGE_LIST):
+        actions = super().get_actions(request, action_location=action_location)
+        actions.pop("delete_selected", None)
+        return actions
