@@ -85,6 +85,7 @@ def direct_debit(invoice) -> dict | None:
     return found if invoice.status == "open" else None
 
 
+@register.simple_tag
 def late_payment_terms() -> dict:
     """The margin and the indemnity the late-payment terms print (invoices.late_payment)."""
     return terms_values()
