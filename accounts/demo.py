@@ -39,6 +39,7 @@ SUPPORT_CHANGE = {
     "payment",
     "bankentry",
     "directdebitexport",
+    "mandate",
     "organisation",
     "billingcontact",
     "subscription",

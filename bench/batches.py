@@ -51,9 +51,22 @@ class Batch:
     notes: str = ""
 
 
-def batches(rows: int) -> list[Batch]:
+def batches(rows: int, accounts: int) -> list[Batch]:
     # Renewals: `rows` subscriptions whose period ends today. Each renewal issues an
     # invoice (gapless number, audit, PDF task, email to owner and billing contacts).
+    # Reminders: the newest invoice of each of the first `accounts` accounts, reopened
+    # (unpaid) when it was paid, fell due yesterday (the « 1 day after » stage); every other
+    # open invoice is due in two months. Each reminder is an outbox email with the QR code
+    # to the owner and billing contacts, and an audit event; done when every reminder is
+    # recorded (the emails then leave through the outbox, on the same workers).
+    newest = (
+        "SELECT DISTINCT ON (organisation_id) id FROM invoices_invoice i "
+        "WHERE kind = 'invoice' AND status IN ('open', 'paid') "
+        "AND issue_date < CURRENT_DATE - 1 "
+        "AND NOT EXISTS (SELECT 1 FROM invoices_invoice c WHERE c.corrects_id = i.id) "
+        "ORDER BY organisation_id, issue_date DESC, id DESC"
+    )
+    reminded = f"SELECT id FROM ({newest}) AS newest ORDER BY id LIMIT {accounts}"
     return [
         Batch(
             name="renewals",
@@ -75,6 +88,18 @@ def batches(rows: int) -> list[Batch]:
                 "AND i.period_start = s.period_start AND i.pdf_name <> '' "
                 "WHERE s.period_start = CURRENT_DATE) ELSE 0 END"
             ),
+        ),
+        Batch(
+            name="reminders",
+            label="Payment reminders (email with QR code, audit, per account)",
+            rows=accounts,
+            prepare=[
+                "UPDATE invoices_invoice SET due_date = CURRENT_DATE + 60 WHERE status = 'open'",
+                "UPDATE invoices_invoice SET due_date = CURRENT_DATE - 1, status = 'open', "
+                f"amount_paid = 0, paid_on = NULL WHERE id IN ({reminded})",
+            ],
+            task="payments.tasks.payment_reminders_run",
+            done="SELECT count(*) FROM payments_reminder",
         ),
     ]
 
@@ -184,17 +209,16 @@ def _run(batch: Batch, workers: int, admin_url: str, broker: str, workdir: Path)
         code = f"import django; django.setup(); from {module} import {name}; print({name}())"
         started = time.monotonic()
         published = subprocess.run(
-            [sys.executable, "-c", code],
-            env=env,
-            cwd=BASE_DIR,
-            check=True,
-            capture_output=True,
-            text=True,
+            [sys.executable, "-c", code], env=env, cwd=BASE_DIR, capture_output=True, text=True
         )
+        if published.returncode:
+            raise RuntimeError(f"{batch.task} failed:\n{published.stderr[-3000:]}")
+        # What the run found due: the rows prepared, unless the data set had fewer.
+        expected = int(published.stdout.split()[-1])
         done = 0
         while time.monotonic() - started < TIMEOUT_S:
             done = _sql(run_url, batch.done)[0]
-            if done >= batch.rows:
+            if done >= expected:
                 break
             if any(p.poll() is not None for p in processes):
                 raise RuntimeError(f"a worker stopped; see {workdir}/worker-*.log")
@@ -206,14 +230,14 @@ def _run(batch: Batch, workers: int, admin_url: str, broker: str, workdir: Path)
     result = Result(
         batch=batch.name,
         workers=workers,
-        rows=batch.rows,
+        rows=expected,
         seconds=round(seconds, 1),
         per_second=round(done / seconds, 1),
         done=done,
-        timed_out=done < batch.rows,
+        timed_out=done < expected,
     )
-    if published.stdout.strip() != str(batch.rows):
-        result.errors.append(f"the run published {published.stdout.strip()} tasks")
+    if expected != batch.rows:
+        result.errors.append(f"{batch.rows} rows prepared, the run found {expected} due")
     return result
 
 
@@ -252,7 +276,10 @@ def report(results: list[Result], batch_list: list[Batch], path: Path, machine: 
 
 def _args(argv):
     parser = argparse.ArgumentParser(prog="python -m bench.batches", description=__doc__)
-    parser.add_argument("--rows", type=int, default=300, help="rows per batch (default 300)")
+    parser.add_argument("--rows", type=int, default=300, help="renewals (default 300)")
+    parser.add_argument(
+        "--accounts", type=int, default=2000, help="accounts reminded (default 2,000)"
+    )
     parser.add_argument("--only", default="", help="comma-separated batches (default: all)")
     parser.add_argument("--keep", action="store_true", help="keep the template database")
     parser.add_argument("--reuse", action="store_true", help="reuse the template --keep left")
@@ -270,8 +297,18 @@ def main(argv=None) -> int:
         if not args.reuse:
             print(f"Seeding the template database {TEMPLATE_DB}")
             _seed_template(admin_url, workdir, broker)
+        else:  # the code may have new migrations since the template was seeded
+            env = _environment(workdir, f"{admin_url}/{TEMPLATE_DB}", "")
+            subprocess.run(
+                [sys.executable, "manage.py", "migrate", "--verbosity=0"],
+                env=env,
+                cwd=BASE_DIR,
+                check=True,
+            )
         batch_list = [
-            b for b in batches(args.rows) if not args.only or b.name in args.only.split(",")
+            b
+            for b in batches(args.rows, args.accounts)
+            if not args.only or b.name in args.only.split(",")
         ]
         results = []
         for batch in batch_list:
@@ -282,7 +319,8 @@ def main(argv=None) -> int:
                     f"  {batch.name:<12} {workers} worker(s): {result.done}/{result.rows} "
                     f"in {result.seconds} s ({result.per_second}/s)"
                     + (" TIMED OUT" if result.timed_out else "")
-                    + "".join(f"; {e}" for e in result.errors)
+                    + "".join(f"; {e}" for e in result.errors),
+                    flush=True,
                 )
         if not args.no_report:
             cpu = f"{os.cpu_count()} cores"

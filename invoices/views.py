@@ -55,6 +55,8 @@ def _tab_context(request, **extra):
         "organisation": organisation,
         "estimate": _renewal_estimate(organisation),
         "credit": _credit(organisation),
+        # The « Prélèvement SEPA » section, from payments (through invoices.hooks).
+        "direct_debit": next(iter(hooks.direct_debit(organisation=organisation)), None),
         "overdue": selectors.overdue_summary(organisation=organisation, today=timezone.localdate()),
         # An owner-only tab: the signed-in member is the owner.
         "recipients": billing_recipients(owner=request.membership),

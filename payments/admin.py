@@ -32,32 +32,9 @@ from invoices.models import Invoice
 
 from . import selectors, services
 from .camt import size_error
-from .console import PAY, RECONCILE, ConsolePages, _require
+from .console import PAY, RECONCILE, ConsolePages, ReadOnlyRecords, _account_url, _require
 from .forms import CandidateSearchForm, PaymentForm, ReasonForm, RefundForm, StatementForm
 from .models import Allocation, BankEntry, BankStatement, Payment, Refund
-
-
-def _account_url(organisation_id: int) -> str:
-    return reverse("admin:accounts_organisation_change", args=[organisation_id])
-
-
-class ReadOnlyRecords:
-    """Records are written by the services only: shown, never added, changed or deleted."""
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        # The list and pages are read-only; "change" only unlocks the support actions.
-        return obj is None and super().has_change_permission(request)
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    def get_actions(self, request, action_location=ActionLocation.CHANGE_LIST):
-        actions = super().get_actions(request, action_location=action_location)
-        actions.pop("delete_selected", None)
-        return actions
 
 
 class AllocationInline(admin.TabularInline):
@@ -605,6 +582,7 @@ class InvoiceWithPaymentsAdmin(InvoiceAdmin):
         return redirect(f"{url}?{urlencode({'invoices': ','.join(str(i.pk) for i in invoices)})}")
 
 
-# In their own modules (this one is long enough): the pain.008 files of direct debits;
-# payment reminders (the reminders sent, pausing and resuming an account's).
-from . import admin_direct_debit, admin_reminders  # noqa: E402, F401
+# Their own modules (this one is long enough): the pain.008 files of direct debits; payment
+# reminders (the reminders sent, pausing and resuming an account's); SEPA mandates and the
+# collections planned under them.
+from . import admin_direct_debit, admin_reminders, mandate_admin  # noqa: E402, F401

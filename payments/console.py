@@ -1,13 +1,16 @@
-"""What the payment console's form pages share (payments.admin, payments.admin_reminders):
-the permission check, a service's refusal shown on the form, and the form page itself."""
+"""What the payment console's pages share (payments.admin, payments.admin_reminders,
+payments.mandate_admin): the permission check, a service's refusal shown on the form, the
+form page itself, the read-only records and the link to an account's page."""
 
 from collections.abc import Callable
 
 from django import forms
 from django.contrib import messages
+from django.contrib.admin import ActionLocation
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
+from django.urls import reverse
 
 FORM_TEMPLATE = "admin/payments/form.html"
 PAY = "payments.change_payment"
@@ -61,3 +64,26 @@ class ConsolePages:
             **(context or {}),
         }
         return TemplateResponse(request, template, page)
+
+
+def _account_url(organisation_id: int) -> str:
+    return reverse("admin:accounts_organisation_change", args=[organisation_id])
+
+
+class ReadOnlyRecords:
+    """Records are written by the services only: shown, never added, changed or deleted."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        # The list and pages are read-only; "change" only unlocks the support actions.
+        return obj is None and super().has_change_permission(request)
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_actions(self, request, action_location=ActionLocation.CHANGE_LIST):
+        actions = super().get_actions(request, action_location=action_location)
+        actions.pop("delete_selected", None)
+        return actions

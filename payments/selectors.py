@@ -26,6 +26,7 @@ from accounts.models import Organisation
 from invoices.models import Invoice
 from invoices.selectors import with_credit_sums
 
+from . import sepa
 from .matching import number_of_reference, numbers_in, references_in
 from .models import (
     Allocation,
@@ -205,6 +206,48 @@ def export_dates(*, today: date) -> list[dict]:
         }
         for row in rows
     ]
+
+
+def invoice_collection(*, invoice: Invoice) -> dict | None:
+    """The open collection of an invoice, as its « Règlement » box prints it, in one query:
+    when, from which account (masked), under which mandate and creditor identifier."""
+    if invoice.is_credit_note or invoice.currency != "EUR":
+        return None
+    collection = (
+        Collection.objects.select_related("mandate")
+        .filter(invoice_id=invoice.pk, status__in=Collection.OPEN)
+        .first()
+    )
+    if collection is None:
+        return None
+    return {
+        "collect_on": collection.collect_on,
+        "amount": collection.amount,
+        "currency": collection.currency,
+        "masked_iban": sepa.iban_masked(collection.mandate.iban),
+        "mandate": collection.mandate.reference,
+        "creditor_id": settings.SELLER["creditor_id"],
+        "status": collection.status,
+    }
+
+
+def direct_debit_summary(*, organisation: Organisation) -> dict:
+    """The « Prélèvement SEPA » section of the Factures tab, in one query: the mandate in
+    force and the one waiting for its emailed confirmation, if any."""
+    mandates = list(
+        Mandate.objects.filter(
+            organisation=organisation,
+            status__in=[*Mandate.LIVE, Mandate.Status.PENDING],
+        )
+    )
+    live = next((m for m in mandates if m.status in Mandate.LIVE), None)
+    pending = next((m for m in mandates if m.status == Mandate.Status.PENDING), None)
+    return {
+        "live": live,
+        "pending": pending,
+        "live_iban": sepa.iban_masked(live.iban) if live else "",
+        "pending_iban": sepa.iban_masked(pending.iban) if pending else "",
+    }
 
 
 def reminder_accounts_due(*, today) -> list[int]:

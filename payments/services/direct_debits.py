@@ -31,8 +31,9 @@ from ..models import (
     Refund,
 )
 from ..return_reasons import reason_text
-from ..sepa import masked_iban
+from ..sepa import iban_masked
 from . import _ledger
+from .collections import collections_cancel
 from .payments import payment_record
 
 
@@ -152,7 +153,7 @@ def collection_return(
                 "collection": collection,
                 "invoice": invoice,
                 "mandate": mandate,
-                "iban": masked_iban(mandate.iban),
+                "iban": iban_masked(mandate.iban),
                 "code": code,
                 "reason": _reason_in(code, organisation.language or "fr"),
             },
@@ -233,17 +234,7 @@ def _mandate_suspend(mandate: Mandate, organisation, returns: int, *, actor, ip)
     mandate.status = Mandate.Status.SUSPENDED
     mandate.end_reason = _("%(count)d prélèvements rejetés par la banque.") % {"count": returns}
     mandate.save(update_fields=["status", "end_reason"])
-    cancelled = list(
-        Collection.objects.select_for_update()
-        .filter(
-            mandate=mandate,
-            status__in=[Collection.Status.PLANNED, Collection.Status.NOTIFIED],
-        )
-        .select_related("invoice")
-    )
-    for collection in cancelled:
-        collection.status = Collection.Status.CANCELLED
-    Collection.objects.bulk_update(cancelled, ["status"])
+    cancelled = collections_cancel(mandate=mandate, reason=mandate.end_reason, actor=actor)
     audit_record(
         organisation=organisation,
         action="mandate.suspended",
@@ -265,7 +256,7 @@ def _mandate_suspend(mandate: Mandate, organisation, returns: int, *, actor, ip)
             context={
                 "organisation": organisation,
                 "mandate": mandate,
-                "iban": masked_iban(mandate.iban),
+                "iban": iban_masked(mandate.iban),
                 "returns": returns,
                 "cancelled": [c.invoice for c in cancelled],
             },

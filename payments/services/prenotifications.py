@@ -18,7 +18,7 @@ from emails.services import email_queue
 from invoices.models import Invoice
 
 from ..models import Collection, Mandate
-from ..sepa import masked_iban
+from ..sepa import iban_masked
 
 
 def notice_days() -> int:
@@ -89,7 +89,7 @@ def _notice_context(collection: Collection, organisation: Organisation) -> dict:
         "collection": collection,
         "invoice": collection.invoice,
         "mandate": collection.mandate,
-        "iban": masked_iban(collection.mandate.iban),
+        "iban": iban_masked(collection.mandate.iban),
         "creditor_id": settings.SELLER["creditor_id"],
         "creditor_name": settings.SELLER["legal_name"],
     }

@@ -57,7 +57,7 @@ def test_each_collection_within_the_notice_period_is_notified_once(planned, owne
         "7\xa0200,00\xa0€",
         (today + timedelta(days=14)).strftime("%Y"),
         "INV-10682",
-        "FR14 •••• 2606",
+        "FR14 **** **** **** **** **** 606",
         "PAL-MDT-0001",
         "FR72ZZZ123456",
     ):
