@@ -34,7 +34,7 @@ from invoices.late_payment import LateCharges, late_charges
 from invoices.models import Invoice
 from invoices.selectors import with_credit_sums
 
-from .models import Reminder, ReminderPause
+from .models import Collection, Reminder, ReminderPause
 
 
 def offsets() -> list[int]:
@@ -66,12 +66,12 @@ def invoices_to_remind(*, today: date, organisation_ids=None) -> QuerySet:
 
     An issued invoice (not a credit note), open, with something still to pay (its total,
     less its credit notes and the payments recorded: Invoice.amount_due), of an account that
-    is not closed and whose reminders support has not paused, that has reached a stage and
-    had no reminder for it or a later one. One SELECT, whatever the number of accounts.
+    is not closed and whose reminders support has not paused, not being collected by direct
+    debit, that has reached a stage and had no reminder for it or a later one. One SELECT, whatever the number of accounts.
     """
-    # The place to leave out an invoice that is collected otherwise: when invoices are
-    # collected by SEPA direct debit, exclude here those of an active mandate that have a
-    # collection planned, so nobody is asked to pay by transfer what will be debited.
+    # An invoice being collected by SEPA direct debit (a collection planned, pre-notified or
+    # sent to the bank) gets no reminder: nobody is asked to pay by transfer what will be
+    # debited. Once its collection is returned or cancelled, the reminders resume.
     if not offsets():
         return Invoice.objects.none()
     money = DecimalField(max_digits=14, decimal_places=2)
@@ -98,6 +98,9 @@ def invoices_to_remind(*, today: date, organisation_ids=None) -> QuerySet:
             Q(last_reminder_stage__isnull=True) | Q(last_reminder_stage__lt=F("reminder_stage"))
         )
         .exclude(Exists(ReminderPause.objects.filter(organisation=OuterRef("organisation"))))
+        .exclude(
+            Exists(Collection.objects.filter(invoice=OuterRef("pk"), status__in=Collection.OPEN))
+        )
         .order_by("organisation_id", "due_date", "sequence")
     )
 
