@@ -67,7 +67,8 @@ def invoices_to_remind(*, today: date, organisation_ids=None) -> QuerySet:
     An issued invoice (not a credit note), open, with something still to pay (its total,
     less its credit notes and the payments recorded: Invoice.amount_due), of an account that
     is not closed and whose reminders support has not paused, not being collected by direct
-    debit, that has reached a stage and had no reminder for it or a later one. One SELECT, whatever the number of accounts.
+    debit, that has reached a stage and had no reminder for it or a later one. One SELECT,
+    whatever the number of accounts.
     """
     # An invoice being collected by SEPA direct debit (a collection planned, pre-notified or
     # sent to the bank) gets no reminder: nobody is asked to pay by transfer what will be
