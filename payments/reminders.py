@@ -67,9 +67,12 @@ def invoices_to_remind(*, today: date, organisation_ids=None) -> QuerySet:
     An issued invoice (not a credit note), open, with something still to pay (its total,
     less its credit notes and the payments recorded: Invoice.amount_due), of an account that
     is not closed and whose reminders support has not paused, not being collected by direct
-    debit (no planned, notified or exported collection), that has reached a stage and
-    had no reminder for it or a later one. One SELECT, whatever the number of accounts.
+    debit, that has reached a stage and had no reminder for it or a later one. One SELECT,
+    whatever the number of accounts.
     """
+    # An invoice being collected by SEPA direct debit (a collection planned, pre-notified or
+    # sent to the bank) gets no reminder: nobody is asked to pay by transfer what will be
+    # debited. Once its collection is returned or cancelled, the reminders resume.
     if not offsets():
         return Invoice.objects.none()
     money = DecimalField(max_digits=14, decimal_places=2)
@@ -79,14 +82,7 @@ def invoices_to_remind(*, today: date, organisation_ids=None) -> QuerySet:
             kind=Invoice.Kind.INVOICE,
             status=Invoice.Status.OPEN,
             due_date__lte=today - timedelta(days=offsets()[0]),
-        )
-        .exclude(organisation__status=Organisation.Status.CLOSED)
-        # Collected by SEPA direct debit: nobody is asked to pay by transfer what will be
-        # (or has just been) debited. A returned or cancelled collection is no longer open,
-        # and the reminders take over.
-        .exclude(
-            Exists(Collection.objects.filter(invoice=OuterRef("pk"), status__in=Collection.OPEN))
-        )
+        ).exclude(organisation__status=Organisation.Status.CLOSED)
     )
     if organisation_ids is not None:
         invoices = invoices.filter(organisation_id__in=list(organisation_ids))
@@ -103,6 +99,9 @@ def invoices_to_remind(*, today: date, organisation_ids=None) -> QuerySet:
             Q(last_reminder_stage__isnull=True) | Q(last_reminder_stage__lt=F("reminder_stage"))
         )
         .exclude(Exists(ReminderPause.objects.filter(organisation=OuterRef("organisation"))))
+        .exclude(
+            Exists(Collection.objects.filter(invoice=OuterRef("pk"), status__in=Collection.OPEN))
+        )
         .order_by("organisation_id", "due_date", "sequence")
     )
 

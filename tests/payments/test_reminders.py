@@ -382,3 +382,21 @@ def test_an_english_account_reads_it_in_english(owner, due):
     assert "Late payment penalties to date: €5.99" in email.body_text
     assert "€40.00" in email.body_text and "12.15%" in email.body_text
     assert email.from_email.startswith("Billing")
+
+
+# --- Direct debit ---------------------------------------------------------------------------
+
+
+def test_an_invoice_being_collected_by_direct_debit_gets_no_reminder(owner, due):
+    from payments.models import Collection
+
+    from .mandates import sign_and_confirm
+
+    sign_and_confirm(owner)
+    collection = Collection.objects.get(invoice=due)
+    for status in (Collection.Status.PLANNED, Collection.Status.NOTIFIED):
+        Collection.objects.filter(pk=collection.pk).update(status=status)
+        assert send(owner, day(1)) == []
+    # The bank returned it: the invoice is owed again, and its reminders resume.
+    Collection.objects.filter(pk=collection.pk).update(status=Collection.Status.RETURNED)
+    assert [r.stage for r in send(owner, day(1))] == [1]
