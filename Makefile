@@ -31,7 +31,7 @@ run: $(STAMP)
 	mkdir -p var
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py migrate --noinput
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py seed_demo
-	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
+	DEBUG=$${DEBUG:-1} PORT=$(PORT) $(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -43,7 +43,9 @@ worker: $(STAMP)
 # The performance benchmark (not part of `make test`): seeds its own PostgreSQL database
 # (BENCH_PG, default postgres://postgres@127.0.0.1:5432), serves the app with gunicorn, loads
 # it with wrk (installed from Debian's packages when missing, with libharfbuzz-subset0 for PDFs), writes docs/performance.md and docs/performance.png;
-# then runs the stalled-broker check (`make bench-broker`).
+# then times the batch runs over one and two Celery workers (bench/batches.py, writes
+# docs/performance-batches.md; BATCH_ARGS="--rows 300") and runs the stalled-broker check
+# (`make bench-broker`).
 # BENCH_ARGS passes options, e.g. BENCH_ARGS="--keep" (see python -m bench.run --help).
 bench: $(STAMP)
 	command -v wrk >/dev/null && dpkg -s libharfbuzz-subset0 >/dev/null 2>&1 \
@@ -51,6 +53,7 @@ bench: $(STAMP)
 	$(BIN)/python -c 'import matplotlib, pyinstrument' 2>/dev/null \
 		|| $(BIN)/python -m pip install --quiet -c constraints.txt -e '.[bench]'
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
+	$(BIN)/python -m bench.batches $(BATCH_ARGS)
 	$(BIN)/python -m bench.stalled_broker $(BROKER_ARGS)
 
 # The stalled-broker check (about a minute; also run by `make bench`): gunicorn against a

@@ -46,6 +46,25 @@ def audit_record(
     )
 
 
+def audit_record_many(*, events: list[dict]) -> list[AuditEvent]:
+    """Several events of a batch (a reminder run) in one INSERT; each dict holds
+    audit_record's arguments. Call inside the transaction of the change."""
+    return AuditEvent.objects.bulk_create(
+        [
+            AuditEvent(
+                organisation=event["organisation"],
+                actor=event.get("actor"),
+                actor_label=actor_label(event.get("actor"), support=event.get("support", False)),
+                action=event["action"],
+                before=event.get("before") or {},
+                after=event.get("after") or {},
+                ip_address=event.get("ip"),
+            )
+            for event in events
+        ]
+    )
+
+
 # What the owner sees of the audit trail on the Contacts tab: billing changes only.
 OWNER_VISIBLE_ACTIONS = {
     "ownership.transferred": _("Propriétaire du compte modifié"),
@@ -66,6 +85,7 @@ OWNER_VISIBLE_ACTIONS = {
     "invoice.issued": _("Facture émise"),
     "credit_note.issued": _("Avoir émis"),
     "renewal.issued": _("Renouvellement facturé"),
+    "payment_reminder.sent": _("Relance de paiement envoyée"),
 }
 
 
@@ -251,6 +271,10 @@ _PHRASES = {
     "invoice.issued": _invoice_issued,
     "credit_note.issued": _invoice_issued,
     "renewal.issued": _renewal_issued,
+    "payment_reminder.sent": lambda b, a, p: (
+        gettext("%(number)s, reste à payer %(amount)s")
+        % {"number": a["number"], "amount": money(a["amount_due"], a["currency"])}
+    ),
 }
 
 

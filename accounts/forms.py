@@ -2,7 +2,7 @@ from contextlib import contextmanager
 from datetime import timedelta
 
 from django import forms
-from django.contrib.auth.forms import PasswordResetForm
+from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
@@ -41,6 +41,20 @@ class ContactForm(forms.Form):
 
 class OwnerForm(forms.Form):
     new_owner = forms.CharField(label=_("Nouveau propriétaire du compte"))
+
+
+class SignInForm(AuthenticationForm):
+    """Django's sign-in form with our wording: its French message (« Saisissez un adresse
+    e-mail… sensible à la casse ») gets the gender wrong and calls the email address case
+    sensitive, which it is not (sign-in ignores its case)."""
+
+    error_messages = {
+        **AuthenticationForm.error_messages,
+        "invalid_login": _(
+            "Adresse e-mail ou mot de passe incorrect. Vérifiez le mot de passe : "
+            "les majuscules et les minuscules y comptent."
+        ),
+    }
 
 
 class OutboxPasswordResetForm(PasswordResetForm):

@@ -51,15 +51,24 @@ def owner_candidates(*, organisation: Organisation, query: str = "", limit: int 
 
 def invoice_recipients(*, organisation: Organisation) -> list[str]:
     """Who receives invoices: the account owner and every billing contact."""
-    emails = list(
-        Membership.objects.filter(
-            organisation=organisation, role=Membership.Role.OWNER
-        ).values_list("user__email", flat=True)
+    return invoice_recipients_of(organisation_ids=[organisation.pk]).get(organisation.pk, [])
+
+
+def invoice_recipients_of(*, organisation_ids) -> dict[int, list[str]]:
+    """invoice_recipients of many accounts in two queries, whatever their number: account
+    id → the owner's address, then the billing contacts' (in their order), each once.
+    Accounts with nobody to write to are left out."""
+    ids = list(organisation_ids)
+    found: dict[int, list[str]] = {}
+    owners = Membership.objects.filter(
+        organisation_id__in=ids, role=Membership.Role.OWNER
+    ).values_list("organisation_id", "user__email")
+    contacts = BillingContact.objects.filter(organisation_id__in=ids).values_list(
+        "organisation_id", "email"
     )
-    emails += list(
-        BillingContact.objects.filter(organisation=organisation).values_list("email", flat=True)
-    )
-    return list(dict.fromkeys(emails))
+    for organisation_id, email in [*owners, *contacts]:
+        found.setdefault(organisation_id, []).append(email)
+    return {pk: list(dict.fromkeys(emails)) for pk, emails in found.items()}
 
 
 def recent_activity(*, organisation: Organisation, limit: int = 10):

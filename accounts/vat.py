@@ -14,6 +14,7 @@ import re
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 from stdnum.eu import vat as eu_vat
+from stdnum.exceptions import InvalidChecksum
 from stdnum.exceptions import ValidationError as StdnumError
 
 from .addresses import country_name
@@ -131,6 +132,16 @@ def _normalize_eu(value: str, country: str) -> str:
         )
     try:
         return eu_vat.validate(number)
+    except InvalidChecksum:
+        # Well formed, but its check digits do not match the rest: a typing error, most
+        # likely. Naming the format here would send the user looking for the wrong fault.
+        raise ValidationError(
+            _(
+                "Numéro de TVA non valide : il a le bon format, mais sa clé de contrôle ne "
+                "correspond pas au reste du numéro. Vérifiez chaque chiffre."
+            ),
+            code="checksum",
+        ) from None
     except StdnumError:
         raise ValidationError(
             _("Numéro de TVA non valide. Format attendu : %(hint)s.")

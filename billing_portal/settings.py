@@ -8,6 +8,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.utils.csp import CSP
 from django.utils.translation import pgettext_lazy
 
@@ -33,7 +34,10 @@ if not DEBUG:
 SECRET_KEY = env.str("SECRET_KEY", default="") or "insecure-development-key-only-for-debug"
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"] if DEBUG else [])
-SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
+# The address emailed links start with. Unset, it is the demo's own address on the port
+# `make run` serves (PORT), so the links of a demo on another port work.
+SITE_URL = env.str("SITE_URL", default=f"http://127.0.0.1:{env.int('PORT', default=8000)}")
+SITE_URL = SITE_URL.rstrip("/")
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
@@ -269,6 +273,8 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {
 # PUBLISH_BACKOFF_SECONDS seconds (the outbox sweep sends what was not published).
 PUBLISH_BUDGET_SECONDS = env.float("PUBLISH_BUDGET_SECONDS", default=0.5)
 PUBLISH_BACKOFF_SECONDS = env.float("PUBLISH_BACKOFF_SECONDS", default=30.0)
+# Crontab schedules read the portal's time zone, not UTC.
+CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE = {
     "emails-sweep": {"task": "emails.tasks.email_sweep", "schedule": 60.0},
 }
@@ -289,6 +295,10 @@ SELLER = {
     "vat_rate": Decimal(env.str("SELLER_VAT_RATE", default="20.00")),
     # "Option pour le paiement de la taxe d'après les débits", printed when chosen.
     "vat_on_debits": env.bool("SELLER_VAT_ON_DEBITS", default=False),
+    # SEPA creditor identifier (ICS in France: FR, two check digits, a business code, the
+    # national identifier the Banque de France gave): printed on mandates, pre-notifications
+    # and invoices collected by direct debit, and sent in every pain.008 file.
+    "creditor_id": env.str("SELLER_CREDITOR_ID", default="FR72ZZZ123456"),
 }
 
 # Payments (docs/payments.md). The accounts whose bank files support imports: the one the
@@ -297,6 +307,31 @@ PAYMENTS_BANK_IBANS = env.list("PAYMENTS_BANK_IBANS", default=[SELLER["iban"]])
 # The largest camt.053/camt.054 file accepted (40 MiB: a month of a busy account; a
 # larger file is refused with a message, before it is read).
 PAYMENTS_STATEMENT_MAX_BYTES = env.int("PAYMENTS_STATEMENT_MAX_BYTES", default=40 * 1024 * 1024)
+# SEPA direct debit: the pre-notification leaves at least this many days before each
+# collection (the SEPA rulebooks' default; a mandate may agree on less); a mandate is
+# suspended after this many returned or refused collections.
+DIRECT_DEBIT_NOTICE_DAYS = env.int("DIRECT_DEBIT_NOTICE_DAYS", default=14)
+DIRECT_DEBIT_MAX_RETURNS = env.int("DIRECT_DEBIT_MAX_RETURNS", default=2)
+
+# Late-payment penalties (invoices.late_payment, art. L. 441-10 of the Code de commerce): the
+# rate the ECB applied to its most recent main refinancing operation on 1 January (first
+# half of the year) or 1 July (second half), in percent; the penalty rate is this plus 10
+# points. Update it twice a year.
+LATE_PAYMENT_ECB_RATE = Decimal(env.str("LATE_PAYMENT_ECB_RATE", default="2.15"))
+# Payment reminders (payments.reminders, docs/payments.md « Relances »): days relative to the
+# due date (negative: before it) on which an invoice still unpaid gets a reminder; the daily
+# run hands the accounts to the workers this many at a time.
+PAYMENT_REMINDER_OFFSETS = sorted(
+    set(env.list("PAYMENT_REMINDER_OFFSETS", cast=int, default=[-3, 1, 15, 30]))
+)
+PAYMENT_REMINDER_CHUNK = env.int("PAYMENT_REMINDER_CHUNK", default=100)
+CELERY_BEAT_SCHEDULE["payments-reminders"] = {
+    "task": "payments.tasks.payment_reminders_run",
+    # Every hour of the working day, Paris time: the first run of the day sends; the run is
+    # idempotent (a reminder is sent once per invoice and stage), so the later ones only
+    # catch what a failed or late run left.
+    "schedule": crontab(minute=0, hour="8-18"),
+}
 
 # An invoice with VAT in another currency than the euro also gives its VAT in euros, at the
 # ECB reference rate of its issue date (invoices.exchange_rates): the latest rate known on or

@@ -4,7 +4,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 
 from accounts import urls as accounts_urls
-from accounts.forms import OutboxPasswordResetForm
+from accounts.forms import OutboxPasswordResetForm, SignInForm
 from billing_portal import health
 from invoices import urls as invoices_urls
 from subscriptions import urls as subscriptions_urls
@@ -14,7 +14,13 @@ portal_patterns = accounts_urls.portal_patterns + invoices_urls.portal_patterns
 portal_patterns += subscriptions_urls.portal_patterns
 
 auth_patterns = [
-    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path(
+        "login/",
+        auth_views.LoginView.as_view(
+            authentication_form=SignInForm, redirect_authenticated_user=True
+        ),
+        name="login",
+    ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path(
         "password-reset/",

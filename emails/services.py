@@ -70,23 +70,57 @@ def email_queue(
 
     Call inside the transaction of the change; the send is scheduled on commit.
     """
-    context = {**context, "site_url": settings.SITE_URL}
-    with translation.override(language):
-        subject = _one_line(render_to_string(f"emails/{template}_subject.txt", context))
-        body_text = render_to_string(f"emails/{template}.txt", context)
-        body_html = render_to_string(f"emails/{template}.html", context)
-        from_email = sender()
     return email_queue_message(
+        **_rendered(template=template, context=context, language=language),
         to=to,
-        kind=template,
-        subject=subject,
-        body_text=body_text,
-        body_html=body_html,
-        from_email=from_email,
         organisation=organisation,
         attachments=attachments,
         redact_after_send=redact_after_send,
     )
+
+
+def _rendered(*, template: str, context: dict, language: str) -> dict:
+    context = {**context, "site_url": settings.SITE_URL}
+    with translation.override(language):
+        return {
+            "kind": template,
+            "subject": _one_line(render_to_string(f"emails/{template}_subject.txt", context)),
+            "body_text": render_to_string(f"emails/{template}.txt", context),
+            "body_html": render_to_string(f"emails/{template}.html", context),
+            "from_email": sender(),
+        }
+
+
+def email_queue_many(*, messages: Iterable[dict]) -> list[Email]:
+    """Queue many emails of a batch (a reminder run) in one INSERT and one task message,
+    whatever their number. Each dict holds email_queue's arguments (`to`, `template`,
+    `context`, `language`, optionally `organisation` and `attachments`)."""
+    rows = []
+    for message in messages:
+        content = _rendered(
+            template=message["template"], context=message["context"], language=message["language"]
+        )
+        rows += [
+            Email(
+                organisation=message.get("organisation"),
+                to=addr,
+                subject=content["subject"][:255],
+                body_text=content["body_text"],
+                body_html=content["body_html"],
+                from_email=content["from_email"],
+                kind=content["kind"],
+                attachments=list(message.get("attachments", ())),
+            )
+            for addr in _addresses(message["to"])
+        ]
+    rows = Email.objects.bulk_create(rows)
+    if rows:
+        enqueue_on_commit(SEND_BATCH_TASK, [row.pk for row in rows])
+    return rows
+
+
+def _addresses(to: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(addr.strip().lower() for addr in to if addr))
 
 
 def email_queue_message(
@@ -102,7 +136,7 @@ def email_queue_message(
     from_email: str = "",
 ) -> list[Email]:
     """Queue an already rendered message, one outbox row per recipient."""
-    recipients = list(dict.fromkeys(addr.strip().lower() for addr in to if addr))
+    recipients = _addresses(to)
     rows = Email.objects.bulk_create(
         [
             Email(

@@ -31,6 +31,7 @@ from accounts.addresses import country_name
 from accounts.vat import vat_prefix
 from billing_portal.formatting import last_day
 
+from .late_payment import terms_values
 from .models import Invoice
 from .references import rf_reference
 from .tax import Treatment
@@ -325,21 +326,24 @@ def _notes(invoice: Invoice) -> tuple[Note, ...]:
         notes.append(Note(invoice.tax_mention, "TXD"))
     # The payment terms of the French rules (BR-FR-05), on credit notes as well: a credit
     # note is a corrective invoice, and the reform checks the three on every document.
+    terms = terms_values()
     notes += [
         Note(_("Pas d'escompte pour paiement anticipé."), "AAB"),
         Note(
             _(
                 "En cas de retard de paiement, des pénalités sont exigibles au taux "
-                "d'intérêt de la Banque centrale européenne majoré de 10 points "
+                "d'intérêt de la Banque centrale européenne majoré de %(margin)s points "
                 "(art. L. 441-10 du Code de commerce)."
-            ),
+            )
+            % terms,
             "PMD",
         ),
         Note(
             _(
-                "Indemnité forfaitaire pour frais de recouvrement : 40 € "
+                "Indemnité forfaitaire pour frais de recouvrement : %(indemnity)s € "
                 "(art. D. 441-5 du Code de commerce)."
-            ),
+            )
+            % terms,
             "PMT",
         ),
     ]

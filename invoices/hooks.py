@@ -37,3 +37,16 @@ invoice_credited = Hook(
     "`invoice` (payments.services.credit_return: that much of the invoice's payments goes "
     "back to the account's credit balance).",
 )
+
+invoice_collection = Hook(
+    "invoice_collection",
+    "handler(*, invoice) -> dict or None: the planned direct debit of an open invoice "
+    "(payments.selectors.invoice_collection: collect_on, masked_iban, mandate, creditor_id), "
+    "printed in its « Règlement » box on the page and the PDF instead of the transfer.",
+)
+
+direct_debit = Hook(
+    "direct_debit",
+    "handler(*, organisation) -> dict: the account's SEPA mandates for the « Prélèvement "
+    "SEPA » section of the Factures tab (payments.selectors.direct_debit_summary).",
+)

@@ -7,6 +7,7 @@ transfers only: an invoice in another currency, a credit note and an invoice wit
 left to pay have none. An invoice partly credited pays what its credit notes leave.
 """
 
+import io
 from decimal import Decimal
 
 from django.utils.translation import gettext as _
@@ -27,12 +28,12 @@ def _amount(invoice: Invoice) -> Decimal:
     return invoice.amount_due
 
 
-def epc_qr(invoice: Invoice) -> QRCode | None:
-    """The QR code for paying what is left of the invoice, or None when there is nothing to
-    transfer."""
+def epc_qr(invoice: Invoice, amount: Decimal | None = None) -> QRCode | None:
+    """The QR code for paying what is left of the invoice (or `amount`, what a message
+    written earlier asks), or None when there is nothing to transfer."""
     if invoice.is_credit_note or invoice.currency != "EUR":
         return None
-    amount = _amount(invoice)
+    amount = _amount(invoice) if amount is None else amount
     if not Decimal("0.01") <= amount <= EPC_MAX_AMOUNT or not invoice.seller_iban:
         return None
     return helpers.make_epc_qr(
@@ -55,3 +56,13 @@ def epc_qr_svg(invoice: Invoice) -> str:
     }
     svg = qr.svg_inline(scale=1, omitsize=True, svgclass="inv-qr", lineclass=None, title=title)
     return svg.replace("<svg ", '<svg role="img" ', 1)
+
+
+def epc_qr_png(invoice: Invoice, amount: Decimal | None = None) -> bytes:
+    """The QR code as a PNG image (an email attachment), b"" when the invoice has none."""
+    qr = epc_qr(invoice, amount)
+    if qr is None:
+        return b""
+    out = io.BytesIO()
+    qr.save(out, kind="png", scale=6, border=4)
+    return out.getvalue()

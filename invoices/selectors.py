@@ -1,11 +1,23 @@
 """What the Factures tab and the invoice pages show, each in a fixed number of queries."""
 
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from urllib.parse import quote
 
 from django.core.paginator import Page, Paginator
-from django.db.models import DecimalField, OuterRef, Prefetch, QuerySet, Subquery, Sum
+from django.db.models import (
+    DecimalField,
+    F,
+    Min,
+    OuterRef,
+    Prefetch,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+)
+from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils.http import RFC3986_SUBDELIMS
 
@@ -44,6 +56,43 @@ def invoices_page(*, organisation: Organisation, page_number=1) -> Page:
         invoice.pdf_url = pdf_url(invoice.number)
     _add_credit_sums([invoice for invoice in page.object_list if not invoice.is_credit_note])
     return page
+
+
+@dataclass(frozen=True)
+class Overdue:
+    amount: Decimal
+    currency: str
+    since: date  # the oldest due date of the overdue invoices in that currency
+
+
+def overdue_summary(*, organisation: Organisation, today: date) -> list[Overdue]:
+    """What the account's invoices past their due date still ask, per currency, with the
+    oldest due date: « 1 234,56 € en retard depuis le 3 octobre 2026 » at the top of the
+    Factures tab. One aggregate query, whatever the number of invoices; empty when nothing
+    is overdue. What is still due is Invoice.amount_due, in SQL: the total, less the credit
+    notes and what payments settled."""
+    money = DecimalField(max_digits=14, decimal_places=2)
+    rows = (
+        with_credit_sums(
+            Invoice.objects.filter(
+                organisation=organisation,
+                kind=Invoice.Kind.INVOICE,
+                status=Invoice.Status.OPEN,
+                due_date__lt=today,
+            )
+        )
+        .alias(
+            still_due=F("total")
+            + Coalesce(F("credited_sum"), Value(0), output_field=money)
+            - F("amount_paid")
+        )
+        .filter(still_due__gt=0)
+        .order_by()
+        .values("currency")
+        .annotate(amount=Sum("still_due"), since=Min("due_date"))
+        .order_by("currency")
+    )
+    return [Overdue(row["amount"], row["currency"], row["since"]) for row in rows]
 
 
 def with_credit_sums(invoices: QuerySet) -> QuerySet:

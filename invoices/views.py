@@ -8,6 +8,7 @@ from django.contrib import messages
 from django.http import FileResponse, Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
+from django.utils import timezone
 from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 
@@ -54,6 +55,9 @@ def _tab_context(request, **extra):
         "organisation": organisation,
         "estimate": _renewal_estimate(organisation),
         "credit": _credit(organisation),
+        # The « Prélèvement SEPA » section, from payments (through invoices.hooks).
+        "direct_debit": next(iter(hooks.direct_debit(organisation=organisation)), None),
+        "overdue": selectors.overdue_summary(organisation=organisation, today=timezone.localdate()),
         # An owner-only tab: the signed-in member is the owner.
         "recipients": billing_recipients(owner=request.membership),
         "invoices": selectors.invoices_page(

@@ -10,12 +10,9 @@ form for the selected invoices: the invoice admin is registered again here, with
 action and the invoice's allocations, since invoices may not import payments.
 """
 
-from collections.abc import Callable
-
-from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import ActionLocation
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db.models import Count
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
@@ -35,48 +32,9 @@ from invoices.models import Invoice
 
 from . import selectors, services
 from .camt import size_error
+from .console import PAY, RECONCILE, ConsolePages, ReadOnlyRecords, _account_url, _require
 from .forms import CandidateSearchForm, PaymentForm, ReasonForm, RefundForm, StatementForm
 from .models import Allocation, BankEntry, BankStatement, Payment, Refund
-
-FORM_TEMPLATE = "admin/payments/form.html"
-PAY = "payments.change_payment"
-RECONCILE = "payments.change_bankentry"
-
-
-def _require(request, permission: str) -> None:
-    if not request.user.has_perm(permission):
-        raise PermissionDenied
-
-
-def _show_errors(form: forms.Form, exc: ValidationError) -> None:
-    if not hasattr(exc, "error_dict"):
-        form.add_error(None, exc)
-        return
-    for field, errors in exc.error_dict.items():
-        form.add_error(field if field in form.fields else None, errors)
-
-
-def _account_url(organisation_id: int) -> str:
-    return reverse("admin:accounts_organisation_change", args=[organisation_id])
-
-
-class ReadOnlyRecords:
-    """Records are written by the services only: shown, never added, changed or deleted."""
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        # The list and pages are read-only; "change" only unlocks the support actions.
-        return obj is None and super().has_change_permission(request)
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    def get_actions(self, request, action_location=ActionLocation.CHANGE_LIST):
-        actions = super().get_actions(request, action_location=action_location)
-        actions.pop("delete_selected", None)
-        return actions
 
 
 class AllocationInline(admin.TabularInline):
@@ -142,42 +100,6 @@ class InvoiceAllocationInline(AllocationInline):
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("payment")
-
-
-class ConsolePages:
-    """One helper for the console's form pages, as support.admin's account actions."""
-
-    def _form_page(
-        self,
-        request,
-        *,
-        permission: str,
-        title,
-        form: Callable[[dict | None], forms.Form],
-        action: Callable[[dict], object],
-        success: Callable[[object], str],
-        done_url: Callable[[object], str],
-        context: dict | None = None,
-        template: str = FORM_TEMPLATE,
-    ):
-        _require(request, permission)
-        bound = form(request.POST if request.method == "POST" else None)
-        if request.method == "POST" and bound.is_valid():
-            try:
-                result = action(bound.cleaned_data)
-            except ValidationError as exc:
-                _show_errors(bound, exc)
-            else:
-                messages.success(request, success(result))
-                return redirect(done_url(result))
-        page = {
-            **self.admin_site.each_context(request),
-            "opts": self.opts,
-            "title": title,
-            "form": bound,
-            **(context or {}),
-        }
-        return TemplateResponse(request, template, page)
 
 
 @admin.register(Payment)
@@ -644,3 +566,8 @@ class InvoiceWithPaymentsAdmin(InvoiceAdmin):
             return None
         url = reverse("admin:payments_payment_record", args=[accounts.pop()])
         return redirect(f"{url}?{urlencode({'invoices': ','.join(str(i.pk) for i in invoices)})}")
+
+
+# Their own modules: payment reminders (the reminders sent, pausing and resuming an
+# account's), SEPA mandates and the collections planned under them.
+from . import admin_reminders, mandate_admin  # noqa: E402, F401

@@ -354,3 +354,259 @@ class AllocationReversal(Record):
 
     def __str__(self):
         return f"− {self.allocation}"
+
+
+class Mandate(models.Model):
+    """A SEPA direct-debit mandate: the owner's authorisation to collect the account's
+    invoices from a bank account, under one unique reference (UMR) for its whole life.
+
+    Signed in the portal (pending), it becomes active when the owner confirms it from the
+    emailed link; revoked the same way, or suspended after too many returns. When the owner
+    changes the bank account of an active mandate, the reference stays and the previous
+    account is kept in `amended_from_*` until the next collection carries the amendment to
+    the bank (pain.008 AmdmntInd); the collection export clears it.
+    """
+
+    class Scheme(models.TextChoices):
+        CORE = "CORE", _("SEPA Core")
+        B2B = "B2B", _("SEPA B2B (interentreprises)")
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("En attente de confirmation")
+        ACTIVE = "active", _("Actif")
+        SUSPENDED = "suspended", _("Suspendu après des rejets")
+        REVOKED = "revoked", _("Révoqué")
+        ABANDONED = "abandoned", _("Jamais confirmé")
+
+    LIVE = (Status.ACTIVE, Status.SUSPENDED)
+
+    organisation = models.ForeignKey(
+        "accounts.Organisation",
+        verbose_name=_("compte client"),
+        on_delete=models.PROTECT,
+        related_name="mandates",
+    )
+    reference = models.CharField(_("référence unique du mandat"), max_length=35, unique=True)
+    scheme = models.CharField(_("schéma"), max_length=4, choices=Scheme.choices)
+    status = models.CharField(_("statut"), max_length=10, choices=Status.choices)
+    holder_name = models.CharField(_("titulaire du compte"), max_length=70)
+    holder_address = models.TextField(_("adresse du titulaire"))
+    holder_country = models.CharField(_("pays du titulaire"), max_length=2)
+    iban = models.CharField(_("IBAN"), max_length=34)
+    bic = models.CharField(_("BIC"), max_length=11, blank=True)
+    amended_from_iban = models.CharField(_("IBAN précédent"), max_length=34, blank=True)
+    amended_from_bic = models.CharField(_("BIC précédent"), max_length=11, blank=True)
+    signed_place = models.CharField(_("lieu de signature"), max_length=70)
+    signed_on = models.DateField(_("date de signature"), null=True, blank=True)
+    signed_by = models.ForeignKey(
+        "accounts.User",
+        verbose_name=_("signé par"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    language = models.CharField(_("langue du mandat"), max_length=8)
+    pdf_name = models.CharField(_("PDF du mandat signé"), max_length=255, blank=True)
+    pdf_sha256 = models.CharField(_("SHA-256 du PDF"), max_length=64, blank=True)
+    created_at = models.DateTimeField(_("demandé le"), auto_now_add=True)
+    confirmed_at = models.DateTimeField(_("confirmé le"), null=True, blank=True)
+    ended_at = models.DateTimeField(_("fin le"), null=True, blank=True)
+    end_reason = models.TextField(_("motif de fin"), blank=True)
+
+    class Meta:
+        verbose_name = _("mandat de prélèvement SEPA")
+        verbose_name_plural = _("mandats de prélèvement SEPA")
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            # One mandate in force (active or suspended) per account.
+            models.UniqueConstraint(
+                fields=["organisation"],
+                condition=Q(status__in=["active", "suspended"]),
+                name="mandate_one_live",
+            ),
+        ]
+
+    def __str__(self):
+        return self.reference
+
+
+class DirectDebitExport(models.Model):
+    """One pain.008 file support exported for the seller's bank: the collections of one
+    requested collection date and scheme."""
+
+    message_id = models.CharField(_("identifiant du message"), max_length=35, unique=True)
+    scheme = models.CharField(_("schéma"), max_length=4, choices=Mandate.Scheme.choices)
+    collect_on = models.DateField(_("date de prélèvement"))
+    count = models.PositiveIntegerField(_("prélèvements"))
+    total = models.DecimalField(_("montant total"), **MONEY)
+    currency = models.CharField(_("devise"), max_length=3, default="EUR")
+    xml = models.TextField(_("fichier pain.008"))
+    created_by = models.ForeignKey(
+        "accounts.User",
+        verbose_name=_("exporté par"),
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("exporté le"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("fichier de prélèvements (pain.008)")
+        verbose_name_plural = _("fichiers de prélèvements (pain.008)")
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self):
+        return self.message_id
+
+
+class Collection(models.Model):
+    """One invoice to be collected under a mandate on a date.
+
+    planned → notified (pre-notification emailed) → exported (in a pain.008 file) → paid
+    (the statement booked it: `payment`) or returned (the bank returned or refused it:
+    `return_reason`). Cancelled when the invoice is paid otherwise or the mandate ends
+    before export. The end-to-end id travels to the bank and back in its statements.
+    """
+
+    class Status(models.TextChoices):
+        PLANNED = "planned", _("Prévu")
+        NOTIFIED = "notified", _("Pré-notifié")
+        EXPORTED = "exported", _("Transmis à la banque")
+        PAID = "paid", _("Encaissé")
+        RETURNED = "returned", _("Rejeté")
+        CANCELLED = "cancelled", _("Annulé")
+
+    OPEN = (Status.PLANNED, Status.NOTIFIED, Status.EXPORTED)
+
+    class Sequence(models.TextChoices):
+        FIRST = "FRST", _("Premier")
+        RECURRING = "RCUR", _("Récurrent")
+
+    invoice = models.ForeignKey(
+        "invoices.Invoice",
+        verbose_name=_("facture"),
+        on_delete=models.PROTECT,
+        related_name="collections",
+    )
+    mandate = models.ForeignKey(
+        Mandate, verbose_name=_("mandat"), on_delete=models.PROTECT, related_name="collections"
+    )
+    amount = models.DecimalField(_("montant"), **MONEY)
+    currency = models.CharField(_("devise"), max_length=3, default="EUR")
+    collect_on = models.DateField(_("date de prélèvement"))
+    end_to_end_id = models.CharField(_("référence de bout en bout"), max_length=35, unique=True)
+    sequence_type = models.CharField(
+        _("séquence"), max_length=4, choices=Sequence.choices, blank=True
+    )
+    status = models.CharField(_("statut"), max_length=10, choices=Status.choices)
+    notified_at = models.DateTimeField(_("pré-notifié le"), null=True, blank=True)
+    export = models.ForeignKey(
+        DirectDebitExport,
+        verbose_name=_("fichier"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="collections",
+    )
+    payment = models.OneToOneField(
+        Payment,
+        verbose_name=_("paiement"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="collection",
+    )
+    return_reason = models.CharField(_("motif du rejet"), max_length=4, blank=True)
+    returned_on = models.DateField(_("rejeté le"), null=True, blank=True)
+    created_at = models.DateTimeField(_("créé le"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("prélèvement")
+        verbose_name_plural = _("prélèvements")
+        ordering = ["collect_on", "pk"]
+        indexes = [models.Index(fields=["status", "collect_on"], name="collection_due")]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="collection_positive"),
+            # An invoice is collected once at a time.
+            models.UniqueConstraint(
+                fields=["invoice"],
+                condition=Q(status__in=["planned", "notified", "exported"]),
+                name="collection_one_open",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.end_to_end_id} {self.amount} {self.currency}"
+
+
+class Reminder(Record):
+    """A payment reminder sent for an invoice at one stage: a number of days from its due
+    date (settings.PAYMENT_REMINDER_OFFSETS, negative before it). One per invoice and stage,
+    held by the database, so a run repeated or run twice at once sends each reminder once
+    (payments.services.reminders). What it said is kept: the amounts the email stated."""
+
+    organisation = models.ForeignKey(
+        "accounts.Organisation",
+        verbose_name=_("compte client"),
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    invoice = models.ForeignKey(
+        "invoices.Invoice",
+        verbose_name=_("facture"),
+        on_delete=models.PROTECT,
+        related_name="payment_reminders",
+    )
+    stage = models.SmallIntegerField(_("étape (jours après l'échéance)"))
+    sent_on = models.DateField(_("envoyée le"))
+    amount_due = models.DecimalField(_("reste à payer"), **MONEY)
+    currency = models.CharField(_("devise"), max_length=3)
+    penalty_rate = models.DecimalField(
+        _("taux des pénalités (% par an)"), max_digits=6, decimal_places=3
+    )
+    penalty = models.DecimalField(_("pénalités de retard"), **MONEY)
+    indemnity = models.DecimalField(_("indemnité forfaitaire (EUR)"), **MONEY)
+    recipients = models.PositiveSmallIntegerField(_("destinataires"))
+    created_at = models.DateTimeField(_("créée le"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("relance de paiement")
+        verbose_name_plural = _("relances de paiement")
+        ordering = ["-sent_on", "-pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["invoice", "stage"], name="reminder_once_per_stage"),
+        ]
+
+    def __str__(self):
+        return f"{self.invoice_id} @ {self.stage:+d}"
+
+
+class ReminderPause(models.Model):
+    """Support paused the payment reminders of an account (a dispute, a payment plan agreed
+    on the phone): none is sent while the row exists. Resuming deletes it; both are in the
+    audit trail with their reason (payments.services.reminders_pause / reminders_resume)."""
+
+    organisation = models.OneToOneField(
+        "accounts.Organisation",
+        verbose_name=_("compte client"),
+        on_delete=models.CASCADE,
+        related_name="reminder_pause",
+    )
+    reason = models.TextField(_("raison"))
+    actor = models.ForeignKey(
+        "accounts.User",
+        verbose_name=_("par"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("suspendues le"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("suspension des relances")
+        verbose_name_plural = _("suspensions des relances")
+
+    def __str__(self):
+        return str(self.organisation_id)

@@ -5,38 +5,58 @@ and the invoices a queued bank entry could pay (the reconciliation queue)."""
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import F, Prefetch, Q, Sum
+from django.conf import settings
+from django.db.models import DecimalField, F, OuterRef, Prefetch, Q, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.models import Organisation
 from invoices.models import Invoice
 from invoices.selectors import with_credit_sums
 
+from . import sepa
 from .matching import number_of_reference, numbers_in, references_in
-from .models import Allocation, BankEntry, Payment, Refund
+from .models import (
+    Allocation,
+    BankEntry,
+    Collection,
+    Mandate,
+    Payment,
+    Refund,
+    ReminderPause,
+)
+from .reminders import invoices_to_remind
 
 LATEST_PAYMENTS = 25
 LATEST_REFUNDS = 10
 CANDIDATES = 15
+MONEY = DecimalField(max_digits=14, decimal_places=2)
 
 
 def credit_balances(*, organisation: Organisation) -> list[tuple[Decimal, str]]:
-    """(amount, currency) of the account's credit balance, per currency, in two queries:
-    its payments less what is allocated of them (to invoices or refunds, not undone)."""
-    paid = dict(
+    """(amount, currency) of the account's credit balance, per currency, in one query: its
+    payments less what is allocated of them (to invoices or refunds, not undone)."""
+    allocated = (
+        Allocation.objects.filter(payment=OuterRef("pk"), reversal__isnull=True)
+        .order_by()
+        .values("payment")
+        .annotate(total=Sum("amount"))
+        .values("total")
+    )
+    rows = (
         Payment.objects.filter(organisation=organisation)
+        .order_by()
         .values("currency")
-        .annotate(total=Sum("amount"))
-        .values_list("currency", "total")
+        .annotate(
+            left=Sum(
+                F("amount")
+                - Coalesce(Subquery(allocated, output_field=MONEY), Value(0), output_field=MONEY),
+                output_field=MONEY,
+            )
+        )
+        .values_list("left", "currency")
     )
-    allocated = dict(
-        Allocation.objects.filter(payment__organisation=organisation, reversal__isnull=True)
-        .values("payment__currency")
-        .annotate(total=Sum("amount"))
-        .values_list("payment__currency", "total")
-    )
-    balances = [(total - allocated.get(currency, 0), currency) for currency, total in paid.items()]
-    return sorted((amount, currency) for amount, currency in balances if amount > 0)
+    return sorted((amount, currency) for amount, currency in rows if amount > 0)
 
 
 @dataclass
@@ -47,6 +67,7 @@ class AccountPayments:
     credit: list[tuple[Decimal, str]]
     payments: list[Payment]  # newest first, each with its allocations (and their reversal)
     refunds: list[Refund]
+    reminder_pause: ReminderPause | None = None  # support paused the payment reminders
 
 
 def account_payments(*, organisation: Organisation) -> AccountPayments:
@@ -88,6 +109,7 @@ def account_payments(*, organisation: Organisation) -> AccountPayments:
         credit=credit_balances(organisation=organisation),
         payments=payments,
         refunds=list(Refund.objects.filter(organisation=organisation)[:LATEST_REFUNDS]),
+        reminder_pause=reminder_pause(organisation=organisation),
     )
 
 
@@ -131,3 +153,61 @@ def entry_candidates(*, entry: BankEntry, query: str = "") -> list[Invoice]:
         )
 
     return sorted(likely, key=rank)[:CANDIDATES]
+
+
+def invoice_collection(*, invoice: Invoice) -> dict | None:
+    """The open collection of an invoice, as its « Règlement » box prints it, in one query:
+    when, from which account (masked), under which mandate and creditor identifier."""
+    if invoice.is_credit_note or invoice.currency != "EUR":
+        return None
+    collection = (
+        Collection.objects.select_related("mandate")
+        .filter(invoice_id=invoice.pk, status__in=Collection.OPEN)
+        .first()
+    )
+    if collection is None:
+        return None
+    return {
+        "collect_on": collection.collect_on,
+        "amount": collection.amount,
+        "currency": collection.currency,
+        "masked_iban": sepa.iban_masked(collection.mandate.iban),
+        "mandate": collection.mandate.reference,
+        "creditor_id": settings.SELLER["creditor_id"],
+        "status": collection.status,
+    }
+
+
+def direct_debit_summary(*, organisation: Organisation) -> dict:
+    """The « Prélèvement SEPA » section of the Factures tab, in one query: the mandate in
+    force and the one waiting for its emailed confirmation, if any."""
+    mandates = list(
+        Mandate.objects.filter(
+            organisation=organisation,
+            status__in=[*Mandate.LIVE, Mandate.Status.PENDING],
+        )
+    )
+    live = next((m for m in mandates if m.status in Mandate.LIVE), None)
+    pending = next((m for m in mandates if m.status == Mandate.Status.PENDING), None)
+    return {
+        "live": live,
+        "pending": pending,
+        "live_iban": sepa.iban_masked(live.iban) if live else "",
+        "pending_iban": sepa.iban_masked(pending.iban) if pending else "",
+    }
+
+
+def reminder_accounts_due(*, today) -> list[int]:
+    """The accounts with at least one invoice to remind on `today` (payments.reminders), in
+    id order: one query, for the daily run to hand out in chunks."""
+    return list(
+        invoices_to_remind(today=today)
+        .order_by("organisation_id")
+        .values_list("organisation_id", flat=True)
+        .distinct()
+    )
+
+
+def reminder_pause(*, organisation: Organisation) -> ReminderPause | None:
+    """The pause of the account's payment reminders, if support paused them."""
+    return ReminderPause.objects.select_related("actor").filter(organisation=organisation).first()

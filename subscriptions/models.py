@@ -117,6 +117,11 @@ class Confirmation(models.Model):
     class Kind(models.TextChoices):
         UPGRADE = "upgrade", _("Mise à niveau")
         CLOSURE = "closure", _("Fermeture du compte")
+        # A SEPA mandate: a new one (`mandate` is the pending mandate) or a change of bank
+        # account of the mandate in force (`mandate` is that one, `details` the new IBAN
+        # and BIC); its revocation.
+        MANDATE = "mandate", _("Mandat de prélèvement SEPA")
+        MANDATE_REVOKE = "mandate_revoke", _("Révocation du mandat SEPA")
 
     class Status(models.TextChoices):
         PENDING = "pending", _("En attente")
@@ -130,7 +135,7 @@ class Confirmation(models.Model):
         on_delete=models.CASCADE,
         related_name="confirmations",
     )
-    kind = models.CharField(_("action"), max_length=10, choices=Kind.choices)
+    kind = models.CharField(_("action"), max_length=20, choices=Kind.choices)
     token_hash = models.CharField(_("empreinte du jeton"), max_length=64, unique=True)
     requested_by = models.ForeignKey(
         "accounts.User",
@@ -157,6 +162,15 @@ class Confirmation(models.Model):
         blank=True,
         related_name="+",
     )
+    mandate = models.ForeignKey(
+        "payments.Mandate",
+        verbose_name=_("mandat"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    details = models.JSONField(_("précisions"), default=dict, blank=True)
     status = models.CharField(
         _("statut"), max_length=10, choices=Status.choices, default=Status.PENDING
     )
@@ -178,6 +192,11 @@ class Confirmation(models.Model):
                 condition=~models.Q(kind="upgrade")
                 | (models.Q(plan__isnull=False) & models.Q(from_plan__isnull=False)),
                 name="upgrade_confirmation_has_plans",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(kind__in=["mandate", "mandate_revoke"])
+                | models.Q(mandate__isnull=False),
+                name="mandate_confirmation_has_mandate",
             ),
         ]
 

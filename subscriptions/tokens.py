@@ -15,6 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Membership
+from payments.models import Mandate
 
 from .models import Confirmation
 from .pricing import plan_change_kind
@@ -70,7 +71,9 @@ def confirmation_find(token: str, *, for_update: bool = False) -> Confirmation |
     """The confirmation a token designates, or None. `for_update` locks the row."""
     if not _well_formed(token):
         return None
-    qs = Confirmation.objects.select_related("organisation", "requested_by", "plan", "from_plan")
+    qs = Confirmation.objects.select_related(
+        "organisation", "requested_by", "plan", "from_plan", "mandate"
+    )
     if for_update:
         # `of=("self",)`: lock the confirmation only, not the joined rows.
         qs = qs.select_for_update(of=("self",))
@@ -117,4 +120,19 @@ def confirmation_problem(confirmation: Confirmation, *, now: datetime | None = N
             or plan_change_kind(current=subscription.plan, target=confirmation.plan) != "upgrade"
         ):
             return LinkProblem.STALE
+    if confirmation.kind in (Confirmation.Kind.MANDATE, Confirmation.Kind.MANDATE_REVOKE):
+        return _mandate_problem(confirmation)
     return None
+
+
+def _mandate_problem(confirmation: Confirmation) -> str | None:
+    """A mandate link is stale once its mandate moved on: a new mandate no longer pending,
+    an amendment or a revocation of a mandate no longer in force."""
+    mandate = confirmation.mandate
+    if mandate is None:
+        return LinkProblem.STALE
+    if confirmation.kind == Confirmation.Kind.MANDATE and not confirmation.details:
+        expected = (Mandate.Status.PENDING,)
+    else:
+        expected = Mandate.LIVE
+    return None if mandate.status in expected else LinkProblem.STALE

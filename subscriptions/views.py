@@ -12,6 +12,7 @@ from accounts.permissions import client_ip, portal_view
 
 from . import selectors, services, tokens
 from .forms import UpgradeForm
+from .mandate_views import mandate_confirm_context
 from .models import Confirmation
 from .pricing import plan_change_kind, pricing_table, upgrade_choices, upgrade_quote
 from .tokens import LinkError, LinkProblem
@@ -169,6 +170,8 @@ def _problem(request, problem, confirmation=None):
 CONFIRM_SERVICES = {
     Confirmation.Kind.UPGRADE: services.upgrade_confirm,
     Confirmation.Kind.CLOSURE: services.closure_confirm,
+    Confirmation.Kind.MANDATE: services.mandate_confirm,
+    Confirmation.Kind.MANDATE_REVOKE: services.mandate_revoke_confirm,
 }
 
 
@@ -207,6 +210,8 @@ def confirm(request, token):
         "other_user": signed_in is not None and signed_in.pk != confirmation.requested_by_id,
         "grace_days": settings.CLOSURE_GRACE_DAYS,
     }
+    if confirmation.mandate_id:
+        context.update(mandate_confirm_context(confirmation))
     if confirmation.kind == Confirmation.Kind.UPGRADE and not context["done"]:
         subscription = confirmation.organisation.subscription
         try:

@@ -64,6 +64,12 @@ EXPECTED = {
     "portal:upgrade": {"GET": OWNER_PAGE, "POST": NOT_ALLOWED},
     "portal:upgrade_request": {"GET": NOT_ALLOWED, "POST": OWNER_PAGE},
     "portal:closure": {"GET": OWNER_PAGE, "POST": _expect(302, 403, 302, 302, 403, 403)},
+    "portal:direct_debit": {"GET": OWNER_PAGE, "POST": NOT_ALLOWED},
+    # An empty form shows its errors again (200); a revocation redirects to the page, with
+    # the link sent or « no mandate in force ».
+    "portal:mandate_sign": {"GET": NOT_ALLOWED, "POST": OWNER_PAGE},
+    "portal:mandate_revoke": {"GET": NOT_ALLOWED, "POST": _expect(302, 403, 302, 302, 403, 403)},
+    "portal:mandate_pdf": {"GET": OWNER_OBJECT, "POST": NOT_ALLOWED},
     "pricing": {"GET": PUBLIC, "POST": _expect(405, 405, 405, 405, 405, 405)},
     # The token is the credential: an unknown one is a 404 for everyone.
     "subscription_confirm": {
@@ -103,6 +109,7 @@ URL_KWARGS = {
     "portal:invoice_pdf": lambda objs: {"number": objs["invoice"].number},
     "portal:invoice_facturx": lambda objs: {"number": objs["invoice"].number},
     "portal:invoice_ubl": lambda objs: {"number": objs["invoice"].number},
+    "portal:mandate_pdf": lambda objs: {"reference": objs["mandate"].reference},
 }
 
 
@@ -143,7 +150,27 @@ def actors(owner, manager, other_owner, support_user):
         "closed_member": closed.user,
         "contact": contact,
         "invoice": InvoiceFactory(organisation=owner.organisation),
+        "mandate": _active_mandate(owner),
     }
+
+
+def _active_mandate(owner):
+    from payments.models import Mandate
+
+    return Mandate.objects.create(
+        organisation=owner.organisation,
+        reference="PALM-000001-01",
+        scheme=Mandate.Scheme.CORE,
+        status=Mandate.Status.ACTIVE,
+        holder_name="Lyon",
+        holder_address="1 place Bellecour\n69002 Lyon",
+        holder_country="FR",
+        iban="FR1420041010050500013M02606",
+        signed_place="Lyon",
+        signed_on=owner.organisation.created_at.date(),
+        signed_by=owner.user,
+        language="fr",
+    )
 
 
 CASES = [

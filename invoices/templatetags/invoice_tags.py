@@ -9,6 +9,8 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import get_language
 
 from accounts.addresses import country_name
+from invoices import hooks
+from invoices.late_payment import terms_values
 from invoices.payment_qr import epc_qr_svg
 from invoices.references import rf_reference_display
 
@@ -72,3 +74,18 @@ def payment_qr(invoice) -> str:
 def rf_reference(number: str) -> str:
     """The invoice's ISO 11649 reference, in groups of four (« RF19 INV1 0682 »)."""
     return rf_reference_display(number)
+
+
+@register.simple_tag
+def direct_debit(invoice) -> dict | None:
+    """The planned direct debit of an open invoice (from payments, through invoices.hooks),
+    or None: the « Règlement » box then asks for a transfer."""
+    # Asked whatever the invoice's status, so its page runs the same queries paid or not.
+    found = next((found for found in hooks.invoice_collection(invoice=invoice) if found), None)
+    return found if invoice.status == "open" else None
+
+
+@register.simple_tag
+def late_payment_terms() -> dict:
+    """The margin and the indemnity the late-payment terms print (invoices.late_payment)."""
+    return terms_values()

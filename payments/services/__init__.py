@@ -1,24 +1,37 @@
 """The only writes to payments, by noun: recording a payment and using the credit balance
 (payments.py), undoing an allocation (allocations.py), giving back what a credit note
 credits of money already paid (credit_notes.py), paying credit back (refunds.py),
-importing a bank file and working its reconciliation queue (statements.py). What they
-share, allocating money to invoices and the receipt email, is in _ledger.py.
+importing a bank file and working its reconciliation queue (statements.py), sending payment
+reminders and pausing them (reminders.py), SEPA mandates (mandates.py: the owner's
+confirmation links that drive them are subscriptions') and the collections they plan and
+cancel (collections.py). What they share, allocating money to invoices and the receipt
+email, is in _ledger.py.
 """
 
 from .allocations import allocation_reverse
+from .collections import collection_plan, collections_cancel, collections_plan_for_mandate
 from .credit_notes import credit_return
+from .mandates import mandate_revoke_by_support
 from .payments import credit_apply, credit_apply_to_new_invoice, payment_record
 from .refunds import refund_record
+from .reminders import reminders_pause, reminders_resume, reminders_send
 from .statements import bank_entry_assign, bank_entry_dismiss, statement_import
 
 __all__ = [
     "allocation_reverse",
     "bank_entry_assign",
     "bank_entry_dismiss",
+    "collection_plan",
+    "collections_cancel",
+    "collections_plan_for_mandate",
     "credit_apply",
     "credit_apply_to_new_invoice",
     "credit_return",
+    "mandate_revoke_by_support",
     "payment_record",
     "refund_record",
+    "reminders_pause",
+    "reminders_resume",
+    "reminders_send",
     "statement_import",
 ]

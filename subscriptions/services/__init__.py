@@ -1,7 +1,8 @@
 """Every change to a subscription, and the closure of an account, goes through here.
 
 One module per noun: links (confirmation links), upgrades, closure (and reopening),
-anonymisation, renewals, support_plans (support's plan change), resend (support sends a
+mandate_links (SEPA mandates signed and revoked by
+the owner), anonymisation, renewals, support_plans (support's plan change), resend (support sends a
 link again). Upgrades and closures take two steps: `*_request` stores a Confirmation and
 emails its link to the owner; `*_confirm` applies it when the owner posts the link's form.
 Renewals, reminders and anonymisation are run by the periodic tasks in tasks.py. Prices,
@@ -11,6 +12,12 @@ quotes and the one downgrade rule are in subscriptions/pricing.py.
 from .anonymisation import account_anonymise
 from .closure import account_reopen, closure_confirm, closure_request
 from .links import IssuedLink, confirmations_cancel_for_former_owner
+from .mandate_links import (
+    mandate_confirm,
+    mandate_request,
+    mandate_revoke_confirm,
+    mandate_revoke_request,
+)
 from .renewals import renewal_issue, renewal_remind
 from .resend import confirmation_resend
 from .support_plans import plan_change_by_support
@@ -24,6 +31,10 @@ __all__ = [
     "closure_request",
     "confirmation_resend",
     "confirmations_cancel_for_former_owner",
+    "mandate_confirm",
+    "mandate_request",
+    "mandate_revoke_confirm",
+    "mandate_revoke_request",
     "plan_change_by_support",
     "renewal_issue",
     "renewal_remind",

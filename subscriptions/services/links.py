@@ -10,6 +10,7 @@ from datetime import datetime
 from accounts.audit import audit_record
 from accounts.models import Organisation, User
 from emails.services import email_queue
+from payments.services.mandates import mandates_abandon_pending
 
 from .. import tokens
 from ..models import Confirmation
@@ -104,6 +105,9 @@ def confirmations_cancel_for_former_owner(
     )
     kinds = list(pending.values_list("kind", flat=True))
     pending.update(status=Confirmation.Status.CANCELLED)
+    if Confirmation.Kind.MANDATE in kinds:
+        # The mandate the former owner signed waits for a link that is now dead.
+        mandates_abandon_pending(organisation=organisation, actor=actor)
     for kind in kinds:
         audit_record(
             organisation=organisation,

@@ -10,6 +10,7 @@ from accounts.models import User
 from ..models import Confirmation
 from .closure import closure_request
 from .links import IssuedLink
+from .mandate_links import mandate_link_resend
 from .upgrades import upgrade_request
 
 
@@ -34,6 +35,8 @@ def confirmation_resend(
                 actor=confirmation.requested_by,
                 ip=ip,
             )
+        elif confirmation.kind in (Confirmation.Kind.MANDATE, Confirmation.Kind.MANDATE_REVOKE):
+            link = mandate_link_resend(confirmation=confirmation, ip=ip)
         else:
             link = closure_request(
                 organisation=confirmation.organisation,

@@ -547,7 +547,7 @@ def test_vat_number_is_normalised(db, country, typed, stored):
 @pytest.mark.parametrize(
     ("country", "typed", "message"),
     [
-        ("FR", "FR44732829321", "FR + 11 chiffres, ex. FR44732829320"),
+        ("FR", "FR44732829321", "sa clé de contrôle ne correspond pas au reste du numéro"),
         ("FR", "FR4473282932", "FR + 11 chiffres, ex. FR44732829320"),
         ("FR", "DE136695976", "ne correspond pas au pays de l'adresse (France)"),
         ("SE", "SE55667788990", "SE + 12 chiffres, ex. SE123456789701"),
