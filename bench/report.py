@@ -21,6 +21,7 @@ LABELS = {
     "invoices_10k": "Factures tab, 10,000-invoice accounts",
     "invoices_10k_oldest": "Factures tab, 10,000 invoices, oldest page",
     "invoices_10": "Factures tab, 10-invoice accounts",
+    "invoices_after_import": "Factures tab, after the statement import",
 }
 PATHS = {
     "baseline": "/bench/baseline",
@@ -33,6 +34,7 @@ PATHS = {
     "invoices_10k": "/billing/invoices/",
     "invoices_10k_oldest": "/billing/invoices/?page=400",
     "invoices_10": "/billing/invoices/",
+    "invoices_after_import": "/billing/invoices/",
 }
 
 
@@ -131,6 +133,15 @@ def evaluate(data) -> list[dict]:
     )
     peak = max(w["peak_mb"] for w in data["memory"])
     add("Memory per worker < 150 MB after the run (peak RSS)", f"{peak:.0f} MB", peak < 150)
+    if data.get("statements"):
+        from bench import imports
+
+        for row in imports.targets(
+            data["statements"],
+            res.get(("invoices_after_import", 16)),
+            res.get(("invoices", 16)),
+        ):
+            add(*row)
     return rows
 
 
@@ -287,6 +298,10 @@ def _markdown(data, analysis: str) -> str:
         "download scenario serves are rendered and stored through `invoices.pdf`."
     )
     w("")
+    if data.get("statements"):
+        from bench import imports
+
+        out.extend(imports.markdown(data["statements"]))
     w("## Method")
     w("")
     w(

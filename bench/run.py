@@ -1,9 +1,12 @@
-"""`make bench`: seed, serve, load, measure, report. One command, about six minutes.
+"""`make bench`: seed, serve, load, measure, report. One command, about six minutes, plus
+the import of a 50,000-credit bank statement (bench/imports.py; ~30 ms a credit today, so
+about 25 minutes more: docs/payments.md, Scale; --statement-entries to shorten it).
 
     python -m bench.run                 # the whole benchmark, then cleans up
     python -m bench.run --keep          # keep the database (and var/bench/) afterwards
     python -m bench.run --reuse         # skip seeding: reuse what --keep left
     python -m bench.run --seconds 5     # shorter runs (each scenario is 2 x this + warm-up)
+    python -m bench.run --statement-entries 5000   # a smaller bank statement (0: none)
 
 Environment: BENCH_PG (default postgres://postgres@127.0.0.1:5432), BENCH_DB_NAME
 (default billing_bench). The database is created and dropped by this script.
@@ -39,6 +42,12 @@ def _args(argv):
     parser.add_argument("--reuse", action="store_true", help="reuse the data --keep left")
     parser.add_argument(
         "--only", default="", help="comma-separated scenarios to load (default: all)"
+    )
+    parser.add_argument(
+        "--statement-entries",
+        type=int,
+        default=50_000,
+        help="entries of the camt.053 imported after the load (0: no import)",
     )
     parser.add_argument("--no-report", action="store_true", help="do not write docs/")
     parser.add_argument("--results", type=Path, help="also write the raw results (JSON) here")
@@ -216,6 +225,33 @@ def _query_counts(seeded, cookies) -> dict:
     return pages
 
 
+def _load(server, name, targets, seconds, results, background) -> None:
+    from bench import load
+
+    background[name] = round(_wait_until_quiet() * 100)
+    load.run(
+        base_url=server.base_url,
+        scenario=name,
+        targets=targets,
+        clients=max(CONCURRENCY),
+        seconds=WARMUP_SECONDS,
+    )
+    for clients in CONCURRENCY:
+        result = load.run(
+            base_url=server.base_url,
+            scenario=name,
+            targets=targets,
+            clients=clients,
+            seconds=seconds,
+        )
+        results.append(result)
+        print(
+            f"  {name:<13} c={clients:<2} {result.rps:>8.1f} req/s  "
+            f"p50 {result.p50_ms:>7.2f} ms  p99 {result.p99_ms:>7.2f} ms  "
+            f"errors {result.errors}  (machine busy before: {background[name]} %)"
+        )
+
+
 def main(argv=None) -> int:
     args = _args(argv)
     started = time.monotonic()
@@ -287,29 +323,28 @@ def main(argv=None) -> int:
         results = []
         background = {}
         for name in only:
-            targets = scenarios[name]
-            background[name] = round(_wait_until_quiet() * 100)
-            load.run(
-                base_url=server.base_url,
-                scenario=name,
-                targets=targets,
-                clients=max(CONCURRENCY),
-                seconds=WARMUP_SECONDS,
+            _load(server, name, scenarios[name], args.seconds, results, background)
+        statements = None
+        if args.statement_entries and not args.reuse:
+            from bench import imports
+
+            print("Importing a bank statement (in-process, through statement_import)")
+            statements = imports.measure(entries=args.statement_entries)
+            connection.close()
+            # The Factures tab again, with the statement's payments in the database.
+            _load(
+                server,
+                "invoices_after_import",
+                scenarios["invoices"],
+                args.seconds,
+                results,
+                background,
             )
-            for clients in CONCURRENCY:
-                result = load.run(
-                    base_url=server.base_url,
-                    scenario=name,
-                    targets=targets,
-                    clients=clients,
-                    seconds=args.seconds,
-                )
-                results.append(result)
-                print(
-                    f"  {name:<13} c={clients:<2} {result.rps:>8.1f} req/s  "
-                    f"p50 {result.p50_ms:>7.2f} ms  p99 {result.p99_ms:>7.2f} ms  "
-                    f"errors {result.errors}  (machine busy before: {background[name]} %)"
-                )
+            small_owner = cookies[seeded.owners[seeded.small[0]]]
+            statements["factures_queries_after"] = measure.count_queries(
+                "/billing/invoices/", small_owner
+            )["queries"]
+            connection.close()
         memory = server.worker_memory_mb()
         server.stop()
         server = None
@@ -328,6 +363,7 @@ def main(argv=None) -> int:
             "queries": queries,
             "pdf_render": pdf_timing,
             "memory": memory,
+            "statements": statements,
             "timings": timings,
         }
         (workdir / "results.json").write_text(json.dumps(data, indent=2))

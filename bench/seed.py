@@ -2,7 +2,9 @@
 
 2,000 accounts, 200,000 issued invoices (ten accounts with 10,000 each, ten with exactly
 10), 50 billing contacts and 50 program managers on the accounts the benchmark compares,
-a few on the others.
+a few on the others. The invoices of the last OPEN_DAYS are unpaid (about 60,000: what the
+bench's bank statement pays, bench/statement.py); each account has one earlier payment
+recorded, from an IBAN of its own, so the statement's payers are known (matching rule 3).
 
 On purpose this BYPASSES invoices.services.invoice_issue: issuing 200,000 invoices one by
 one (row locks, audit rows, outbox emails, PDF tasks) would take hours. The rows are
@@ -24,6 +26,7 @@ from django.contrib.auth.hashers import make_password
 from django.db import connection, transaction
 from django.db.models import JSONField
 from django.utils import timezone, translation
+from stdnum import iban as iban_number
 from stdnum import luhn
 
 from accounts.models import AuditEvent, BillingContact, Membership, Organisation, User
@@ -32,6 +35,7 @@ from invoices import numbering, pdf
 from invoices.models import Invoice, InvoiceLine, NumberSequence
 from invoices.services import buyer_address_lines, buyer_siren
 from invoices.totals import LineSpec, Totals, invoice_preview
+from payments.models import Allocation, Payment
 from subscriptions.demo import PLANS, seed_plans
 from subscriptions.demo_invoices import (
     ENTRIES_500,
@@ -53,6 +57,9 @@ CROWDED_EXTRA = 30  # other accounts with 50 contacts and 50 program managers
 CROWD = 50
 FIRST_NUMBER = 100_001
 YEARS_OF_HISTORY = 8
+# Invoices issued in these last days are open: ~30 % of them, enough for the 50,000
+# credits of the bench's statement to pay distinct invoices.
+OPEN_DAYS = 900
 PASSWORD = "billing-bench"  # noqa: S105
 
 FIRST_NAMES = (
@@ -343,7 +350,7 @@ def _write_invoices(rng, organisations, counts, today, events) -> dict[int, str]
     last_invoice = {}  # organisation id -> (id, template, issue date) of its last invoice
     latest_number = {}
     line_id = 0
-    open_after = today - timedelta(days=45)
+    open_after = today - timedelta(days=OPEN_DAYS)
     tz = timezone.get_current_timezone()
     with connection.cursor() as django_cursor:
         cursor = django_cursor.cursor  # the psycopg cursor, for COPY
@@ -513,6 +520,60 @@ def _subscriptions(rng, organisations, plans, today):
     Subscription.objects.bulk_create(subscriptions, batch_size=2000)
 
 
+def payer_iban(organisation_id: int) -> str:
+    """The IBAN an account pays from: a valid French IBAN (RIB key and check digits)."""
+    bank, branch, account = "30004", "00001", f"{organisation_id:011d}"
+    key = 97 - (89 * int(bank) + 15 * int(branch) + 3 * int(account)) % 97
+    bban = f"{bank}{branch}{account}{key:02d}"
+    return f"FR{iban_number.calc_check_digits(f'FR00{bban}')}{bban}"
+
+
+def _payments_history(organisations, today) -> int:
+    """One payment recorded per account, from its own IBAN, for its latest paid invoice
+    (allocated in full, as payment_record leaves it): the payer is known to the matching."""
+    names = {o.pk: o.name for o in organisations}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT DISTINCT ON (organisation_id) id, organisation_id, total, currency, "
+            "issue_date FROM invoices_invoice WHERE kind = %s AND status = %s "
+            "ORDER BY organisation_id, sequence DESC",
+            [Invoice.Kind.INVOICE, Invoice.Status.PAID],
+        )
+        rows = cursor.fetchall()
+    paid = {}
+    payments = []
+    for invoice_id, organisation_id, total, currency, issued in rows:
+        paid_on = min(issued + timedelta(days=20), today)
+        paid[invoice_id] = paid_on
+        payments.append(
+            Payment(
+                organisation_id=organisation_id,
+                amount=total,
+                currency=currency,
+                received_on=paid_on,
+                method=Payment.Method.TRANSFER,
+                payer_name=names[organisation_id].upper(),
+                payer_iban=payer_iban(organisation_id),
+                bank_reference=f"HIST-{invoice_id}",
+                source=Payment.Source.SUPPORT,
+            )
+        )
+    payments = Payment.objects.bulk_create(payments, batch_size=2000)
+    Allocation.objects.bulk_create(
+        [
+            Allocation(payment=payment, invoice_id=invoice_id, amount=payment.amount)
+            for payment, (invoice_id, *_rest) in zip(payments, rows, strict=True)
+        ],
+        batch_size=2000,
+    )
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            "UPDATE invoices_invoice SET amount_paid = total, paid_on = %s WHERE id = %s",
+            [(day, invoice_id) for invoice_id, day in paid.items()],
+        )
+    return len(payments)
+
+
 def seed(*, seed_value: int = 20251126, pdfs: int = 20, log=print) -> Seeded:
     """Fill the (empty, migrated) database. Deterministic for a given seed_value."""
     rng = random.Random(seed_value)
@@ -564,6 +625,7 @@ def seed(*, seed_value: int = 20251126, pdfs: int = 20, log=print) -> Seeded:
             for contact in contacts
         ]
         result.latest_invoice = _write_invoices(rng, organisations, counts, today, events)
+        _payments_history(organisations, today)
 
     result.owners = {m.organisation_id: m.user_id for m in memberships if m.is_owner}
     result.large = [o.pk for o in large]
@@ -578,6 +640,10 @@ def seed(*, seed_value: int = 20251126, pdfs: int = 20, log=print) -> Seeded:
         "invoice_lines": InvoiceLine.objects.count(),
         "credit_notes": Invoice.objects.filter(kind=Invoice.Kind.CREDIT_NOTE).count(),
         "audit_events": AuditEvent.objects.count(),
+        "open_invoices": Invoice.objects.filter(
+            kind=Invoice.Kind.INVOICE, status=Invoice.Status.OPEN
+        ).count(),
+        "payments": Payment.objects.count(),
     }
     log(f"  {result.counts['invoices']} invoices, {result.counts['invoice_lines']} lines")
 

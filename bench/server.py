@@ -71,7 +71,9 @@ class Gunicorn:
                 with urllib.request.urlopen(url, timeout=2) as resp:  # noqa: S310
                     if resp.status == 200 and len(self.worker_pids()) == self.workers:
                         return
-            except (urllib.error.URLError, ConnectionError):
+            except OSError:
+                # Not up yet: refused, or (a busy machine, a worker still booting) the
+                # answer took more than the probe's 2 s. URLError is an OSError too.
                 pass
             time.sleep(0.2)
         raise RuntimeError(f"gunicorn did not answer within {timeout}s; see {self.log_path}")

@@ -114,7 +114,7 @@ def _invoices_by_number(numbers: set[str]) -> dict[str, Invoice]:
     found = {}
     for chunk in _chunks(sorted(numbers)):
         for invoice in Invoice.objects.filter(number__in=chunk, kind=Invoice.Kind.INVOICE).only(
-            "number", "organisation_id", "currency", "status", "total", "amount_paid"
+            "number", "kind", "organisation_id", "currency", "status", "total", "amount_paid"
         ):
             found[invoice.number] = invoice
     return found
@@ -160,7 +160,7 @@ def _open_invoices(organisation_ids: set[int]) -> dict[int, list[Invoice]]:
                     status=Invoice.Status.OPEN,
                 )
             )
-            .only("number", "organisation_id", "currency", "status", "total", "amount_paid")
+            .only("number", "kind", "organisation_id", "currency", "status", "total", "amount_paid")
             .order_by("due_date", "sequence")
         )
         for invoice in invoices:

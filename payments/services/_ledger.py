@@ -20,12 +20,15 @@ from accounts.models import Membership, Organisation
 from emails.services import email_queue
 from invoices import services as invoice_services
 from invoices.models import Invoice
+from invoices.selectors import with_credit_sums
 
 from ..models import Allocation, Payment
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
 MONEY_FIELD = DecimalField(max_digits=14, decimal_places=2)
+# The account's other open invoices are locked this many at a time (open_invoices).
+OTHERS_PAGE = 20
 
 
 def clean_amount(value, field: str = "amount") -> Decimal:
@@ -91,32 +94,51 @@ def open_invoices(
     organisation: Organisation, currency: str, first: list[Invoice] = (), others: bool = True
 ):
     """The invoices money goes to, locked, in order: `first` (those a payment names), then,
-    if `others`, the account's other open invoices in `currency`, oldest due first."""
+    if `others`, the account's other open invoices in `currency`, oldest due first.
+
+    Lazy: the others are read and locked a few at a time, when the money the caller
+    allocates goes beyond the invoices before them, so a payment costs the same number of
+    queries whatever the number of the account's open invoices."""
     first_ids = [invoice.pk for invoice in first]
     locked = {
         invoice.pk: invoice
-        for invoice in Invoice.objects.select_for_update().filter(pk__in=first_ids)
+        for invoice in with_credit_sums(
+            Invoice.objects.select_for_update().filter(pk__in=first_ids)
+        )
     }
-    targets = [locked[pk] for pk in first_ids if pk in locked]
-    if others:
-        targets += list(
-            Invoice.objects.select_for_update()
-            .filter(
+    for pk in first_ids:
+        if pk in locked and _takes_money(locked[pk], currency):
+            yield locked[pk]
+    if not others:
+        return
+    rest = (
+        with_credit_sums(
+            Invoice.objects.select_for_update().filter(
                 organisation=organisation,
                 kind=Invoice.Kind.INVOICE,
                 status=Invoice.Status.OPEN,
                 currency=currency,
             )
-            .exclude(pk__in=first_ids)
-            .order_by("due_date", "sequence")
         )
-    return [
-        invoice
-        for invoice in targets
-        if invoice.status == Invoice.Status.OPEN
+        .exclude(pk__in=first_ids)
+        .order_by("due_date", "sequence", "pk")
+    )
+    seen = []
+    while True:
+        # Not OFFSET: the invoices just allocated to may have left the open ones.
+        page = list(rest.exclude(pk__in=seen)[:OTHERS_PAGE])
+        seen += [invoice.pk for invoice in page]
+        yield from (invoice for invoice in page if _takes_money(invoice, currency))
+        if len(page) < OTHERS_PAGE:
+            return
+
+
+def _takes_money(invoice: Invoice, currency: str) -> bool:
+    return (
+        invoice.status == Invoice.Status.OPEN
         and not invoice.is_credit_note
         and invoice.currency == currency
-    ]
+    )
 
 
 def allocate(
@@ -128,6 +150,8 @@ def allocate(
     date for money received before it)."""
     allocations = []
     for invoice in invoices:
+        if all(left <= 0 for _payment, left in sources):
+            break  # nothing left to allocate: the next invoices are not even read
         due = invoice.amount_due  # its total, less its credit notes and earlier payments
         paid_on = None
         before = invoice.amount_paid
