@@ -312,6 +312,13 @@ PAYMENTS_STATEMENT_MAX_BYTES = env.int("PAYMENTS_STATEMENT_MAX_BYTES", default=4
 # suspended after this many returned or refused collections.
 DIRECT_DEBIT_NOTICE_DAYS = env.int("DIRECT_DEBIT_NOTICE_DAYS", default=14)
 DIRECT_DEBIT_MAX_RETURNS = env.int("DIRECT_DEBIT_MAX_RETURNS", default=2)
+# The daily pre-notification run (payments.tasks; docs/payments.md), checked every hour:
+# each collection is notified once, so the other runs of the day find nothing, and a
+# missed run is caught up within the hour.
+CELERY_BEAT_SCHEDULE["payments-prenotifications"] = {
+    "task": "payments.tasks.prenotifications_run",
+    "schedule": 3600.0,
+}
 
 # Late-payment penalties (invoices.late_payment, art. L. 441-10 of the Code de commerce): the
 # rate the ECB applied to its most recent main refinancing operation on 1 January (first

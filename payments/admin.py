@@ -367,6 +367,12 @@ def _imported_message(statement: BankStatement) -> str:
         "queued": statement.queued,
         "ignored": statement.ignored,
     }
+    if statement.returns:
+        message += " " + ngettext(
+            "%(count)d prélèvement rejeté lu.",
+            "%(count)d prélèvements rejetés lus.",
+            statement.returns,
+        ) % {"count": statement.returns}
     if statement.duplicates:
         message += " " + ngettext(
             "%(count)d crédit était déjà importé : il n'est pas enregistré deux fois.",
@@ -420,7 +426,9 @@ class BankEntryAdmin(ConsolePages, ReadOnlyRecords, admin.ModelAdmin):
 
     @admin.display(description=_("montant"), ordering="amount")
     def amount_display(self, obj):
-        return money(obj.amount, obj.currency)
+        # A returned direct debit is money taken back: shown as the debit it is.
+        sign = -1 if obj.kind == BankEntry.Kind.RETURN else 1
+        return money(sign * obj.amount, obj.currency)
 
     @admin.display(description=_("libellé"))
     def text(self, obj):
@@ -437,6 +445,12 @@ class BankEntryAdmin(ConsolePages, ReadOnlyRecords, admin.ModelAdmin):
     def actions_(self, obj):
         if obj.status != BankEntry.Status.QUEUED:
             return ""
+        if obj.kind == BankEntry.Kind.RETURN:  # no invoice to pay: dismissed once handled
+            return format_html(
+                '<a href="{}">{}</a>',
+                reverse("admin:payments_bankentry_dismiss", args=[obj.pk]),
+                _("Écarter…"),
+            )
         return format_html(
             '<a class="button" href="{}">{}</a> <a href="{}">{}</a>',
             reverse("admin:payments_bankentry_assign", args=[obj.pk]),
@@ -568,6 +582,7 @@ class InvoiceWithPaymentsAdmin(InvoiceAdmin):
         return redirect(f"{url}?{urlencode({'invoices': ','.join(str(i.pk) for i in invoices)})}")
 
 
-# Their own modules: payment reminders (the reminders sent, pausing and resuming an
-# account's), SEPA mandates and the collections planned under them.
-from . import admin_reminders, mandate_admin  # noqa: E402, F401
+# Their own modules (this one is long enough): the pain.008 files of direct debits; payment
+# reminders (the reminders sent, pausing and resuming an account's); SEPA mandates and the
+# collections planned under them.
+from . import admin_direct_debit, admin_reminders, mandate_admin  # noqa: E402, F401

@@ -14,8 +14,11 @@ order, and the first problem found is the error, in words that name it:
    with lxml; the error names the line and the element.
 
 What comes out is the booked credits (`Credit`), one per transaction: the entry's, or each
-of a batch's transactions. Debits, pending or information-only entries and reversals are
-counted (`ignored`), not returned. docs/payments.md says why no parsing library is used.
+of a batch's transactions; and the direct debits the bank took back (a booked debit, or a
+reversal, whose transactions carry return information, `RtrInf`): a `Credit` too, with
+`is_return` and the bank's reason code. Other debits, pending or information-only entries
+and other reversals are counted (`ignored`), not returned. docs/payments.md says why no
+parsing library is used.
 """
 
 import hashlib
@@ -61,6 +64,11 @@ class Credit:
     payer_iban: str
     creditor_reference: str  # the structured reference (RF...), as given
     remittance: str  # the free text: unstructured remittance and the bank's notes
+    # A direct debit returned or refused (the money goes back to the payer): the entry is a
+    # debit of the seller's account, `end_to_end_id` is the collection's own, and
+    # `return_reason` the ISO 20022 reason code (AM04, MD06...).
+    is_return: bool = False
+    return_reason: str = ""
 
     @property
     def text(self) -> str:
@@ -261,13 +269,19 @@ def _amount(element, ns, path: str) -> tuple[Decimal, str] | None:
 
 
 def _entry_credits(entry, ns, account: str) -> list[Credit] | None:
-    """The credits of one booked entry, or None for an entry that is no customer payment
-    (a debit, pending or for information only, or a reversal)."""
-    if (
-        _text(entry, "c:CdtDbtInd", ns) != "CRDT"
-        or _status(entry, ns) != "BOOK"
-        or _text(entry, "c:RvslInd", ns).lower() in {"true", "1"}
-    ):
+    """The credits (or returned direct debits) of one booked entry, or None for an entry
+    that is neither (another debit, pending or for information only, another reversal)."""
+    details = entry.findall("c:NtryDtls/c:TxDtls", ns)
+    direction = _text(entry, "c:CdtDbtInd", ns)
+    reversal = _text(entry, "c:RvslInd", ns).lower() in {"true", "1"}
+    if _status(entry, ns) != "BOOK":
+        return None
+    # A debit is ours to read only when it takes back a direct debit: a reversal, or
+    # transactions with return information. Fees, transfers made, a reversed debit: ignored.
+    is_return = direction == "DBIT" and (
+        reversal or any(tx.find("c:RtrInf", ns) is not None for tx in details)
+    )
+    if not is_return and (direction != "CRDT" or reversal):
         return None
     entry_amount, currency = _amount(entry, ns, "c:Amt")
     booked = (
@@ -282,7 +296,6 @@ def _entry_credits(entry, ns, account: str) -> list[Credit] | None:
         )
     entry_reference = _text(entry, "c:AcctSvcrRef", ns)
     notes = _text(entry, "c:AddtlNtryInf", ns)
-    details = entry.findall("c:NtryDtls/c:TxDtls", ns)
     amounts = [
         _amount(tx, ns, "c:Amt") or _amount(tx, ns, "c:AmtDtls/c:TxAmt/c:Amt") for tx in details
     ]
@@ -330,6 +343,12 @@ def _entry_credits(entry, ns, account: str) -> list[Credit] | None:
             payer_iban=_text(tx, "c:RltdPties/c:DbtrAcct/c:Id/c:IBAN", ns),
             creditor_reference=_text(tx, "c:RmtInf/c:Strd/c:CdtrRefInf/c:Ref", ns),
             remittance=remittance,
+            is_return=is_return,
+            return_reason=(
+                _text(tx, "c:RtrInf/c:Rsn/c:Cd", ns) or _text(tx, "c:RtrInf/c:Rsn/c:Prtry", ns)
+            )[:4]
+            if is_return
+            else "",
         )
         key = _key(credit, entry_reference, tx_reference, position if split else 0)
         credits.append(replace(credit, key=key))
@@ -363,6 +382,7 @@ def _key(credit: Credit, entry_reference: str, tx_reference: str, position: int)
                 credit.payer_name,
                 credit.text,
                 position,
+                *(["return"] if credit.is_return else []),
             )
         ).encode()
     ).hexdigest()

@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 from billing_portal.formatting import money
 from invoices.models import Invoice
 
-from .models import Payment
+from .models import Mandate, Payment
 
 DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
@@ -98,3 +98,10 @@ class StatementForm(forms.Form):
 
 class CandidateSearchForm(forms.Form):
     q = forms.CharField(label=_("Chercher une facture (numéro ou compte)"), required=False)
+
+
+class DirectDebitExportForm(forms.Form):
+    """The collections of one date and scheme, for the seller's bank."""
+
+    collect_on = forms.DateField(label=_("Date de prélèvement"), widget=DATE_INPUT)
+    scheme = forms.ChoiceField(label=_("Schéma"), choices=Mandate.Scheme.choices)

@@ -11,6 +11,9 @@ whole file (not one a credit).
    one of that account's open invoices in the credit's currency has exactly the amount left
    to pay.
 
+Before them, a credit carrying the end-to-end id of a collection sent to the bank is that
+collection, booked (`collections_for`; statement_import).
+
 Anything else waits in the reconciliation queue with the reason in words, and the
 invoices it could be for.
 """
@@ -29,7 +32,7 @@ from invoices.models import Invoice
 from invoices.references import rf_body
 from invoices.selectors import with_credit_sums
 
-from .models import BankEntry, Payment
+from .models import BankEntry, Collection, Payment
 
 # Where an ISO 11649 reference starts: "RF" and two digits, at the start of a word.
 RF_START = re.compile(r"(?<![A-Z0-9])RF[0-9]{2}", re.I)
@@ -250,3 +253,20 @@ def _match_by_payer(entries: list[BankEntry], matches: dict[int, Match]) -> None
                 detail=names.get(account, ""),
                 candidates=same or open_invoices.get(account, [])[:10],
             )
+
+
+def collections_for(entries: Iterable[BankEntry]) -> dict[int, Collection]:
+    """The collection each entry carries the end-to-end id of (by entry pk), in one query
+    per chunk: a direct debit booked (a credit) or taken back (a return)."""
+    by_id: dict[str, list[int]] = defaultdict(list)
+    for entry in entries:
+        if entry.end_to_end_id:
+            by_id[entry.end_to_end_id].append(entry.pk)
+    found = {}
+    for chunk in _chunks(sorted(by_id)):
+        for collection in Collection.objects.filter(end_to_end_id__in=chunk).select_related(
+            "invoice"
+        ):
+            for pk in by_id[collection.end_to_end_id]:
+                found[pk] = collection
+    return found

@@ -73,6 +73,7 @@ class BankStatement(models.Model):
     matched = models.PositiveIntegerField(_("rapprochés"), default=0)
     queued = models.PositiveIntegerField(_("à rapprocher"), default=0)
     ignored = models.PositiveIntegerField(_("autres écritures ignorées"), default=0)
+    returns = models.PositiveIntegerField(_("prélèvements rejetés lus"), default=0)
     imported_by = models.ForeignKey(
         "accounts.User",
         verbose_name=_("importé par"),
@@ -92,11 +93,13 @@ class BankStatement(models.Model):
 
     @property
     def duplicates(self) -> int:
-        return self.credits - self.new_entries
+        return self.credits + self.returns - self.new_entries
 
 
 class BankEntry(models.Model):
-    """A booked credit on the seller's account, as its first file reported it.
+    """A booked credit on the seller's account, as its first file reported it; or a direct
+    debit the bank took back from it (`kind` return: a debit, its amount kept positive, with
+    the bank's reason code), which undoes its collection (payments.services.collection_return).
 
     `entry_key` is the bank's reference for it (account + AcctSvcrRef, and the transaction's
     reference inside a batch): the unique index records each credit once, however many
@@ -115,6 +118,11 @@ class BankEntry(models.Model):
         NUMBER = "number", _("Numéro de facture dans le libellé")
         AMOUNT = "amount", _("Payeur connu et montant exact")
         SUPPORT = "support", _("Imputé par le support")
+        COLLECTION = "collection", _("Prélèvement SEPA (référence de bout en bout)")
+
+    class Kind(models.TextChoices):
+        CREDIT = "credit", _("Crédit")
+        RETURN = "return", _("Prélèvement rejeté (débit)")
 
     statement = models.ForeignKey(
         BankStatement,
@@ -123,6 +131,8 @@ class BankEntry(models.Model):
         related_name="entries",
     )
     entry_key = models.CharField(_("référence bancaire unique"), max_length=200, unique=True)
+    kind = models.CharField(_("sens"), max_length=6, choices=Kind.choices, default=Kind.CREDIT)
+    return_reason = models.CharField(_("motif du rejet"), max_length=4, blank=True)
     account_iban = models.CharField(_("compte crédité"), max_length=34)
     bank_reference = models.CharField(_("référence de la banque"), max_length=140, blank=True)
     end_to_end_id = models.CharField(_("référence de bout en bout"), max_length=140, blank=True)
@@ -142,6 +152,7 @@ class BankEntry(models.Model):
         NO_AMOUNT = "no_amount", _("Payeur connu, aucune facture ouverte de ce montant")
         SEVERAL_AMOUNTS = "amounts", _("Payeur connu, plusieurs factures ouvertes de ce montant")
         CURRENCY = "currency", _("Aucune facture citée dans la devise du virement")
+        UNKNOWN_RETURN = "dd_return", _("Rejet d'un prélèvement qui n'est pas en cours")
 
     status = models.CharField(_("statut"), max_length=10, choices=Status.choices)
     rule = models.CharField(_("règle"), max_length=10, choices=Rule.choices, blank=True)
@@ -519,6 +530,15 @@ class Collection(models.Model):
     )
     return_reason = models.CharField(_("motif du rejet"), max_length=4, blank=True)
     returned_on = models.DateField(_("rejeté le"), null=True, blank=True)
+    # The statement's debit that took it back (payments.services.collection_return).
+    return_entry = models.OneToOneField(
+        BankEntry,
+        verbose_name=_("écriture du rejet"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="returned_collection",
+    )
     created_at = models.DateTimeField(_("créé le"), auto_now_add=True)
 
     class Meta:

@@ -1,12 +1,24 @@
 """What the pages show of payments: an account's credit balance (the owner's Factures tab,
 through invoices.hooks), its payments, balance and open invoices (support's account page),
-and the invoices a queued bank entry could pay (the reconciliation queue)."""
+and the invoices a queued bank entry could pay (the reconciliation queue); the direct
+debits to pre-notify and to export."""
 
 from dataclasses import dataclass
+from datetime import date, timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db.models import DecimalField, F, OuterRef, Prefetch, Q, Subquery, Sum, Value
+from django.db.models import (
+    Count,
+    DecimalField,
+    F,
+    OuterRef,
+    Prefetch,
+    Q,
+    Subquery,
+    Sum,
+    Value,
+)
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -153,6 +165,47 @@ def entry_candidates(*, entry: BankEntry, query: str = "") -> list[Invoice]:
         )
 
     return sorted(likely, key=rank)[:CANDIDATES]
+
+
+def prenotifications_due(*, today: date) -> list[int]:
+    """The accounts with a planned collection to pre-notify by `today` (one query): the
+    daily task fans out one task per account."""
+    earliest = today + timedelta(days=settings.DIRECT_DEBIT_NOTICE_DAYS)
+    return list(
+        Collection.objects.filter(
+            status=Collection.Status.PLANNED,
+            collect_on__lte=earliest,
+            mandate__status=Mandate.Status.ACTIVE,
+        )
+        .values_list("mandate__organisation_id", flat=True)
+        .distinct()
+        .order_by("mandate__organisation_id")
+    )
+
+
+def export_dates(*, today: date) -> list[dict]:
+    """What support can send the bank: per collection date after today and scheme, the
+    notified collections (count, total)."""
+    rows = (
+        Collection.objects.filter(
+            status=Collection.Status.NOTIFIED,
+            collect_on__gt=today,
+            mandate__status=Mandate.Status.ACTIVE,
+        )
+        .values("collect_on", "mandate__scheme", "currency")
+        .annotate(count=Count("pk"), total=Sum("amount"))
+        .order_by("collect_on", "mandate__scheme", "currency")
+    )
+    return [
+        {
+            "collect_on": row["collect_on"],
+            "scheme": row["mandate__scheme"],
+            "currency": row["currency"],
+            "count": row["count"],
+            "total": row["total"],
+        }
+        for row in rows
+    ]
 
 
 def invoice_collection(*, invoice: Invoice) -> dict | None:

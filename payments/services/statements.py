@@ -15,8 +15,9 @@ from accounts.models import Organisation
 from invoices.models import Invoice
 
 from .. import camt, matching
-from ..models import BankEntry, BankStatement, Payment
+from ..models import BankEntry, BankStatement, Collection, Payment
 from . import _ledger
+from .direct_debits import collection_confirm, collection_return
 from .payments import payment_record
 
 BATCH = 1000
@@ -74,15 +75,33 @@ def statement_import(*, data: bytes, file_name: str, actor, ip: str | None = Non
         batch_size=BATCH,
     )
     entries = list(BankEntry.objects.filter(statement=statement).order_by("pk"))
-    matches = matching.match_entries(entries)
+    collections = _collections(entries)
+    matches = matching.match_entries(
+        [e for e in entries if e.kind == BankEntry.Kind.CREDIT and e.pk not in collections]
+    )
+    for entry in entries:
+        if entry.pk in collections:
+            matches[entry.pk] = matching.Match(
+                organisation_id=collections[entry.pk].invoice.organisation_id
+            )
+        elif entry.kind == BankEntry.Kind.RETURN:
+            matches[entry.pk] = _unknown_return(entry)
     organisations = Organisation.objects.in_bulk(
         {m.organisation_id for m in matches.values() if m.organisation_id}
     )
     matched, queued = 0, []
-    # One account after another, in the order of their ids: the same lock order as any
-    # other import running at the same time.
-    for entry in sorted(entries, key=lambda e: (matches[e.pk].organisation_id or 0, e.pk)):
+    # One account after another, in the order of their ids (a collection's credit before
+    # its return): the same lock order as any other import running at the same time.
+    order = {BankEntry.Kind.CREDIT: 0, BankEntry.Kind.RETURN: 1}
+    for entry in sorted(
+        entries, key=lambda e: (matches[e.pk].organisation_id or 0, order[e.kind], e.pk)
+    ):
         match = matches[entry.pk]
+        if entry.pk in collections:
+            _collection_booked(entry, collections[entry.pk], actor=actor, ip=ip)
+            entry.status, entry.rule = BankEntry.Status.MATCHED, BankEntry.Rule.COLLECTION
+            matched += 1
+            continue
         if match.organisation_id is None:
             entry.queue_reason, entry.queue_detail = match.reason, match.detail[:300]
             queued.append((entry, match.candidates))
@@ -116,12 +135,15 @@ def statement_import(*, data: bytes, file_name: str, actor, ip: str | None = Non
         ],
         batch_size=BATCH,
     )
-    statement.credits = len(bank_file.credits)
+    statement.returns = sum(1 for credit in bank_file.credits if credit.is_return)
+    statement.credits = len(bank_file.credits) - statement.returns
     statement.new_entries = len(entries)
     statement.matched = matched
     statement.queued = len(queued)
     statement.ignored = bank_file.ignored
-    statement.save(update_fields=["credits", "new_entries", "matched", "queued", "ignored"])
+    statement.save(
+        update_fields=["credits", "returns", "new_entries", "matched", "queued", "ignored"]
+    )
     audit_record(
         organisation=None,
         action="bank_statement.imported",
@@ -133,6 +155,7 @@ def statement_import(*, data: bytes, file_name: str, actor, ip: str | None = Non
             "message_id": statement.message_id,
             "sha256": statement.sha256,
             "credits": statement.credits,
+            "returns": statement.returns,
             "new": statement.new_entries,
             "matched": matched,
             "queued": statement.queued,
@@ -141,6 +164,45 @@ def statement_import(*, data: bytes, file_name: str, actor, ip: str | None = Non
         ip=ip,
     )
     return statement
+
+
+def _collections(entries: list[BankEntry]) -> dict[int, Collection]:
+    """The entries that are a collection's: a credit of the collection's exact amount
+    while it is at the bank; a return of one at the bank or booked. Any other credit goes
+    through the matching rules; any other return waits in the queue."""
+    by_pk = {entry.pk: entry for entry in entries}
+    found, booked, returned = {}, set(), set()
+    for pk, collection in sorted(matching.collections_for(entries).items()):
+        entry = by_pk[pk]
+        if entry.kind == BankEntry.Kind.RETURN:
+            if (
+                collection.status in (Collection.Status.EXPORTED, Collection.Status.PAID)
+                and collection.pk not in returned  # returned once
+            ):
+                found[pk] = collection
+                returned.add(collection.pk)
+        elif (
+            collection.status == Collection.Status.EXPORTED
+            and collection.pk not in booked  # a second credit for it is no collection
+            and (entry.amount, entry.currency) == (collection.amount, collection.currency)
+        ):
+            found[pk] = collection
+            booked.add(collection.pk)
+    return found
+
+
+def _unknown_return(entry: BankEntry) -> matching.Match:
+    return matching.Match(
+        reason=BankEntry.Reason.UNKNOWN_RETURN,
+        detail=" ".join(filter(None, [entry.end_to_end_id, entry.return_reason])),
+    )
+
+
+def _collection_booked(entry: BankEntry, collection: Collection, *, actor, ip) -> None:
+    if entry.kind == BankEntry.Kind.CREDIT:
+        collection_confirm(collection=collection, entry=entry, actor=actor, ip=ip)
+    else:
+        collection_return(collection=collection, entry=entry, actor=actor, ip=ip)
 
 
 def _payer_iban(value: str) -> str:
@@ -162,6 +224,8 @@ def _entry(statement: BankStatement, credit: camt.Credit) -> BankEntry:
         payer_iban=credit.payer_iban[:34],
         creditor_reference=credit.creditor_reference[:35],
         remittance=credit.remittance,
+        kind=BankEntry.Kind.RETURN if credit.is_return else BankEntry.Kind.CREDIT,
+        return_reason=credit.return_reason,
         status=BankEntry.Status.QUEUED,
     )
 
@@ -190,6 +254,13 @@ def bank_entry_assign(
     that account's money (credit, or its open invoices). Records the payment; the entry
     leaves the queue."""
     entry = _locked_queued(entry)
+    if entry.kind == BankEntry.Kind.RETURN:
+        raise ValidationError(
+            _(
+                "Ce débit est le rejet d'un prélèvement : il ne paie aucune facture. "
+                "Écartez-le une fois traité."
+            )
+        )
     if invoice is not None:
         if invoice.is_credit_note:
             raise ValidationError({"invoice": _("Un avoir ne reçoit pas de paiement.")})
