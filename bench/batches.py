@@ -18,6 +18,7 @@ Environment: BENCH_PG (default postgres://postgres@127.0.0.1:5432), BENCH_REDIS.
 """
 
 import argparse
+import json
 import os
 import shutil
 import signal
@@ -48,7 +49,10 @@ class Batch:
     prepare: list[str]
     task: str
     done: str
-    notes: str = ""
+    # Python run in a child process with Django set up: after `prepare` (more setting up),
+    # and once the batch is done (a measurement printed as one JSON line).
+    prepare_python: str = ""
+    after: str = ""
 
 
 def batches(rows: int, accounts: int) -> list[Batch]:
@@ -101,7 +105,124 @@ def batches(rows: int, accounts: int) -> list[Batch]:
             task="payments.tasks.payment_reminders_run",
             done="SELECT count(*) FROM payments_reminder",
         ),
+        # Direct debit: `accounts` accounts with an active mandate and one collection planned
+        # in 14 days (bench.batches.mandates_prepare); the hourly run pre-notifies them (an
+        # email and an audit event per account), then support exports the pain.008 file of
+        # that date in one call (timed, queries counted: bench.batches.export_measure).
+        Batch(
+            name="direct_debit",
+            label="Direct debit pre-notifications (email, audit, per account)",
+            rows=accounts,
+            prepare=[],
+            prepare_python=(
+                f"from bench.batches import mandates_prepare; mandates_prepare({accounts})"
+            ),
+            task="payments.tasks.prenotifications_run",
+            done="SELECT count(*) FROM payments_collection WHERE status = 'notified'",
+            after="from bench.batches import export_measure; export_measure()",
+        ),
     ]
+
+
+def mandates_prepare(accounts: int) -> None:
+    """An active mandate for each of the first `accounts` accounts, and a collection of its
+    newest invoice planned in DIRECT_DEBIT_NOTICE_DAYS days (the invoice reopened when it
+    was paid). SEPA is euro-only and the data set invoices about a fifth of its accounts in
+    pounds or dollars: their newest invoice is turned into euros here (bench data only), so
+    that every account has a mandate to collect. Written in bulk, as the services would
+    have left them."""
+    from datetime import timedelta
+
+    from django.conf import settings
+    from django.db import connection, transaction
+    from django.utils import timezone
+
+    from invoices.models import Invoice
+    from payments.models import Collection, Mandate
+
+    today = timezone.localdate()
+    collect_on = today + timedelta(days=settings.DIRECT_DEBIT_NOTICE_DAYS)
+    newest = {}
+    for invoice in (
+        Invoice.objects.filter(kind="invoice", status__in=["open", "paid"])
+        .exclude(corrections__isnull=False)
+        .order_by("organisation_id", "-issue_date", "-pk")
+        .only("pk", "organisation_id", "total", "number")
+        .iterator(chunk_size=5000)
+    ):
+        newest.setdefault(invoice.organisation_id, invoice)
+        if len(newest) > accounts:
+            break
+    chosen = [newest[k] for k in sorted(newest)[:accounts]]
+    with transaction.atomic():
+        Invoice.objects.filter(pk__in=[i.pk for i in chosen]).update(
+            status="open", amount_paid=0, paid_on=None
+        )
+        with connection.cursor() as cursor:  # the model refuses to change an issued invoice
+            cursor.execute(
+                "UPDATE invoices_invoice SET currency = 'EUR' WHERE id = ANY(%s)",
+                [[i.pk for i in chosen]],
+            )
+        mandates = Mandate.objects.bulk_create(
+            Mandate(
+                organisation_id=invoice.organisation_id,
+                reference=f"BENCH-{invoice.organisation_id:06d}-1",
+                scheme=Mandate.Scheme.CORE,
+                status=Mandate.Status.ACTIVE,
+                holder_name=f"Account {invoice.organisation_id}",
+                holder_address="1 place Bellecour\n69002 Lyon",
+                holder_country="FR",
+                iban="FR1420041010050500013M02606",
+                signed_place="Lyon",
+                signed_on=today - timedelta(days=30),
+                language="fr",
+                confirmed_at=timezone.now() - timedelta(days=30),
+            )
+            for invoice in chosen
+        )
+        Collection.objects.bulk_create(
+            Collection(
+                invoice=invoice,
+                mandate=mandate,
+                amount=invoice.total,
+                currency="EUR",
+                collect_on=collect_on,
+                end_to_end_id=f"{invoice.number}-1",
+                status=Collection.Status.PLANNED,
+            )
+            for invoice, mandate in zip(chosen, mandates, strict=True)
+        )
+
+
+def export_measure() -> None:
+    """Support exports the pain.008 file of the notified collections: time and queries."""
+    import json
+    from datetime import timedelta
+
+    from django.conf import settings
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
+
+    from accounts.models import User
+    from payments.services import direct_debit_export
+
+    collect_on = timezone.localdate() + timedelta(days=settings.DIRECT_DEBIT_NOTICE_DAYS)
+    actor = User.objects.filter(is_superuser=True).first() or User.objects.first()
+    started = time.monotonic()
+    with CaptureQueriesContext(connection) as queries:
+        export = direct_debit_export(scheme="CORE", collect_on=collect_on, actor=actor)
+    seconds = time.monotonic() - started
+    print(
+        json.dumps(
+            {
+                "export_collections": export.count,
+                "export_seconds": round(seconds, 2),
+                "export_queries": len(queries),
+                "export_bytes": len(export.xml.encode()),
+            }
+        )
+    )
 
 
 @dataclass
@@ -114,6 +235,21 @@ class Result:
     done: int
     timed_out: bool = False
     errors: list[str] = field(default_factory=list)
+    extra: dict = field(default_factory=dict)
+
+
+def _child(code: str, env: dict) -> str:
+    """Run `code` in a child process with Django set up; its standard output."""
+    result = subprocess.run(
+        [sys.executable, "-c", f"import django; django.setup(); {code}"],
+        env=env,
+        cwd=BASE_DIR,
+        capture_output=True,
+        text=True,
+    )
+    if result.returncode:
+        raise RuntimeError(f"{code} failed:\n{result.stderr[-3000:]}")
+    return result.stdout
 
 
 def _sql(url: str, sql: str):
@@ -202,6 +338,8 @@ def _run(batch: Batch, workers: int, admin_url: str, broker: str, workdir: Path)
         _sql(run_url, statement)
     redis.Redis.from_url(broker).flushdb()
     env = _environment(workdir, run_url, broker)
+    if batch.prepare_python:
+        _child(batch.prepare_python, env)
     processes = _start_workers(workers, env, workdir)
     try:
         time.sleep(3)  # the workers connect to the broker and start their children
@@ -224,6 +362,9 @@ def _run(batch: Batch, workers: int, admin_url: str, broker: str, workdir: Path)
                 raise RuntimeError(f"a worker stopped; see {workdir}/worker-*.log")
             time.sleep(0.2)
         seconds = time.monotonic() - started
+        extra = {}
+        if batch.after and done >= expected:
+            extra = json.loads(_child(batch.after, env).strip().splitlines()[-1])
     finally:
         _stop_workers(processes)
         _sql(f"{admin_url}/postgres", f'DROP DATABASE IF EXISTS "{RUN_DB}" WITH (FORCE)')
@@ -235,8 +376,9 @@ def _run(batch: Batch, workers: int, admin_url: str, broker: str, workdir: Path)
         per_second=round(done / seconds, 1),
         done=done,
         timed_out=done < expected,
+        extra=extra,
     )
-    if expected != batch.rows:
+    if not expected or expected > batch.rows:
         result.errors.append(f"{batch.rows} rows prepared, the run found {expected} due")
     return result
 
@@ -252,7 +394,8 @@ def report(results: list[Result], batch_list: list[Batch], path: Path, machine: 
         "fresh copy of the benchmark's data set (2,000 accounts, 200,000 invoices), a real "
         "Redis broker and real `celery worker` processes (one process each, prefork, "
         "concurrency 1, prefetch 1). The clock runs from the periodic task's call (it "
-        "publishes one task per row) until the database shows every row done.",
+        "publishes one task per subscription, per account or per chunk of accounts) until "
+        "the database shows every row done.",
         "",
         "| Batch | Rows | 1 worker | 2 workers | Speed-up |",
         "|---|---:|---:|---:|---:|",
@@ -267,7 +410,23 @@ def report(results: list[Result], batch_list: list[Batch], path: Path, machine: 
             for r in (one, two)
         ]
         speedup = f"{one.seconds / two.seconds:.2f}×" if one and two and two.seconds else "-"
-        lines.append(f"| {batch.label} | {batch.rows} | {cells[0]} | {cells[1]} | {speedup} |")
+        rows = max(r.rows for r in runs.values())
+        lines.append(f"| {batch.label} | {rows} | {cells[0]} | {cells[1]} | {speedup} |")
+    exports = [r.extra for r in results if r.extra.get("export_collections")]
+    if exports:
+        lines += [
+            "",
+            "Then support exports the pain.008 file of the notified collections "
+            "(`direct_debit_export`, one call, in-process, queries counted):",
+            "",
+            "| Collections | Time | Queries | File |",
+            "|---:|---:|---:|---:|",
+        ]
+        for e in exports:
+            lines.append(
+                f"| {e['export_collections']} | {e['export_seconds']} s | "
+                f"{e['export_queries']} | {e['export_bytes'] / 1e6:.1f} MB |"
+            )
     errors = [f"- {r.batch}, {r.workers} worker(s): {e}" for r in results for e in r.errors]
     if errors:
         lines += ["", "Problems:", *errors]
@@ -319,7 +478,8 @@ def main(argv=None) -> int:
                     f"  {batch.name:<12} {workers} worker(s): {result.done}/{result.rows} "
                     f"in {result.seconds} s ({result.per_second}/s)"
                     + (" TIMED OUT" if result.timed_out else "")
-                    + "".join(f"; {e}" for e in result.errors),
+                    + "".join(f"; {e}" for e in result.errors)
+                    + (f"; {result.extra}" if result.extra else ""),
                     flush=True,
                 )
         if not args.no_report:

@@ -274,6 +274,14 @@ def _markdown(data, analysis: str) -> str:
     for worker in data["memory"]:
         w(f"| {worker['pid']} | {worker['peak_mb']:.0f} | {worker['rss_mb']:.0f} |")
     w("")
+    w("## Batch runs")
+    w("")
+    w(
+        "The periodic runs (renewals, payment reminders, direct debit pre-notifications) and "
+        "the pain.008 export are timed over one and two Celery workers by `bench/batches.py`, "
+        "part of `make bench`: docs/performance-batches.md."
+    )
+    w("")
     w("## Data set")
     w("")
     counts = data["data_set"]
