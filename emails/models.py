@@ -27,6 +27,8 @@ class Email(models.Model):
     # account); empty on rows queued before it was stored: DEFAULT_FROM_EMAIL then.
     from_email = models.CharField(_("expéditeur"), max_length=320, blank=True)
     to = models.EmailField(_("destinataire"), max_length=254)
+    # Where an answer goes when it is not the sender (a support request: its author).
+    reply_to = models.EmailField(_("répondre à"), max_length=254, blank=True)
     subject = models.CharField(_("objet"), max_length=255)
     body_text = models.TextField(_("texte"))
     body_html = models.TextField(_("HTML"), blank=True)

@@ -65,6 +65,7 @@ def email_queue(
     organisation=None,
     attachments: Iterable[dict] = (),
     redact_after_send: bool = False,
+    reply_to: str = "",
 ) -> list[Email]:
     """Render `emails/<template>.txt|.html|_subject.txt` once per recipient and queue it.
 
@@ -76,6 +77,7 @@ def email_queue(
         organisation=organisation,
         attachments=attachments,
         redact_after_send=redact_after_send,
+        reply_to=reply_to,
     )
 
 
@@ -134,6 +136,7 @@ def email_queue_message(
     attachments: Iterable[dict] = (),
     redact_after_send: bool = False,
     from_email: str = "",
+    reply_to: str = "",
 ) -> list[Email]:
     """Queue an already rendered message, one outbox row per recipient."""
     recipients = _addresses(to)
@@ -149,6 +152,7 @@ def email_queue_message(
                 body_html=body_html,
                 attachments=list(attachments),
                 redact_after_send=redact_after_send,
+                reply_to=reply_to,
             )
             for addr in recipients
         ]
@@ -191,6 +195,7 @@ def _message(email: Email) -> EmailMultiAlternatives:
         body=email.body_text,
         from_email=email.from_email or settings.DEFAULT_FROM_EMAIL,
         to=[email.to],
+        reply_to=[email.reply_to] if email.reply_to else None,
         headers={"Message-ID": _message_id(email)},
     )
     if email.body_html:

@@ -30,7 +30,7 @@ from subscriptions import services as subscription_services
 from subscriptions.models import Confirmation
 
 from . import services
-from .forms import SupportOwnerForm, SupportPlanForm, SupportReasonForm
+from .forms import SupportOwnerForm, SupportPlanForm, SupportReasonForm, SupportReplyForm
 from .models import SupportRequest
 from .selectors import account_overview
 
@@ -67,6 +67,50 @@ class SupportRequestAdmin(admin.ModelAdmin):
         "closed_at",
     ]
     actions = ["close_requests"]
+    change_form_template = "admin/support/supportrequest/change_form.html"
+
+    def get_urls(self):
+        reply = self.admin_site.admin_view(self.reply_view)
+        return [
+            path("<int:pk>/reply/", reply, name="support_supportrequest_reply"),
+            *super().get_urls(),
+        ]
+
+    def reply_view(self, request, pk):
+        """Answer the request's author by email, from the request's page (the service does
+        the sending, the record and the audit event)."""
+        support_request = get_object_or_404(SupportRequest, pk=pk)
+        if not self.has_change_permission(request, support_request):
+            raise PermissionDenied
+        form = SupportReplyForm(request.POST if request.method == "POST" else None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                services.support_request_reply(
+                    support_request=support_request,
+                    message=form.cleaned_data["message"],
+                    actor=request.user,
+                    ip=client_ip(request),
+                )
+            except ValidationError as exc:
+                _show_errors(form, exc)
+            else:
+                messages.success(
+                    request, _("Réponse envoyée à %(email)s.") % {"email": support_request.email}
+                )
+                return redirect(reverse("admin:support_supportrequest_change", args=[pk]))
+        page = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": support_request,
+            "title": _("Répondre à %(name)s") % {"name": support_request.name},
+            "form": form,
+        }
+        return TemplateResponse(request, "admin/support/supportrequest/reply.html", page)
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None:
+            context["replies"] = obj.replies.select_related("author")
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
     def has_add_permission(self, request):
         return False

@@ -69,3 +69,13 @@ class SupportReasonForm(forms.Form):
     reason = forms.CharField(
         label=_("Raison"), max_length=500, widget=forms.Textarea(attrs={"rows": 3})
     )
+
+
+class SupportReplyForm(forms.Form):
+    """Support's answer to a request, emailed to its author."""
+
+    message = forms.CharField(
+        label=_("Réponse"),
+        max_length=MESSAGE_MAX_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 10, "cols": 80}),
+    )

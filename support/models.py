@@ -45,6 +45,9 @@ class SupportRequest(models.Model):
     subject = models.CharField(_("objet"), max_length=SUBJECT_MAX_LENGTH)
     message = models.TextField(_("message"), max_length=MESSAGE_MAX_LENGTH)
     ip_address = models.GenericIPAddressField(_("adresse IP"), null=True, blank=True)
+    # The language support's answers are written in: the account's, or the page's for a
+    # visitor who is not signed in.
+    language = models.CharField(_("langue"), max_length=8, default="fr")
     status = models.CharField(
         _("statut"), max_length=10, choices=Status.choices, default=Status.OPEN
     )
@@ -58,3 +61,32 @@ class SupportRequest(models.Model):
 
     def __str__(self):
         return f"{self.subject} ({self.email})"
+
+
+class SupportReply(models.Model):
+    """An answer support sent to a request's author from the admin, by email. Kept with the
+    request, so the next person on support sees what was said."""
+
+    request = models.ForeignKey(
+        SupportRequest,
+        verbose_name=_("demande"),
+        on_delete=models.CASCADE,
+        related_name="replies",
+    )
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("auteur"),
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="+",
+    )
+    message = models.TextField(_("réponse"), max_length=MESSAGE_MAX_LENGTH)
+    sent_at = models.DateTimeField(_("envoyée le"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("réponse du support")
+        verbose_name_plural = _("réponses du support")
+        ordering = ["sent_at", "pk"]
+
+    def __str__(self):
+        return f"#{self.request_id} {self.sent_at:%Y-%m-%d %H:%M}"

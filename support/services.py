@@ -12,7 +12,7 @@ from accounts.ratelimit import Limit, address_bucket, ratelimit_hit
 from emails.addresses import is_email_address
 from emails.services import email_queue
 
-from .models import MESSAGE_MAX_LENGTH, SUBJECT_MAX_LENGTH, SupportRequest
+from .models import MESSAGE_MAX_LENGTH, SUBJECT_MAX_LENGTH, SupportReply, SupportRequest
 
 # At most this many requests per signed-in user, and per client address, in the window.
 RATE_LIMIT_PER_USER = 5
@@ -101,6 +101,7 @@ def support_request_create(
     _check_rate(user=user, ip=ip)
 
     organisation = membership.organisation if membership else None
+    language = organisation.language if organisation else _page_language()
     request = SupportRequest.objects.create(
         organisation=organisation,
         user=user,
@@ -111,6 +112,7 @@ def support_request_create(
         subject=subject,
         message=message,
         ip_address=ip,
+        language=language,
     )
     if organisation is not None:
         audit_record(
@@ -121,24 +123,66 @@ def support_request_create(
             ip=ip,
         )
     context = {"request": request, "organisation": organisation}
+    # Answering the email answers its author (Reply-To), not the portal's own address;
+    # support can also answer from the admin (support_request_reply).
     email_queue(
         to=[settings.SUPPORT_EMAIL],
         template="support_request",
         context=context,
         language="fr",
         organisation=organisation,
+        reply_to=email,
     )
     if user is not None:
         email_queue(
             to=[email],
             template="support_acknowledgement",
             context=context,
-            language=organisation.language if organisation else _page_language(),
+            language=language,
             organisation=organisation,
         )
     elif ratelimit_hit(limit=PER_UNVERIFIED_RECIPIENT, value=email):
         email_queue(to=[email], template="support_received", context={}, language=_page_language())
     return request
+
+
+@transaction.atomic
+def support_request_reply(
+    *, support_request: SupportRequest, message: str, actor, ip: str | None = None
+) -> SupportReply:
+    """Email support's answer to the request's author, in the request's language, and keep
+    it with the request. The author's reply comes back to support (Reply-To). Audited on
+    the account when the author has one. A request whose author was anonymised cannot be
+    answered."""
+    message = (message or "").strip()
+    if not message:
+        raise ValidationError({"message": _("Ce champ est obligatoire.")})
+    if len(message) > MESSAGE_MAX_LENGTH or _has_control_chars(message, allow_newlines=True):
+        raise ValidationError({"message": _("Message trop long ou caractères non autorisés.")})
+    support_request = SupportRequest.objects.select_for_update().get(pk=support_request.pk)
+    if support_request.name == ANONYMISED:
+        raise ValidationError(
+            _("Demande anonymisée avec son compte : son auteur ne peut plus être joint.")
+        )
+    reply = SupportReply.objects.create(request=support_request, author=actor, message=message)
+    organisation = support_request.organisation
+    email_queue(
+        to=[support_request.email],
+        template="support_reply",
+        context={"request": support_request, "reply": reply},
+        language=support_request.language,
+        organisation=organisation,
+        reply_to=settings.SUPPORT_EMAIL,
+    )
+    if organisation is not None:
+        audit_record(
+            organisation=organisation,
+            action="support.request_answered",
+            actor=actor,
+            after={"request": support_request.pk, "subject": support_request.subject},
+            ip=ip,
+        )
+    return reply
 
 
 @transaction.atomic
@@ -156,6 +200,7 @@ def support_requests_anonymise(*, organisation) -> int:
     """Erase the name, address and message of an anonymised account's support requests
     (subscriptions.hooks.account_anonymised, registered in apps.py). Returns the number of
     requests."""
+    SupportReply.objects.filter(request__organisation=organisation).update(message=ANONYMISED)
     return SupportRequest.objects.filter(organisation=organisation).update(
         name=ANONYMISED, email="anonyme@anonymised.invalid", message=ANONYMISED, user=None
     )

@@ -119,3 +119,39 @@ def test_5_a_well_formed_vat_number_with_wrong_check_digits_is_called_that(new_p
     expect(error).not_to_contain_text("Format attendu")
     demo.refresh_from_db()
     assert demo.vat_number == "FR44732829320"  # nothing saved
+
+
+def test_3_support_answers_a_request_and_the_author_answers_back_to_support(
+    new_page, demo, settings
+):
+    from django.core import mail
+
+    from support.models import SupportRequest
+
+    settings.SUPPORT_EMAIL = "support-inbox@example.com"
+    owner = new_page()
+    login(owner, "owner@example.com", next_url="/support/contact/")
+    owner.get_by_label("Objet").fill("Facture en double ?")
+    owner.get_by_label("Message").fill("Nous avons reçu deux fois INV-10682.")
+    owner.get_by_role("button", name="Envoyer").click()
+    request = SupportRequest.objects.get()
+    # Answering the email support receives writes to the author, not to the portal.
+    to_support = next(m for m in mail.outbox if settings.SUPPORT_EMAIL in m.to)
+    assert to_support.reply_to == ["owner@example.com"]
+
+    support = new_page()
+    support.goto(f"/admin/login/?next=/admin/support/supportrequest/{request.pk}/change/")
+    support.locator("#id_username").fill("support@example.com")
+    support.locator("#id_password").fill(PASSWORD)
+    support.get_by_role("button", name="Connexion").click()
+    support.get_by_role("link", name="Répondre", exact=True).click()
+    support.get_by_label("Réponse").fill("Une seule est due : la seconde est un renvoi.")
+    support.get_by_role("button", name="Envoyer la réponse").click()
+    expect(support.get_by_text("Réponse envoyée à owner@example.com")).to_be_visible()
+    expect(support.get_by_test_id("support-reply")).to_contain_text("la seconde est un renvoi")
+
+    answer = next(m for m in mail.outbox if m.to == ["owner@example.com"] and "Re" in m.subject)
+    assert answer.subject == "Re : Facture en double ?"
+    assert "la seconde est un renvoi" in answer.body
+    assert answer.reply_to == [settings.SUPPORT_EMAIL]
+    assert request.replies.get().author.email == "support@example.com"
