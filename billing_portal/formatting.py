@@ -11,7 +11,7 @@ Amounts follow the printed invoice (issued invoices must not change):
 from datetime import date, timedelta
 from decimal import Decimal
 
-from django.utils.formats import number_format
+from django.utils.formats import date_format, number_format
 from django.utils.translation import get_language
 
 SYMBOLS = {"EUR": "€", "GBP": "£", "USD": "$"}
@@ -37,3 +37,14 @@ def money(amount, currency="EUR") -> str:
 def last_day(end: date | None) -> date | None:
     """The last day covered by a half-open period [start, end): the day before `end`."""
     return end - timedelta(days=1) if end else end
+
+
+def long_date(day: date | None) -> str:
+    """A date in words, as letters write it: "1er octobre 2026", "15 octobre 2026" in
+    French (the first of the month is an ordinal), "1 October 2026" in English."""
+    if day is None or day == "":
+        return ""
+    text = date_format(day, "j F Y")
+    if day.day == 1 and not (get_language() or "fr").startswith("en"):
+        return "1er" + text[1:]
+    return text

@@ -8,7 +8,7 @@ import pytest
 from django.template import Context, Template
 from django.utils import translation
 
-from billing_portal.formatting import last_day, money
+from billing_portal.formatting import last_day, long_date, money
 
 NBSP, MINUS = "\xa0", "\u2212"
 
@@ -102,3 +102,21 @@ def test_country_names_in_both_languages(code, french, english):
     from accounts.addresses import country_name
 
     assert (country_name(code, "fr"), country_name(code, "en")) == (french, english)
+
+
+@pytest.mark.parametrize(
+    ("day", "french", "english"),
+    [
+        (date(2026, 10, 1), "1er octobre 2026", "1 October 2026"),
+        (date(2026, 10, 15), "15 octobre 2026", "15 October 2026"),
+        (date(2027, 9, 30), "30 septembre 2027", "30 September 2027"),
+    ],
+)
+def test_long_dates_make_the_first_of_the_month_an_ordinal_in_french(day, french, english):
+    with translation.override("fr"):
+        assert long_date(day) == french
+        assert Template("{% load formatting %}{{ d|long_date }}").render(Context({"d": day})) == (
+            french
+        )
+    with translation.override("en"):
+        assert long_date(day) == english

@@ -7,3 +7,5 @@ from billing_portal import formatting
 register = template.Library()
 register.filter("money", formatting.money)
 register.filter("last_day", formatting.last_day)
+# Like |date (it expects the local time of a datetime), in words: "1er octobre 2026".
+register.filter("long_date", formatting.long_date, expects_localtime=True)

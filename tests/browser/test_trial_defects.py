@@ -155,3 +155,17 @@ def test_3_support_answers_a_request_and_the_author_answers_back_to_support(
     assert "la seconde est un renvoi" in answer.body
     assert answer.reply_to == [settings.SUPPORT_EMAIL]
     assert request.replies.get().author.email == "support@example.com"
+
+
+def test_9_the_first_of_the_month_reads_1er_in_french(new_page, demo):
+    from datetime import date
+
+    from subscriptions.models import Subscription
+
+    Subscription.objects.filter(organisation=demo).update(
+        period_start=date(2026, 10, 1), period_end=date(2027, 10, 1)
+    )
+    page = new_page()
+    login(page, "owner@example.com", next_url="/billing/subscription/")
+    period = page.get_by_text("Annuelle, du")
+    expect(period).to_contain_text("du 1er octobre 2026 au 30 septembre 2027")
