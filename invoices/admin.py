@@ -8,13 +8,12 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from accounts.models import Organisation
 from accounts.permissions import client_ip
-from billing_portal.formatting import money
+from billing_portal.formatting import long_date, money
 
 from . import exchange_rates, selectors, services
 from .models import ExchangeRate, Invoice, InvoiceLine, InvoiceStatusEvent, NumberSequence
@@ -743,8 +742,8 @@ class ExchangeRateAdmin(admin.ModelAdmin):
                         % {
                             "saved": result.saved,
                             "currencies": ", ".join(result.currencies),
-                            "first": date_format(result.first, "j F Y"),
-                            "last": date_format(result.last, "j F Y"),
+                            "first": long_date(result.first),
+                            "last": long_date(result.last),
                         },
                         messages.SUCCESS,
                     )
@@ -772,6 +771,6 @@ def _stale_message(stale) -> str:
         "ou saisissez le taux BCE du jour."
     ) % {
         "currency": stale.currency,
-        "date": date_format(stale.latest, "j F Y"),
+        "date": long_date(stale.latest),
         "count": stale.accounts,
     }

@@ -16,10 +16,10 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db.models import Max
-from django.utils import formats
 from django.utils.translation import gettext as _
 
 from accounts.models import Organisation
+from billing_portal.formatting import long_date
 
 from .models import ExchangeRate
 from .totals import organisation_tax_rule, round_money
@@ -76,7 +76,7 @@ def missing_rate_error(currency: str, day: date) -> ValidationError:
         )
         % {
             "currency": currency,
-            "date": formats.date_format(day, "j F Y"),
+            "date": long_date(day),
             "days": settings.EXCHANGE_RATE_MAX_AGE_DAYS,
         },
         code="no_exchange_rate",

@@ -1,8 +1,9 @@
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
-from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
+
+from billing_portal.formatting import long_date
 
 from .exports import Period, period_invoices
 
@@ -52,8 +53,8 @@ class ExportPeriodForm(forms.Form):
             raise ValidationError(
                 _("Aucune facture émise du %(start)s au %(end)s.")
                 % {
-                    "start": date_format(period.start, "DATE_FORMAT"),
-                    "end": date_format(period.end, "DATE_FORMAT"),
+                    "start": long_date(period.start),
+                    "end": long_date(period.end),
                 }
             )
         return cleaned

@@ -9,11 +9,10 @@ import pytest
 import zxingcpp
 from django.core import mail
 from django.utils import timezone, translation
-from django.utils.formats import date_format
 from PIL import Image
 from playwright.sync_api import expect
 
-from billing_portal.formatting import money
+from billing_portal.formatting import long_date, money
 from emails.models import Email
 from invoices.models import Invoice
 from invoices.references import rf_reference, rf_reference_display
@@ -124,7 +123,7 @@ def test_the_owner_pays_by_transfer_and_support_imports_the_statement(
     expect(row.locator(".status")).to_have_text("Payée")
     row.get_by_role("link", name=NUMBER, exact=True).click()
     expect(owner.get_by_test_id("invoice-payment")).to_have_text(
-        f"Payée le {in_french(date_format, today, 'j F Y')}"
+        f"Payée le {in_french(long_date, today)}"
     )
     expect(owner.get_by_role("img", name=qr_name)).to_have_count(0)
     assert scanned_qr_codes(owner) == []

@@ -247,9 +247,12 @@ def test_credit_note_pdf_names_the_invoice_and_prints_negative_totals(owner, iss
     text = pdf_text(stored_pdf(void(invoice)))
     assert "AVOIR" in text
     assert "FACTURE" not in text
-    day = invoice.issue_date
-    months = "janvier février mars avril mai juin juillet août septembre octobre novembre décembre"
-    printed_date = f"{day.day} {months.split()[day.month - 1]} {day.year}"
+    from django.utils import translation
+
+    from billing_portal.formatting import long_date
+
+    with translation.override("fr"):
+        printed_date = long_date(invoice.issue_date)  # "1er décembre 2026" on the first
     assert f"Avoir relatif à la facture {invoice.number} du {printed_date}" in text
     for fragment in (
         "−2 547,95",  # the upgrade line, negated

@@ -13,7 +13,6 @@ from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 from django.utils import timezone, translation
-from django.utils.formats import date_format
 from lxml import etree
 
 from accounts.models import AuditEvent, Organisation
@@ -267,7 +266,10 @@ def test_the_pdf_prints_the_vat_in_euros_and_the_rate(dollar_account, language, 
 
 
 def date_text(day: date) -> str:
-    return date_format(day, "j F Y")
+    """As the PDF prints it, in the active language ("1er décembre 2026" on a first)."""
+    from billing_portal.formatting import long_date
+
+    return long_date(day)
 
 
 def test_an_invoice_in_euros_prints_no_exchange_rate(owner):

@@ -147,7 +147,7 @@ def test_another_accounts_invoices_never_appear(client_for, other_owner, history
         ({"year": "2026", "date_from": "2026-02-30", "date_to": "2026-03-01"}, "date valide"),
         ({"year": "1999"}, "Sélectionnez un choix valide"),
         ({"year": "2026<script>"}, "Sélectionnez un choix valide"),
-        ({"year": "2024"}, "Aucune facture émise du 1 janvier 2024 au 31 décembre 2024."),
+        ({"year": "2024"}, "Aucune facture émise du 1er janvier 2024 au 31 décembre 2024."),
     ],
 )
 @pytest.mark.parametrize("url", [ZIP_URL, CSV_URL], ids=["zip", "csv"])

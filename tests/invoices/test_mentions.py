@@ -202,13 +202,17 @@ def test_a_one_off_line_is_dated_by_the_service_date(owner, issue):
     day = pdf_day(rendered)
     assert f"Date de la prestation {day}" in text
     # Each line its date: the period under the subscription, the day under the one-off line.
-    assert "Du 1 mars 2026 au 28 février 2027 Formation des administrateurs" in text
+    assert "Du 1er mars 2026 au 28 février 2027 Formation des administrateurs" in text
     assert f"Formation des administrateurs Le {day}" in text
 
 
 def pdf_day(day: date) -> str:
-    months = "janvier février mars avril mai juin juillet août septembre octobre novembre décembre"
-    return f"{day.day} {months.split()[day.month - 1]} {day.year}"
+    from django.utils import translation
+
+    from billing_portal.formatting import long_date
+
+    with translation.override("fr"):
+        return long_date(day)  # "1er décembre 2026" on the first of a month
 
 
 def test_without_a_service_date_a_one_off_line_is_dated_by_the_issue_date(owner, issue):

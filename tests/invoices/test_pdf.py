@@ -75,7 +75,7 @@ def test_pdf_shows_number_parties_totals_and_mandatory_mentions(settings, owner,
     for fragment in (
         "Date d'émission",
         "Date d'échéance",
-        "du 1 mars 2026 au 28 février 2027",
+        "du 1er mars 2026 au 28 février 2027",
         "Prestations de services",
         "Accompagnement au paramétrage (jour)",
         "1,5",

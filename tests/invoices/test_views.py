@@ -31,7 +31,7 @@ def test_tab_shows_details_estimate_recipients_and_invoices(
     assert 'href="/billing/invoices/vat/"' in html
     # The renewal estimate: date, plan, amounts from invoice_preview.
     estimate = re.search(r'data-testid="renewal-estimate">(.*?)</dl>', html, re.S).group(1)
-    assert "1 mars 2027" in estimate
+    assert "1er mars 2027" in estimate
     assert "Professionnel" in estimate
     for amount in ("6 000,00 €", "1 200,00 €", "7 200,00 €"):
         assert nbsp(amount) in estimate

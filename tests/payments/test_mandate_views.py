@@ -184,11 +184,14 @@ def test_the_invoice_says_when_and_from_which_account_it_will_be_collected(clien
     sign_and_confirm(owner)
     collection = Collection.objects.get()
     page = text(client.get(reverse("portal:invoice_detail", args=[due.number])))
-    day = collection.collect_on
-    months = ["janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août",
-              "septembre", "octobre", "novembre", "décembre"]  # fmt: skip
+    from django.utils import translation
+
+    from billing_portal.formatting import long_date
+
+    with translation.override("fr"):
+        day = long_date(collection.collect_on)  # "1er décembre 2026" on the first
     expected = (
-        f"sera prélevée le {day.day} {months[day.month - 1]} {day.year} sur le compte "
+        f"sera prélevée le {day} sur le compte "
         f"FR14 **** **** **** **** **** 606 (mandat {Mandate.objects.get().reference}, "
         "ICS FR72ZZZ123456)"
     )

@@ -157,9 +157,12 @@ def test_the_tab_shows_the_overdue_total_since_the_oldest_due_date(owner, client
         actor=None,
     )
     page = client_for(owner).get(TAB).content.decode()
-    from django.utils.formats import date_format
+    from django.utils import translation
 
-    expected = f"1\xa0234,56\xa0€ en retard depuis le {date_format(oldest, 'j F Y')}"
+    from billing_portal.formatting import long_date
+
+    with translation.override("fr"):
+        expected = f"1\xa0234,56\xa0€ en retard depuis le {long_date(oldest)}"
     assert 'data-testid="overdue-total"' in page
     assert expected in unescape(page)
 
