@@ -98,3 +98,40 @@ def test_lifecycle_pages(client, actors, owner, role, page):
 def test_lifecycle_of_a_missing_invoice_is_a_404(client, support_user):
     client.force_login(support_user)
     assert client.get(reverse("admin:invoices_invoice_lifecycle", args=[999999])).status_code == 404
+
+
+@pytest.fixture
+def new_support_pages(owner):
+    """The support pages of payments, direct debit, reminders and support answers, each
+    with the arguments of an object of the owner's account."""
+    from payments.models import Mandate
+    from support.services import support_request_create
+    from tests.payments.mandates import sign_and_confirm
+
+    sign_and_confirm(owner)
+    mandate = Mandate.objects.get(organisation=owner.organisation)
+    request = support_request_create(subject="Question", message="M", user=owner.user)
+    account = [owner.organisation.pk]
+    return {
+        "admin:payments_payment_record": account,
+        "admin:payments_payment_refund": account,
+        "admin:payments_reminders_pause": account,
+        "admin:payments_directdebitexport_export": [],
+        "admin:payments_mandate_revoke": [mandate.pk],
+        "admin:payments_mandate_pdf": [mandate.pk],
+        "admin:support_supportrequest_reply": [request.pk],
+    }
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_new_support_pages_are_for_support_only(client, actors, role, new_support_pages):
+    """GET only (a POST would act): support reaches each page, everyone else is sent to the
+    admin login, nothing is a 500."""
+    if actors[role] is not None:
+        client.force_login(actors[role])
+    for name, args in new_support_pages.items():
+        response = client.get(reverse(name, args=args))
+        if role == "support":
+            assert response.status_code == 200, name
+        else:
+            assert response.status_code == 302 and "/admin/login/" in response["Location"], name
