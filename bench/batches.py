@@ -30,6 +30,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bench.run import _sql
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 TEMPLATE_DB = "billing_bench_batches_tpl"
 RUN_DB = "billing_bench_batches_run"
@@ -250,14 +252,6 @@ def _child(code: str, env: dict) -> str:
     if result.returncode:
         raise RuntimeError(f"{code} failed:\n{result.stderr[-3000:]}")
     return result.stdout
-
-
-def _sql(url: str, sql: str):
-    import psycopg
-
-    with psycopg.connect(url, autocommit=True) as conn:
-        cur = conn.execute(sql)
-        return cur.fetchone() if cur.description else None
 
 
 def _environment(workdir: Path, db_url: str, broker: str) -> dict[str, str]:

@@ -103,12 +103,14 @@ def _wait_until_quiet(limit: float = 0.10, timeout: float = 120) -> float:
     return busy
 
 
-def _sql(url: str, sql: str) -> None:
-    """Outside any transaction (CREATE/DROP DATABASE, VACUUM cannot run in one)."""
+def _sql(url: str, sql: str):
+    """Outside any transaction (CREATE/DROP DATABASE, VACUUM cannot run in one); the first
+    row of a query, if it returns rows."""
     import psycopg
 
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(sql)
+        cursor = conn.execute(sql)
+        return cursor.fetchone() if cursor.description else None
 
 
 def _server_version(url: str) -> str:

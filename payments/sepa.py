@@ -57,7 +57,7 @@ def iban_clean(value: str) -> str:
     return compact
 
 
-def bic_clean(value: str, *, iban: str) -> str:
+def bic_clean(value: str) -> str:
     """The BIC (8 or 11 characters, upper case), or "" when none is given."""
     compact = stdnum_bic.compact(value or "")
     if not compact:

@@ -53,7 +53,7 @@ class MandateDetails:
             errors["iban"] = exc.messages
         if iban:
             try:
-                bic = sepa.bic_clean(values.get("bic", ""), iban=iban)
+                bic = sepa.bic_clean(values.get("bic", ""))
             except ValidationError as exc:
                 errors["bic"] = exc.messages
         if values.get("scheme") not in Mandate.Scheme.values:
