@@ -27,8 +27,11 @@ def _render_contacts(request, fragment=None, **extra):
     return render(request, template, _contacts_context(request, **extra))
 
 
-@portal_view()
+@portal_view(closed_owner=True)
 def home(request):
+    if request.organisation.is_closed:
+        # All the owner of a closed account still has: its invoices.
+        return redirect("portal:invoices")
     return redirect("portal:contacts")
 
 

@@ -9,6 +9,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts.forms import service_errors
 from accounts.permissions import client_ip, portal_view
+from invoices.selectors import amount_due_summary
 
 from . import selectors, services, tokens
 from .forms import UpgradeForm
@@ -32,6 +33,9 @@ def _render_tab(request, fragment=None, **extra):
         "grace_days": settings.CLOSURE_GRACE_DAYS,
         **extra,
     }
+    if template == TAB_TEMPLATE:
+        # The closure dialog names what the open invoices still ask.
+        context["amount_due"] = amount_due_summary(organisation=request.organisation)
     return render(request, template, context)
 
 
@@ -122,7 +126,11 @@ def closure(request):
     return render(
         request,
         "subscriptions/closure.html",
-        {"tab": "subscription", "grace_days": settings.CLOSURE_GRACE_DAYS},
+        {
+            "tab": "subscription",
+            "grace_days": settings.CLOSURE_GRACE_DAYS,
+            "amount_due": amount_due_summary(organisation=request.organisation),
+        },
     )
 
 
