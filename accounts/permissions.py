@@ -11,7 +11,6 @@ from django.views.decorators.http import require_http_methods
 
 from .models import Membership
 
-
 # What the owner of a closed account may still do, until its people are anonymised: read
 # and pay its invoices. Nothing that changes anything.
 READ_METHODS = ("GET", "HEAD")

@@ -3,11 +3,10 @@
 A URL added without an entry here fails `test_every_url_has_an_expectation`.
 """
 
-import pytest
-from django.urls import URLPattern, URLResolver, get_resolver, reverse
-
 from datetime import timedelta
 
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
 from accounts.models import Membership, Organisation

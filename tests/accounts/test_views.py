@@ -166,7 +166,9 @@ def test_transfer_with_htmx_redirects_the_whole_page(
     client = client_for(owner)
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(
-            reverse("portal:owner_change"), {"new_owner": manager.pk, "previewed": manager.pk}, headers=HTMX
+            reverse("portal:owner_change"),
+            {"new_owner": manager.pk, "previewed": manager.pk},
+            headers=HTMX,
         )
     assert response.status_code == 200
     assert response["HX-Redirect"] == reverse("portal:contacts")

@@ -293,7 +293,9 @@ def test_bad_links_show_a_clear_page_and_change_nothing(
             actor=owner.user,
         )
     elif spoil == "owner_change":
-        client_for(owner).post(reverse("portal:owner_change"), {"new_owner": manager.pk, "previewed": manager.pk})
+        client_for(owner).post(
+            reverse("portal:owner_change"), {"new_owner": manager.pk, "previewed": manager.pk}
+        )
         client.logout()
     for method in (client.get, client.post):
         response = method(url)
