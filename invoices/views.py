@@ -50,15 +50,20 @@ def _credit(organisation):
 
 def _tab_context(request, **extra):
     organisation = request.organisation
+    # A closed account: its owner only reads and pays (accounts.permissions.portal_view).
+    closed = selectors.closed_account(organisation=organisation)
+    # The « Prélèvement SEPA » section, from payments (through invoices.hooks); a closed
+    # account shows it only while a mandate still collects its invoices.
+    direct_debit = next(iter(hooks.direct_debit(organisation=organisation)), None)
+    if closed and direct_debit is not None and not direct_debit.get("live"):
+        direct_debit = None
     return {
         "tab": "invoices",
         "organisation": organisation,
         "estimate": _renewal_estimate(organisation),
         "credit": _credit(organisation),
-        # The « Prélèvement SEPA » section, from payments (through invoices.hooks).
-        "direct_debit": next(iter(hooks.direct_debit(organisation=organisation)), None),
-        # A closed account: its owner only reads and pays (accounts.permissions.portal_view).
-        "closed": selectors.closed_account(organisation=organisation),
+        "direct_debit": direct_debit,
+        "closed": closed,
         "overdue": selectors.overdue_summary(organisation=organisation, today=timezone.localdate()),
         # An owner-only tab: the signed-in member is the owner.
         "recipients": billing_recipients(owner=request.membership),
