@@ -255,6 +255,8 @@ def confirm(request, token):
     }
     if confirmation.mandate_id:
         context.update(mandate_confirm_context(confirmation))
+    if confirmation.kind == Confirmation.Kind.CLOSURE and not context["done"]:
+        context["amount_due"] = amount_due_summary(organisation=confirmation.organisation)
     if confirmation.kind == Confirmation.Kind.UPGRADE and not context["done"]:
         subscription = confirmation.organisation.subscription
         try:

@@ -62,6 +62,7 @@ def test_1_closing_names_the_amount_due_and_the_closed_owner_still_reaches_the_i
     assert due in request.body
     link = LINK.search(request.body).group(0)
     page.goto(link)
+    expect(page.get_by_test_id("closure-amount-due")).to_contain_text(due)
     page.get_by_role("button", name="Confirmer").click()
     demo.refresh_from_db()
     assert demo.status == Organisation.Status.CLOSED
