@@ -135,3 +135,14 @@ def test_a_confirmation_button_takes_the_brand_colour_and_keeps_its_text_readabl
         email = make("upgrade_request")
     (button,) = parse(email.body_html).find_class("button")
     assert (style(button)["background"], style(button)["color"]) == ("#00ff00", "#000000")
+
+
+def test_the_layout_speaks_the_language_of_the_email(make, owner):
+    owner.organisation.language = "en"
+    owner.organisation.save(update_fields=["language"])
+    email = make("invoice_issued")
+    assert parse(email.body_html).get("lang") == "en"
+    assert "Need help? Contact us." in email.body_html
+    assert email.body_text.endswith(
+        "Palmarès · Need help? Contact us. http://127.0.0.1:8000/support/contact/\n"
+    )
