@@ -16,13 +16,20 @@ from .credit_notes import credit_return
 from .direct_debits import collection_confirm, collection_return
 from .exports import direct_debit_export
 from .mandates import mandate_revoke_by_support
-from .payments import credit_apply, credit_apply_to_new_invoice, payment_record
+from .payments import (
+    Received,
+    credit_apply,
+    credit_apply_to_new_invoice,
+    payment_record,
+    payments_record,
+)
 from .prenotifications import collections_prenotify
 from .refunds import refund_record
 from .reminders import reminders_pause, reminders_resume, reminders_send
 from .statements import bank_entry_assign, bank_entry_dismiss, statement_import
 
 __all__ = [
+    "Received",
     "allocation_reverse",
     "bank_entry_assign",
     "bank_entry_dismiss",
@@ -38,6 +45,7 @@ __all__ = [
     "direct_debit_export",
     "mandate_revoke_by_support",
     "payment_record",
+    "payments_record",
     "refund_record",
     "reminders_pause",
     "reminders_resume",
