@@ -1,13 +1,13 @@
-"""The only writes to payments, by noun: recording a payment and using the credit balance
-(payments.py), undoing an allocation (allocations.py), giving back what a credit note
-credits of money already paid (credit_notes.py), paying credit back (refunds.py),
-importing a bank file and working its reconciliation queue (statements.py), sending payment
-reminders and pausing them (reminders.py), SEPA mandates (mandates.py: the owner's
-confirmation links that drive them are subscriptions') and the collections they plan and
-cancel (collections.py), then collect: prenotifications.py (the owner told ahead),
-exports.py (the pain.008 file for the bank), direct_debits.py (what the statement says of
-a collection, booked or returned). What they share, allocating money to invoices and the
-receipt email, is in _ledger.py.
+"""The only writes to payments, by noun: recording payments, one or a bank statement's chunk
+at a time, and using the credit balance (payments.py), undoing an allocation
+(allocations.py), giving back what a credit note credits of money already paid
+(credit_notes.py), paying credit back (refunds.py), importing a bank file and working its
+reconciliation queue (statements.py), sending payment reminders and pausing them
+(reminders.py), SEPA mandates (mandates.py: the owner's confirmation links that drive them
+are subscriptions') and the collections they plan and cancel (collections.py), then
+collect: prenotifications.py (the owner told ahead), exports.py (the pain.008 file for the
+bank), direct_debits.py (what the statement says of a collection, booked or returned). What
+they share, allocating money to invoices and the receipt email, is in _ledger.py.
 """
 
 from .allocations import allocation_reverse

@@ -1,9 +1,11 @@
-"""What the payment services share: the checks of an amount, how money is allocated to
-invoices, what is left of each payment (the credit balance), and the receipt email.
+"""What the payment services share: the checks of an amount, which invoices money goes to
+and in what order, how it is allocated to them (in memory, then written by settle()), what
+is left of each payment (the credit balance), and what the receipt email holds.
 
-Every caller holds the account's row lock (accounts.guards.lock_account) first: the
-allocations of one account are written one transaction at a time, so what is left of a
-payment, read here, is still true when the allocation is written.
+Every caller holds the account's row lock first (accounts.guards.lock_account, or
+payments_record's lock of a chunk's accounts): the allocations of one account are written
+one transaction at a time, so what is left of a payment, read here, is still true when the
+allocation is written.
 """
 
 from collections.abc import Iterable
