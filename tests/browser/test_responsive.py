@@ -194,11 +194,14 @@ def test_no_page_is_wider_than_the_screen(new_page, demo, widths):
 def test_short_texts_stay_on_one_line(new_page, demo, widths):
     """The activity's dates and authors, the error page's links and the contact form's
     « Contactez-nous » are read at a glance: never broken across two lines."""
+    owner = User.objects.get(email="owner@example.com")
+    # An event by a person, beside the demo's events by the system.
+    upgrade_request(organisation=demo, plan=Plan.objects.get(code="entreprise"), actor=owner)
     page = _phone(new_page)
     login(page, "owner@example.com")
     page.goto("/billing/contacts/")
     rows = page.locator("table.activity tbody tr")
-    expect(rows.first).to_be_visible()
+    expect(rows.first).to_contain_text("Camille Martin")
     manager_page = _phone(new_page)
     login(manager_page, "manager@example.com")
     manager_page.goto("/billing/invoices/")
