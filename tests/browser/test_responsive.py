@@ -113,6 +113,13 @@ def test_no_page_is_wider_than_the_screen(new_page, demo, widths):
     lyon = demo
     owner = User.objects.get(email="owner@example.com")
     contact = BillingContact.objects.filter(organisation=lyon).first()
+    # Long unbroken values must wrap, not widen the page.
+    BillingContact.objects.create(
+        organisation=lyon,
+        first_name="Marie-Christine",
+        last_name="de La Tour d'Auvergne-Lauraguais",
+        email="comptabilite.fournisseurs.internationaux@festival-du-film-de-lyon.example.com",
+    )
     upgrade = upgrade_request(
         organisation=lyon, plan=Plan.objects.get(code="entreprise"), actor=owner
     )
