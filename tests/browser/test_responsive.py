@@ -172,6 +172,19 @@ def test_no_page_is_wider_than_the_screen(new_page, demo, widths):
     expect(page.locator(".error").first).to_be_visible()
     widths.check(page, "invoices-vat-error")
 
+    # English, the second language, has its own lengths.
+    page.goto("/billing/contacts/")
+    page.get_by_role("button", name="EN").click()
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    for url, name in [
+        ("/billing/contacts/", "en-contacts"),
+        ("/billing/invoices/", "en-invoices"),
+        ("/billing/subscription/", "en-subscription"),
+        ("/billing/invoices/INV-10682/", "en-invoice"),
+        ("/support/contact/", "en-contact"),
+    ]:
+        widths.visit(page, url, name)
+
     # A program manager on an owner's page: the 403 page.
     manager_page = _phone(new_page)
     login(manager_page, "manager@example.com")
