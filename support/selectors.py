@@ -2,6 +2,8 @@
 
 from dataclasses import dataclass
 
+from accounts import hooks as account_hooks
+from accounts.audit import actor_display, journal_action_label, values_display
 from accounts.models import AuditEvent, BillingContact, Membership, Organisation
 from accounts.selectors import contacts_page
 from invoices.models import Invoice
@@ -54,8 +56,21 @@ def account_overview(*, organisation: Organisation) -> AccountOverview:
         support_requests=list(
             SupportRequest.objects.filter(organisation=organisation)[:LATEST_SUPPORT_REQUESTS]
         ),
-        audit_events=list(
-            AuditEvent.objects.filter(organisation=organisation)[:LATEST_AUDIT_EVENTS]
-        ),
+        audit_events=_audit_journal(organisation),
         money=account_payments(organisation=organisation),
     )
+
+
+def _audit_journal(organisation: Organisation) -> list[AuditEvent]:
+    """The latest events, each with its action and values in words (`action_text`,
+    `before_values`, `after_values`: label and value pairs), plans by name."""
+    events = list(AuditEvent.objects.filter(organisation=organisation)[:LATEST_AUDIT_EVENTS])
+    plan_names = {}
+    for names in account_hooks.audit_plan_names():
+        plan_names.update(names)
+    for event in events:
+        event.action_text = journal_action_label(event.action)
+        event.actor_text = actor_display(event.actor_label)
+        event.before_values = values_display(event.before, plan_names)
+        event.after_values = values_display(event.after, plan_names)
+    return events
