@@ -90,6 +90,7 @@ EXPECTED = {
     "password_reset_complete": {"GET": PUBLIC},
     "support_contact": {"GET": PUBLIC, "POST": PUBLIC},
     "support_contact_sent": {"GET": PUBLIC},
+    "brand_css": {"GET": PUBLIC, "POST": _expect(405, 405, 405, 405, 405, 405)},
     "healthz": {"GET": PUBLIC, "POST": _expect(405, 405, 405, 405, 405, 405)},
     "readyz": {"GET": PUBLIC, "POST": _expect(405, 405, 405, 405, 405, 405)},
     "set_language": {
