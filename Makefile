@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install lock worker beat bench bench-broker lint format messages clean
+.PHONY: run test install lock worker beat bench bench-broker lint format messages screenshots clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 13), "Python 3.13 is required, found " + sys.version'
@@ -65,6 +65,12 @@ bench: $(STAMP)
 # summary on stdout and in var/bench/stalled_broker.md. BROKER_ARGS="--runs 10", see --help.
 bench-broker: $(STAMP)
 	$(BIN)/python -m bench.stalled_broker $(BROKER_ARGS)
+
+# The documentation's pictures (docs/screenshots/, docs/responsive.md): the demo seeded into a
+# throwaway SQLite database and served, each tab, an invoice and the pricing page in French at
+# 1280 and 390 px, photographed by Debian's Chromium. About a minute; commit the PNGs.
+screenshots: $(STAMP)
+	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py screenshots $(SCREENSHOTS_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
