@@ -68,7 +68,7 @@ def test_add_contact_with_htmx_returns_the_updated_section(client_for, owner):
     # The recent activity follows out of band, its newest row the change just made.
     oob = html[html.index('<section id="recent-activity"') :]
     assert 'hx-swap-oob="outerHTML"' in oob.split(">", 1)[0]
-    first_row = oob[oob.index("<tbody>") :].split("</tr>", 1)[0]
+    first_row = oob[oob.index("<tbody") :].split("</tr>", 1)[0]
     assert "Contact de facturation ajouté" in first_row and "compta@example.com" in first_row
 
 
