@@ -288,3 +288,11 @@ def test_refused_identities_count_towards_the_lockout(client, oidc, alice, setti
 
     assert response.status_code == 429
     assert _signed_in_user_id(client) is None
+
+
+def test_without_password_sign_in_the_admin_form_takes_no_password(db, client, settings):
+    staff = UserFactory(email="staff@example.com", is_staff=True, is_superuser=True)
+    settings.PASSWORD_SIGN_IN = False
+    response = client.post(reverse("admin:login"), {"username": staff.email, "password": PASSWORD})
+    assert response.status_code == 200  # the form again, with its error
+    assert _signed_in_user_id(client) is None
