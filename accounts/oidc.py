@@ -132,10 +132,12 @@ class PortalOIDCBackend(OIDCAuthenticationBackend):
             raise SuspiciousOperation(f"ID token refused: {exc}") from exc
 
     def get_or_create_user(self, access_token, id_token, payload):
-        claims = self.get_userinfo(access_token, id_token, payload)
+        userinfo = self.get_userinfo(access_token, id_token, payload)
         # OpenID Connect Core 5.3.2: the UserInfo response is about the ID token's subject.
-        if claims.get("sub") != payload.get("sub"):
+        if userinfo.get("sub") != payload.get("sub"):
             raise SuspiciousOperation("The UserInfo subject is not the ID token's.")
+        # Some providers put the email in the ID token only; UserInfo wins where both say.
+        claims = {**payload, **userinfo}
         identity = OidcIdentity(
             subject=str(payload["sub"]),
             email=str(claims.get("email") or ""),

@@ -296,3 +296,29 @@ def test_without_password_sign_in_the_admin_form_takes_no_password(db, client, s
     response = client.post(reverse("admin:login"), {"username": staff.email, "password": PASSWORD})
     assert response.status_code == 200  # the form again, with its error
     assert _signed_in_user_id(client) is None
+
+
+def test_a_sign_in_cancelled_at_the_provider_opens_no_session(client, oidc, alice):
+    start = client.get(reverse("oidc_authentication_init"))
+    state = parse_qs(urlsplit(start["Location"]).query)["state"][0]
+
+    response = client.get(
+        reverse("oidc_authentication_callback"), {"error": "access_denied", "state": state}
+    )
+
+    assert response.status_code == 400
+    assert "La connexion n'a pas abouti" in response.content.decode()
+    assert _signed_in_user_id(client) is None
+    assert state not in client.session.get("oidc_states", {})  # not usable again
+
+
+def test_support_sees_the_bound_subject_and_cannot_edit_it(client, oidc, alice, support_user):
+    oidc.people({"idp-alice": {"email": "alice@example.com", "email_verified": True}})
+    provider_sign_in(client, "idp-alice")
+    client.force_login(support_user)
+
+    page = client.get(reverse("admin:accounts_user_change", args=[alice.pk]))
+
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "idp-alice" in html and 'name="oidc_subject"' not in html
