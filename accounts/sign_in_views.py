@@ -104,6 +104,11 @@ class OIDCSignInCallback(OIDCAuthenticationCallbackView):
         if not oidc_configured():
             raise Http404
         try:
+            # RFC 9207: a provider that names itself in its answer must be ours (a code
+            # from another provider, mixed up into this flow, is refused before any use).
+            issuer = request.GET.get("iss")
+            if issuer is not None and issuer != provider_metadata()["issuer"]:
+                raise SuspiciousOperation("The authorization response names another issuer.")
             return super().get(request)
         except SuspiciousOperation:
             # A state that this browser did not start (forged, replayed, or from another

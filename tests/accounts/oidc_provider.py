@@ -94,12 +94,18 @@ def provider_sign_in(
     """
     response = start if start is not None else client.get(start_url)
     assert response.status_code == 302, response.status_code
-    location = response["Location"]
+    callback = provider_callback_url(response["Location"], subject)
+    parts = urlsplit(callback)
+    return client.get(f"{parts.path}?{parts.query}"), callback
+
+
+def provider_callback_url(location: str, subject: str) -> str:
+    """Sign in at the provider as `subject` from its authorization URL `location`; the URL
+    of the portal's callback the provider then sends the browser to."""
     browser = requests.Session()
     for _step in range(10):
         if location.startswith(PORTAL):
-            parts = urlsplit(location)
-            return client.get(f"{parts.path}?{parts.query}"), location
+            return location
         answer = browser.get(location, allow_redirects=False, timeout=10)
         if answer.is_redirect:
             location = urljoin(location, answer.headers["Location"])

@@ -13,7 +13,13 @@ from accounts.models import AuditEvent, User
 from accounts.services import people_anonymise
 from tests.factories import PASSWORD, MembershipFactory, UserFactory
 
-from .oidc_provider import CLIENT_ID, CLIENT_SECRET, provider_sign_in, start_provider
+from .oidc_provider import (
+    CLIENT_ID,
+    CLIENT_SECRET,
+    provider_callback_url,
+    provider_sign_in,
+    start_provider,
+)
 
 
 @pytest.fixture(scope="session")
@@ -170,11 +176,9 @@ def test_an_anonymised_person_cannot_sign_in_again(client, oidc, alice):
 
 def test_a_tampered_state_is_refused(client, oidc, alice):
     oidc.people({"idp-alice": {"email": "alice@example.com", "email_verified": True}})
-    client.get(reverse("oidc_authentication_init"))
-    # The provider's genuine answer to another sign-in, with its state altered.
-    other = client.__class__()
-    _, callback = provider_sign_in(other, "idp-alice")
-    parts = urlsplit(callback)
+    start = client.get(reverse("oidc_authentication_init"))
+    # The provider's genuine answer to this session's request, its state altered.
+    parts = urlsplit(provider_callback_url(start["Location"], "idp-alice"))
     query = parse_qs(parts.query)
     query["state"] = [query["state"][0] + "x"]
 
@@ -322,3 +326,20 @@ def test_support_sees_the_bound_subject_and_cannot_edit_it(client, oidc, alice, 
     assert page.status_code == 200
     html = page.content.decode()
     assert "idp-alice" in html and 'name="oidc_subject"' not in html
+
+
+def test_an_answer_naming_another_issuer_is_refused(client, oidc, alice):
+    """RFC 9207: the provider names itself in its answer; one naming another provider is
+    refused, even with this session's state and a genuine code."""
+    oidc.people({"idp-alice": {"email": "alice@example.com", "email_verified": True}})
+    start = client.get(reverse("oidc_authentication_init"))
+    callback = provider_callback_url(start["Location"], "idp-alice")
+    parts = urlsplit(callback)
+    query = parse_qs(parts.query)
+    assert query["iss"] == [oidc.issuer]
+    query["iss"] = ["https://idp.example.net"]
+
+    response = client.get(f"{parts.path}?{urlencode(query, doseq=True)}")
+
+    assert response.status_code == 400
+    assert _signed_in_user_id(client) is None
