@@ -33,7 +33,14 @@ run: $(STAMP)
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py seed_demo
 	DEBUG=$${DEBUG:-1} PORT=$(PORT) $(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
 
-test: $(STAMP)
+# The OpenID Connect provider the sign-in tests start on loopback (npm's oidc-provider,
+# pinned in tests/oidc_provider/package-lock.json); `npm ci` when it is missing.
+OIDC_PROVIDER := tests/oidc_provider/node_modules/.package-lock.json
+$(OIDC_PROVIDER): tests/oidc_provider/package.json tests/oidc_provider/package-lock.json
+	npm ci --prefix tests/oidc_provider --no-audit --no-fund
+	touch $@
+
+test: $(STAMP) $(OIDC_PROVIDER)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # A Celery worker with the beat scheduler, against CELERY_BROKER_URL.
@@ -91,4 +98,4 @@ messages: $(STAMP)
 	DEBUG=1 $(BIN)/python manage.py compilemessages -l en -i '.venv'
 
 clean:
-	rm -rf $(VENV) var staticfiles
+	rm -rf $(VENV) var staticfiles tests/oidc_provider/node_modules
