@@ -11,12 +11,19 @@ from django.views.decorators.http import require_http_methods
 
 from .models import Membership
 
+# What the owner of a closed account may still do, until its people are anonymised: read
+# and pay its invoices. Nothing that changes anything.
+READ_METHODS = ("GET", "HEAD")
 
-def portal_view(*, methods=("GET",), owner_only: bool = False):
+
+def portal_view(*, methods=("GET",), owner_only: bool = False, closed_owner: bool = False):
     """Sign-in required; the request gets `membership` and `account` (the user's own).
 
     Anyone without an account membership (support staff included) gets 403, a program
-    manager gets 403 on owner-only views, a member of a closed account the closed page.
+    manager gets 403 on owner-only views, a member of a closed account the closed page —
+    except the owner on the views marked `closed_owner` (the invoices: list, page, PDF,
+    XML, exports), which stay open to them for reading until the account is anonymised
+    (anonymisation makes every member inactive: they can no longer sign in at all).
     Views then look objects up scoped to `request.organisation`, so another tenant's is a 404.
     """
 
@@ -28,17 +35,20 @@ def portal_view(*, methods=("GET",), owner_only: bool = False):
                 membership = request.user.membership
             except Membership.DoesNotExist:
                 raise PermissionDenied from None
-            if membership.organisation.is_closed:
+            organisation = membership.organisation
+            if organisation.is_closed and not (
+                closed_owner and membership.is_owner and request.method in READ_METHODS
+            ):
                 return render(
                     request,
                     "accounts/closed.html",
-                    {"organisation": membership.organisation},
+                    {"organisation": organisation, "invoices_open": membership.is_owner},
                     status=403,
                 )
             if owner_only and not membership.is_owner:
                 raise PermissionDenied
             request.membership = membership
-            request.organisation = membership.organisation
+            request.organisation = organisation
             return view(request, *args, **kwargs)
 
         return login_required(require_http_methods(list(methods))(wrapper))

@@ -49,6 +49,20 @@ def owner_candidates(*, organisation: Organisation, query: str = "", limit: int 
     return list(qs.order_by("user__last_name", "user__first_name", "pk")[:limit])
 
 
+def owner_candidate(*, organisation: Organisation, membership_id) -> Membership | None:
+    """The program manager `membership_id` names (as the form sends it), if they may become
+    owner: what the transfer form previews before « Sauvegarder » (the same rule as
+    services.ownership_transfer, which checks it again)."""
+    try:
+        pk = int(membership_id)
+    except (TypeError, ValueError):
+        return None
+    managers = Membership.objects.filter(
+        organisation=organisation, role=Membership.Role.MANAGER
+    ).select_related("user")
+    return next((m for m in managers if m.pk == pk), None)
+
+
 def invoice_recipients(*, organisation: Organisation) -> list[str]:
     """Who receives invoices: the account owner and every billing contact."""
     return invoice_recipients_of(organisation_ids=[organisation.pk]).get(organisation.pk, [])

@@ -35,8 +35,11 @@ def _render_contacts(request, fragment=None, *, changed=False, **extra):
     return HttpResponse(html)
 
 
-@portal_view()
+@portal_view(closed_owner=True)
 def home(request):
+    if request.organisation.is_closed:
+        # All the owner of a closed account still has: its invoices.
+        return redirect("portal:invoices")
     return redirect("portal:contacts")
 
 
@@ -47,22 +50,39 @@ def contacts(request):
 
 @portal_view(methods=("GET", "POST"), owner_only=True)
 def owner_change(request):
+    """« Modifier le propriétaire du compte »: search, choose, see what changes, save.
+
+    Choosing a program manager previews the transfer in place (htmx GET with `new_owner`,
+    target `owner-preview`): who becomes owner, what the current owner loses. The preview
+    carries the chosen one in `previewed`; « Sauvegarder » applies the transfer only when it
+    matches, otherwise (no JavaScript, or a choice changed since) it shows the preview and
+    changes nothing: nobody loses the account without having read what it means.
+    """
     query = request.GET.get("q", "")[:100]
     form = OwnerForm(request.POST or None)
+    chosen = request.POST.get("new_owner") or request.GET.get("new_owner") or ""
     if request.method == "POST" and form.is_valid():
-        with service_errors(form):
-            services.ownership_transfer(
-                organisation=request.organisation,
-                new_owner_membership_id=form.cleaned_data["new_owner"],
-                actor=request.user,
-                ip=client_ip(request),
-            )
-            # Privileges changed: a new session key, so an old copied cookie is worthless.
-            request.session.cycle_key()
-            messages.success(request, _("Le propriétaire du compte a été modifié."))
-            if request.htmx:
-                return HttpResponseClientRedirect(reverse("portal:contacts"))
-            return redirect("portal:contacts")
+        if request.POST.get("previewed", "").strip() == form.cleaned_data["new_owner"]:
+            with service_errors(form):
+                services.ownership_transfer(
+                    organisation=request.organisation,
+                    new_owner_membership_id=form.cleaned_data["new_owner"],
+                    actor=request.user,
+                    ip=client_ip(request),
+                )
+                # Privileges changed: a new session key, so an old copied cookie is worthless.
+                request.session.cycle_key()
+                messages.success(request, _("Le propriétaire du compte a été modifié."))
+                if request.htmx:
+                    return HttpResponseClientRedirect(reverse("portal:contacts"))
+                return redirect("portal:contacts")
+    preview = None
+    if chosen and not form.errors:
+        preview = selectors.owner_candidate(organisation=request.organisation, membership_id=chosen)
+        if preview is None and form.is_bound:
+            form.add_error("new_owner", _("Choisissez un gestionnaire du programme de ce compte."))
+    if request.htmx and request.htmx.target == "owner-preview":
+        return render(request, f"{CONTACTS_TEMPLATE}#owner-preview", {"preview": preview})
     candidates = selectors.owner_candidates(organisation=request.organisation, query=query)
     if request.htmx and request.htmx.target == "owner-candidates":
         return render(request, f"{CONTACTS_TEMPLATE}#owner-candidates", {"candidates": candidates})
@@ -72,6 +92,8 @@ def owner_change(request):
         owner_form=form,
         candidates=candidates,
         query=query,
+        chosen=str(preview.pk) if preview else "",
+        preview=preview,
         editing_owner=True,
     )
 

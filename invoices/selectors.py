@@ -1,10 +1,11 @@
 """What the Factures tab and the invoice pages show, each in a fixed number of queries."""
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from urllib.parse import quote
 
+from django.conf import settings
 from django.core.paginator import Page, Paginator
 from django.db.models import (
     DecimalField,
@@ -19,6 +20,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import RFC3986_SUBDELIMS
 
 from accounts.models import Organisation
@@ -65,20 +67,18 @@ class Overdue:
     since: date  # the oldest due date of the overdue invoices in that currency
 
 
-def overdue_summary(*, organisation: Organisation, today: date) -> list[Overdue]:
-    """What the account's invoices past their due date still ask, per currency, with the
-    oldest due date: « 1 234,56 € en retard depuis le 3 octobre 2026 » at the top of the
-    Factures tab. One aggregate query, whatever the number of invoices; empty when nothing
-    is overdue. What is still due is Invoice.amount_due, in SQL: the total, less the credit
-    notes and what payments settled."""
+def _still_due(*, organisation: Organisation, **filters) -> QuerySet:
+    """What the account's open invoices (matching `filters`) still ask, per currency, with
+    their oldest due date, in one aggregate query. What is still due is Invoice.amount_due,
+    in SQL: the total, less the credit notes and what payments settled."""
     money = DecimalField(max_digits=14, decimal_places=2)
-    rows = (
+    return (
         with_credit_sums(
             Invoice.objects.filter(
                 organisation=organisation,
                 kind=Invoice.Kind.INVOICE,
                 status=Invoice.Status.OPEN,
-                due_date__lt=today,
+                **filters,
             )
         )
         .alias(
@@ -92,7 +92,51 @@ def overdue_summary(*, organisation: Organisation, today: date) -> list[Overdue]
         .annotate(amount=Sum("still_due"), since=Min("due_date"))
         .order_by("currency")
     )
+
+
+def overdue_summary(*, organisation: Organisation, today: date) -> list[Overdue]:
+    """What the account's invoices past their due date still ask, per currency, with the
+    oldest due date: « 1 234,56 € en retard depuis le 3 octobre 2026 » at the top of the
+    Factures tab. One aggregate query, whatever the number of invoices; empty when nothing
+    is overdue."""
+    rows = _still_due(organisation=organisation, due_date__lt=today)
     return [Overdue(row["amount"], row["currency"], row["since"]) for row in rows]
+
+
+@dataclass(frozen=True)
+class Due:
+    amount: Decimal
+    currency: str
+
+
+def amount_due_summary(*, organisation: Organisation) -> list[Due]:
+    """What the account's open invoices still ask, due or not, per currency (in practice
+    one: the account's): named by the closure dialog and emails, and on the closed
+    account's Factures tab. Empty when everything is paid."""
+    rows = _still_due(organisation=organisation)
+    return [Due(row["amount"], row["currency"]) for row in rows]
+
+
+@dataclass(frozen=True)
+class ClosedAccount:
+    """What the Factures tab of a closed account tells its owner: until when the invoices
+    stay open to them (the anonymisation, CLOSURE_GRACE_DAYS after the closure) and what
+    they still ask."""
+
+    closed_on: date
+    until: date
+    amount_due: list[Due]
+
+
+def closed_account(*, organisation: Organisation) -> ClosedAccount | None:
+    if not organisation.is_closed or organisation.closed_at is None:
+        return None
+    closed_at = timezone.localtime(organisation.closed_at)
+    return ClosedAccount(
+        closed_on=closed_at.date(),
+        until=(closed_at + timedelta(days=settings.CLOSURE_GRACE_DAYS)).date(),
+        amount_due=amount_due_summary(organisation=organisation),
+    )
 
 
 def with_credit_sums(invoices: QuerySet) -> QuerySet:

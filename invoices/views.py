@@ -50,13 +50,20 @@ def _credit(organisation):
 
 def _tab_context(request, **extra):
     organisation = request.organisation
+    # A closed account: its owner only reads and pays (accounts.permissions.portal_view).
+    closed = selectors.closed_account(organisation=organisation)
+    # The « Prélèvement SEPA » section, from payments (through invoices.hooks); a closed
+    # account shows it only while a mandate still collects its invoices.
+    direct_debit = next(iter(hooks.direct_debit(organisation=organisation)), None)
+    if closed and direct_debit is not None and not direct_debit.get("live"):
+        direct_debit = None
     return {
         "tab": "invoices",
         "organisation": organisation,
         "estimate": _renewal_estimate(organisation),
         "credit": _credit(organisation),
-        # The « Prélèvement SEPA » section, from payments (through invoices.hooks).
-        "direct_debit": next(iter(hooks.direct_debit(organisation=organisation)), None),
+        "direct_debit": direct_debit,
+        "closed": closed,
         "overdue": selectors.overdue_summary(organisation=organisation, today=timezone.localdate()),
         # An owner-only tab: the signed-in member is the owner.
         "recipients": billing_recipients(owner=request.membership),
@@ -110,7 +117,7 @@ def _detail_edit(request, *, form_class, initial, service, name, message, estima
     return _render_tab(request, fragment, **{f"{name}_form": form, f"editing_{name}": True})
 
 
-@portal_view(owner_only=True)
+@portal_view(owner_only=True, closed_owner=True)
 def invoices_tab(request):
     return _render_tab(request, "invoice-list")
 
@@ -196,7 +203,7 @@ def _invoice_or_404(request, number):
     return invoice
 
 
-@portal_view(owner_only=True)
+@portal_view(owner_only=True, closed_owner=True)
 def invoice_detail(request, number):
     """The invoice online: the same document as its PDF."""
     invoice = _invoice_or_404(request, number)
@@ -229,7 +236,7 @@ def invoice_detail(request, number):
     )
 
 
-@portal_view(owner_only=True)
+@portal_view(owner_only=True, closed_owner=True)
 def invoice_pdf(request, number):
     """Download the stored PDF (rendered now, once, if the task has not run yet)."""
     invoice = selectors.invoice_file(organisation=request.organisation, number=number)
@@ -245,7 +252,7 @@ def invoice_pdf(request, number):
     return response
 
 
-@portal_view(owner_only=True)
+@portal_view(owner_only=True, closed_owner=True)
 def invoice_facturx(request, number):
     """Download the invoice's Factur-X XML alone: the one embedded in its stored PDF."""
     invoice = _invoice_or_404(request, number)
@@ -255,7 +262,7 @@ def invoice_facturx(request, number):
     return response
 
 
-@portal_view(owner_only=True)
+@portal_view(owner_only=True, closed_owner=True)
 def invoice_ubl(request, number):
     """Download the invoice as UBL 2.1: the same EN 16931 data as its Factur-X XML."""
     invoice = _invoice_or_404(request, number)
@@ -287,13 +294,13 @@ def _export(request, extension, stream, content_type):
     return response
 
 
-@portal_view(owner_only=True)
+@portal_view(owner_only=True, closed_owner=True)
 def invoices_export_zip(request):
     """Every invoice and credit note of the period: PDFs and Factur-X XML in one ZIP."""
     return _export(request, "zip", exports.zip_stream, "application/zip")
 
 
-@portal_view(owner_only=True)
+@portal_view(owner_only=True, closed_owner=True)
 def invoices_export_csv(request):
     """The period's invoices and credit notes as a CSV, for the accountant."""
     return _export(request, "csv", exports.csv_stream, "text/csv; charset=utf-8")

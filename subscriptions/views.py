@@ -9,6 +9,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts.forms import service_errors
 from accounts.permissions import client_ip, portal_view
+from invoices.selectors import amount_due_summary
 
 from . import selectors, services, tokens
 from .comparison import comparison
@@ -27,23 +28,66 @@ def _render_tab(request, fragment=None, **extra):
     if request.htmx and fragment:
         template = f"{TAB_TEMPLATE}#{fragment}"
     page = selectors.subscription_page(organisation=request.organisation, user=request.user)
+    form = extra.get("upgrade_form") or _upgrade_form(page)
     context = {
         "tab": "subscription",
         "page": page,
+        "can_upgrade": form.can_upgrade,
         "grace_days": settings.CLOSURE_GRACE_DAYS,
         **extra,
     }
+    if template == TAB_TEMPLATE:
+        # The closure dialog names what the open invoices still ask.
+        context["amount_due"] = amount_due_summary(organisation=request.organisation)
     return render(request, template, context)
 
 
-def _upgrade_form(request, page, data=None):
+def _upgrade_form(page, data=None):
     subscription = page.subscription
     choices = upgrade_choices(subscription=subscription)
-    return UpgradeForm(
+    form = UpgradeForm(
         data,
         plans=choices.plans,
         current=subscription.plan if subscription else None,
         proposed=choices.proposed,
+    )
+    # On the top plan there is nothing to upgrade to: « Mettre à niveau » is not offered.
+    form.can_upgrade = choices.proposed is not None and (
+        subscription is None or choices.proposed.pk != subscription.plan_id
+    )
+    return form
+
+
+def _upgrade_preview(page, form) -> dict:
+    """What choosing the form's plan means: the prorated amount of a higher plan, or the
+    reason a plan is refused ("same": the current plan; "downgrade": ask support)."""
+    if page.subscription is None or not form.is_valid():
+        return {}
+    plan = form.cleaned_data["plan"]
+    change = plan_change_kind(current=page.subscription.plan, target=plan)
+    if change != "upgrade":
+        return {"refused": plan, "refusal": change}
+    with service_errors(form):
+        return {
+            "quote": upgrade_quote(
+                subscription=page.subscription, plan=plan, today=timezone.localdate()
+            )
+        }
+    return {}
+
+
+def _render_upgrade(request, page, form, **extra):
+    """The upgrade section (or, for the htmx request of the drop-down, its preview)."""
+    fragment = "upgrade-section"
+    if request.htmx and request.htmx.target == "upgrade-preview":
+        fragment = "upgrade-preview"
+    return _render_tab(
+        request,
+        fragment,
+        upgrading=form.can_upgrade,
+        upgrade_form=form,
+        **_upgrade_preview(page, form),
+        **extra,
     )
 
 
@@ -54,56 +98,51 @@ def subscription_tab(request):
 
 @portal_view(owner_only=True)
 def upgrade(request):
-    """« Mettre à niveau »: choose a plan (GET ?plan=), then see what it costs. Changes nothing.
+    """« Mettre à niveau »: the drop-down and, at once, what the chosen plan means (GET
+    ?plan=, sent by htmx when the choice changes). Changes nothing.
 
-    A plan at or below the current one gets the "ask support" message; a higher one the
-    prorated amount and the button that sends the confirmation email.
+    A higher plan shows the prorated amount, the current plan says so, a lower plan gets
+    the "ask support" message. « Sauvegarder » posts to `upgrade_request`.
     """
     page = selectors.subscription_page(organisation=request.organisation, user=request.user)
     if page.subscription is None or not page.subscription.is_active:
         return _render_tab(request, "upgrade-section")
-    form = _upgrade_form(request, page, request.GET if "plan" in request.GET else None)
-    quote = downgrade = None
-    if form.is_bound and form.is_valid():
-        plan = form.cleaned_data["plan"]
-        if plan_change_kind(current=page.subscription.plan, target=plan) != "upgrade":
-            downgrade = plan
-        else:
-            with service_errors(form):
-                quote = upgrade_quote(
-                    subscription=page.subscription, plan=plan, today=timezone.localdate()
-                )
-    return _render_tab(
-        request,
-        "upgrade-section",
-        upgrading=True,
-        upgrade_form=form,
-        quote=quote,
-        downgrade=downgrade,
-    )
+    form = _upgrade_form(page, request.GET if "plan" in request.GET else None)
+    if not form.is_bound:
+        # The proposed plan's amount shows as soon as the form opens.
+        form = _upgrade_form(page, {"plan": form["plan"].value()})
+    return _render_upgrade(request, page, form)
 
 
 @portal_view(methods=("POST",), owner_only=True)
 def upgrade_request(request):
-    """« Confirmer et recevoir l'e-mail », and « Renvoyer l'e-mail » (a fresh link)."""
+    """« Sauvegarder »: email the link that confirms the upgrade (the email and the page of
+    the link show the amount again before anything changes). Also « Renvoyer l'e-mail » (a
+    fresh link), and « Voir le montant », the preview without JavaScript."""
     page = selectors.subscription_page(organisation=request.organisation, user=request.user)
-    form = _upgrade_form(request, page, request.POST)
-    if form.is_valid():
-        with service_errors(form):
-            services.upgrade_request(
-                organisation=request.organisation,
-                plan=form.cleaned_data["plan"],
-                actor=request.user,
-                ip=client_ip(request),
-            )
-            messages.success(
-                request,
-                _("Nous vous avons envoyé un e-mail pour confirmer la mise à niveau."),
-            )
-            if request.htmx:
-                return _render_tab(request, "upgrade-section")
-            return redirect("portal:subscription")
-    return _render_tab(request, "upgrade-section", upgrading=True, upgrade_form=form)
+    form = _upgrade_form(page, request.POST)
+    if "preview" in request.POST or not form.is_valid():
+        return _render_upgrade(request, page, form)
+    plan = form.cleaned_data["plan"]
+    subscription = page.subscription
+    if subscription and plan_change_kind(current=subscription.plan, target=plan) != "upgrade":
+        # The current or a lower plan: say so in place, send nothing.
+        return _render_upgrade(request, page, form)
+    with service_errors(form):
+        services.upgrade_request(
+            organisation=request.organisation,
+            plan=plan,
+            actor=request.user,
+            ip=client_ip(request),
+        )
+        messages.success(
+            request,
+            _("Nous vous avons envoyé un e-mail pour confirmer la mise à niveau."),
+        )
+        if request.htmx:
+            return _render_tab(request, "upgrade-section")
+        return redirect("portal:subscription")
+    return _render_upgrade(request, page, form)
 
 
 @portal_view(methods=("GET", "POST"), owner_only=True)
@@ -123,7 +162,11 @@ def closure(request):
     return render(
         request,
         "subscriptions/closure.html",
-        {"tab": "subscription", "grace_days": settings.CLOSURE_GRACE_DAYS},
+        {
+            "tab": "subscription",
+            "grace_days": settings.CLOSURE_GRACE_DAYS,
+            "amount_due": amount_due_summary(organisation=request.organisation),
+        },
     )
 
 
@@ -217,6 +260,8 @@ def confirm(request, token):
     }
     if confirmation.mandate_id:
         context.update(mandate_confirm_context(confirmation))
+    if confirmation.kind == Confirmation.Kind.CLOSURE and not context["done"]:
+        context["amount_due"] = amount_due_summary(organisation=confirmation.organisation)
     if confirmation.kind == Confirmation.Kind.UPGRADE and not context["done"]:
         subscription = confirmation.organisation.subscription
         try:

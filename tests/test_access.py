@@ -3,10 +3,13 @@
 A URL added without an entry here fails `test_every_url_has_an_expectation`.
 """
 
+from datetime import timedelta
+
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
 
-from accounts.models import Organisation
+from accounts.models import Membership, Organisation
 from tests.factories import (
     BillingContactFactory,
     InvoiceFactory,
@@ -14,17 +17,40 @@ from tests.factories import (
     OrganisationFactory,
 )
 
-ROLES = ("anonymous", "manager", "other_owner", "owner", "support", "closed_member")
+ROLES = (
+    "anonymous",
+    "manager",
+    "other_owner",
+    "owner",
+    "support",
+    "closed_member",
+    "closed_owner",
+    "anonymised_owner",
+)
 
 # URL names not walked here, with the reason.
 EXCLUDED_NAMESPACES = {"admin"}  # the Django admin: tests/*/test_admin.py
 
 
-def _expect(anonymous, manager, other_owner, owner, support, closed_member=None):
+def _expect(
+    anonymous,
+    manager,
+    other_owner,
+    owner,
+    support,
+    closed_member=None,
+    closed_owner=None,
+    anonymised_owner=None,
+):
+    """`closed_member` is a program manager of a closed account, `closed_owner` its owner
+    before anonymisation (as closed_member unless said), `anonymised_owner` the owner of an
+    anonymised account (as anonymous unless said: they can no longer sign in)."""
     closed_member = anonymous if closed_member is None else closed_member
-    return dict(
-        zip(ROLES, (anonymous, manager, other_owner, owner, support, closed_member), strict=True)
-    )
+    closed_owner = closed_member if closed_owner is None else closed_owner
+    anonymised_owner = anonymous if anonymised_owner is None else anonymised_owner
+    statuses = (anonymous, manager, other_owner, owner, support)
+    statuses += (closed_member, closed_owner, anonymised_owner)
+    return dict(zip(ROLES, statuses, strict=True))
 
 
 # A portal page open to every member; owner-only pages. 302 for anonymous is the login redirect.
@@ -32,12 +58,17 @@ MEMBER_PAGE = _expect(302, 200, 200, 200, 403, 403)
 OWNER_PAGE = _expect(302, 403, 200, 200, 403, 403)
 # Scoped to the owner's account: another account's owner gets 404.
 OWNER_OBJECT = _expect(302, 403, 404, 200, 403, 403)
-PUBLIC = _expect(200, 200, 200, 200, 200, 200)
-NOT_ALLOWED = _expect(302, 405, 405, 405, 405, 405)
+# Read only for the owner of a closed account until anonymisation (their own invoices: the
+# example invoice is another account's, hence 404; test_closed_owner_reads_own_invoices).
+CLOSED_READABLE_PAGE = _expect(302, 403, 200, 200, 403, 403, 200)
+CLOSED_READABLE_OBJECT = _expect(302, 403, 404, 200, 403, 403, 404)
+PUBLIC = _expect(200, 200, 200, 200, 200, 200, 200, 200)
+NOT_ALLOWED = _expect(302, 405, 405, 405, 405, 405, 405)
 
 EXPECTED = {
-    "root": {"GET": _expect(302, 302, 302, 302, 302, 302)},
-    "portal:home": {"GET": _expect(302, 302, 302, 302, 403, 403), "POST": NOT_ALLOWED},
+    "root": {"GET": _expect(302, 302, 302, 302, 302, 302, 302, 302)},
+    # The owner of a closed account lands on the invoices.
+    "portal:home": {"GET": _expect(302, 302, 302, 302, 403, 403, 302), "POST": NOT_ALLOWED},
     "portal:contacts": {"GET": MEMBER_PAGE, "POST": NOT_ALLOWED},
     "portal:owner_change": {"GET": OWNER_PAGE, "POST": OWNER_PAGE},
     "portal:contact_add": {"GET": OWNER_PAGE, "POST": OWNER_PAGE},
@@ -47,19 +78,19 @@ EXPECTED = {
         # (page, htmx): a browser is redirected, htmx gets the updated fragment.
         "POST": _expect(302, 403, 404, (302, 200), 403, 403),
     },
-    "portal:invoices": {"GET": OWNER_PAGE, "POST": NOT_ALLOWED},
+    "portal:invoices": {"GET": CLOSED_READABLE_PAGE, "POST": NOT_ALLOWED},
     "portal:organisation_address": {"GET": OWNER_PAGE, "POST": OWNER_PAGE},
     "portal:organisation_vat": {"GET": OWNER_PAGE, "POST": OWNER_PAGE},
     "portal:organisation_siren": {"GET": OWNER_PAGE, "POST": OWNER_PAGE},
     "portal:organisation_delivery_address": {"GET": OWNER_PAGE, "POST": OWNER_PAGE},
     "portal:organisation_references": {"GET": OWNER_PAGE, "POST": OWNER_PAGE},
     # The owner's own invoices; another account's owner exports theirs (none here).
-    "portal:invoices_export_zip": {"GET": OWNER_PAGE, "POST": NOT_ALLOWED},
-    "portal:invoices_export_csv": {"GET": OWNER_PAGE, "POST": NOT_ALLOWED},
-    "portal:invoice_detail": {"GET": OWNER_OBJECT, "POST": NOT_ALLOWED},
-    "portal:invoice_pdf": {"GET": OWNER_OBJECT, "POST": NOT_ALLOWED},
-    "portal:invoice_facturx": {"GET": OWNER_OBJECT, "POST": NOT_ALLOWED},
-    "portal:invoice_ubl": {"GET": OWNER_OBJECT, "POST": NOT_ALLOWED},
+    "portal:invoices_export_zip": {"GET": CLOSED_READABLE_PAGE, "POST": NOT_ALLOWED},
+    "portal:invoices_export_csv": {"GET": CLOSED_READABLE_PAGE, "POST": NOT_ALLOWED},
+    "portal:invoice_detail": {"GET": CLOSED_READABLE_OBJECT, "POST": NOT_ALLOWED},
+    "portal:invoice_pdf": {"GET": CLOSED_READABLE_OBJECT, "POST": NOT_ALLOWED},
+    "portal:invoice_facturx": {"GET": CLOSED_READABLE_OBJECT, "POST": NOT_ALLOWED},
+    "portal:invoice_ubl": {"GET": CLOSED_READABLE_OBJECT, "POST": NOT_ALLOWED},
     "portal:subscription": {"GET": OWNER_PAGE, "POST": NOT_ALLOWED},
     "portal:upgrade": {"GET": OWNER_PAGE, "POST": NOT_ALLOWED},
     "portal:upgrade_request": {"GET": NOT_ALLOWED, "POST": OWNER_PAGE},
@@ -72,19 +103,19 @@ EXPECTED = {
     "portal:mandate_pdf": {"GET": OWNER_OBJECT, "POST": NOT_ALLOWED},
     # Public; only the owner of an open account sees their plan, VAT and upgrade links in it
     # (tests/subscriptions/test_pricing_page.py: program managers see the public comparison).
-    "pricing": {"GET": PUBLIC, "POST": _expect(405, 405, 405, 405, 405, 405)},
+    "pricing": {"GET": PUBLIC, "POST": _expect(405, 405, 405, 405, 405, 405, 405, 405)},
     # The token is the credential: an unknown one is a 404 for everyone.
     "subscription_confirm": {
-        "GET": _expect(404, 404, 404, 404, 404, 404),
-        "POST": _expect(404, 404, 404, 404, 404, 404),
+        "GET": _expect(404, 404, 404, 404, 404, 404, 404, 404),
+        "POST": _expect(404, 404, 404, 404, 404, 404, 404, 404),
     },
     "login": {
         "GET": _expect(200, 302, 302, 302, 302, 302),
         "POST": _expect(200, 302, 302, 302, 302, 302),
     },
     "logout": {
-        "GET": _expect(405, 405, 405, 405, 405, 405),
-        "POST": _expect(302, 302, 302, 302, 302, 302),
+        "GET": _expect(405, 405, 405, 405, 405, 405, 405, 405),
+        "POST": _expect(302, 302, 302, 302, 302, 302, 302, 302),
     },
     # Without OIDC_ISSUER (the test settings) the provider's URLs do not exist; with it,
     # tests/accounts/test_oidc.py covers them.
@@ -102,12 +133,12 @@ EXPECTED = {
     "password_reset_complete": {"GET": PUBLIC},
     "support_contact": {"GET": PUBLIC, "POST": PUBLIC},
     "support_contact_sent": {"GET": PUBLIC},
-    "brand_css": {"GET": PUBLIC, "POST": _expect(405, 405, 405, 405, 405, 405)},
-    "healthz": {"GET": PUBLIC, "POST": _expect(405, 405, 405, 405, 405, 405)},
-    "readyz": {"GET": PUBLIC, "POST": _expect(405, 405, 405, 405, 405, 405)},
+    "brand_css": {"GET": PUBLIC, "POST": _expect(405, 405, 405, 405, 405, 405, 405, 405)},
+    "healthz": {"GET": PUBLIC, "POST": _expect(405, 405, 405, 405, 405, 405, 405, 405)},
+    "readyz": {"GET": PUBLIC, "POST": _expect(405, 405, 405, 405, 405, 405, 405, 405)},
     "set_language": {
-        "GET": _expect(302, 302, 302, 302, 302, 302),
-        "POST": _expect(302, 302, 302, 302, 302, 302),
+        "GET": _expect(302, 302, 302, 302, 302, 302, 302, 302),
+        "POST": _expect(302, 302, 302, 302, 302, 302, 302, 302),
     },
 }
 
@@ -153,6 +184,7 @@ def actors(owner, manager, other_owner, support_user):
     closed = MembershipFactory(
         organisation=OrganisationFactory(status=Organisation.Status.CLOSED, name="Closed Org")
     )
+    closed_owner = MembershipFactory(organisation=closed.organisation, role=Membership.Role.OWNER)
     contact = BillingContactFactory(organisation=owner.organisation)
     return {
         "anonymous": None,
@@ -161,10 +193,38 @@ def actors(owner, manager, other_owner, support_user):
         "owner": owner.user,
         "support": support_user,
         "closed_member": closed.user,
+        "closed_owner": closed_owner.user,
+        "anonymised_owner": _anonymised_owner(),
         "contact": contact,
         "invoice": InvoiceFactory(organisation=owner.organisation),
         "mandate": _active_mandate(owner),
     }
+
+
+def _closed_account(*, days_ago):
+    """An account its owner closed `days_ago` days ago, with an open invoice."""
+    from subscriptions.models import AccountClosure
+
+    closed_at = timezone.now() - timedelta(days=days_ago)
+    organisation = OrganisationFactory(status=Organisation.Status.CLOSED, closed_at=closed_at)
+    owner = MembershipFactory(organisation=organisation, role=Membership.Role.OWNER)
+    AccountClosure.objects.create(
+        organisation=organisation,
+        requested_by=owner.user,
+        closed_at=closed_at,
+        anonymise_after=closed_at + timedelta(days=30),
+    )
+    InvoiceFactory(organisation=organisation)
+    return owner
+
+
+def _anonymised_owner():
+    from subscriptions.services import account_anonymise
+
+    owner = _closed_account(days_ago=40)
+    assert account_anonymise(organisation=owner.organisation)
+    owner.user.refresh_from_db()
+    return owner.user
 
 
 def _active_mandate(owner):
@@ -206,3 +266,30 @@ def test_access(client, actors, name, method, role, status, htmx):
     if isinstance(status, tuple):
         status = status[1] if htmx else status[0]
     assert response.status_code == status, (name, method, role, htmx)
+
+
+CLOSED_READABLE = [
+    name for name, methods in EXPECTED.items() if methods.get("GET") is CLOSED_READABLE_OBJECT
+]
+
+
+@pytest.mark.parametrize("name", CLOSED_READABLE)
+def test_closed_owner_reads_own_invoices_until_anonymisation(db, client, name):
+    """The owner of a closed account reads and downloads its invoices; its program managers
+    do not; once anonymised, nobody signs in any more."""
+    from subscriptions.services import account_anonymise
+
+    owner = _closed_account(days_ago=40)
+    manager = MembershipFactory(organisation=owner.organisation)
+    url = reverse(name, kwargs={"number": owner.organisation.invoices.get().number})
+
+    client.force_login(owner.user)
+    assert client.get(url).status_code == 200
+    assert client.post(url).status_code == 405
+    client.force_login(manager.user)
+    assert client.get(url).status_code == 403
+
+    assert account_anonymise(organisation=owner.organisation)
+    client.force_login(owner.user)
+    response = client.get(url)
+    assert (response.status_code, response.url.split("?")[0]) == (302, reverse("login"))

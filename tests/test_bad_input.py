@@ -93,7 +93,7 @@ def test_owner_change_form(owner_client, owner, manager, choice, query, htmx):
     owner_client.force_login(owner.user)
     assert owner_client.get(url, {"q": query}).status_code in (200, 400)
     response, (_, events, _, roles) = _post(
-        owner_client, url, {"new_owner": choice}, htmx, owner.user
+        owner_client, url, {"new_owner": choice, "previewed": choice}, htmx, owner.user
     )
     # Generated text may happen to be the manager's id ("2"): then it is a real transfer.
     try:  # the form reads the choice as Python's int() does ("²" is a digit, not a number)

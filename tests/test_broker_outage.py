@@ -78,7 +78,9 @@ def test_contact_transfer_and_upgrade_succeed_fast_with_the_broker_down(
     assert BillingContact.objects.filter(email="compta@example.com").exists()
 
     response, elapsed = _timed(
-        lambda: client.post(reverse("portal:owner_change"), {"new_owner": manager.pk})
+        lambda: client.post(
+            reverse("portal:owner_change"), {"new_owner": manager.pk, "previewed": manager.pk}
+        )
     )
     assert response.status_code == 302 and elapsed < 2
     assert Membership.objects.get(role="owner").pk == manager.pk
@@ -232,7 +234,9 @@ def test_ownership_transfer_answers_fast_with_a_stalled_broker(
 ):
     client.force_login(owner.user)
     response, elapsed = _timed(
-        lambda: client.post(reverse("portal:owner_change"), {"new_owner": manager.pk})
+        lambda: client.post(
+            reverse("portal:owner_change"), {"new_owner": manager.pk, "previewed": manager.pk}
+        )
     )
     assert response.status_code == 302 and elapsed < 2
     assert Membership.objects.get(role="owner").pk == manager.pk

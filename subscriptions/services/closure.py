@@ -14,6 +14,7 @@ from accounts.audit import audit_record
 from accounts.models import Organisation, User
 from accounts.selectors import invoice_recipients
 from emails.services import email_queue
+from invoices.selectors import amount_due_summary
 
 from ..models import AccountClosure, Confirmation, Subscription
 from ._guards import lock_account, require_open, require_owner
@@ -34,7 +35,11 @@ def closure_request(
         actor=actor,
         ip=ip,
         after={},
-        context={"grace_days": settings.CLOSURE_GRACE_DAYS},
+        context={
+            "grace_days": settings.CLOSURE_GRACE_DAYS,
+            # What the open invoices still ask: it stays payable after the closure.
+            "amount_due": amount_due_summary(organisation=organisation),
+        },
     )
 
 
@@ -99,6 +104,7 @@ def closure_confirm(
             "closure": closure,
             "renewal_date": renewal_date,
             "grace_days": settings.CLOSURE_GRACE_DAYS,
+            "amount_due": amount_due_summary(organisation=organisation),
         },
         language=organisation.language,
         organisation=organisation,

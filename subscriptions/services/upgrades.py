@@ -22,12 +22,18 @@ from .links import IssuedLink, link_audit, link_claim, link_send, link_used
 
 
 def _upgrade_target(subscription: Subscription, plan: Plan) -> None:
-    if plan_change_kind(current=subscription.plan, target=plan) != "upgrade":
+    change = plan_change_kind(current=subscription.plan, target=plan)
+    if change == "same":
+        raise ValidationError(
+            {"plan": _("Vous êtes déjà au forfait %(plan)s.") % {"plan": plan.name}},
+            code="same",
+        )
+    if change != "upgrade":
         raise ValidationError(
             {
                 "plan": _(
-                    "Pour passer à un forfait inférieur ou égal à votre forfait actuel, il "
-                    "sera nécessaire de vous rapprocher de notre équipe support."
+                    "Pour passer à un forfait inférieur à votre forfait actuel, il sera "
+                    "nécessaire de vous rapprocher de notre équipe support."
                 )
             },
             code="downgrade",

@@ -181,7 +181,9 @@ def test_transfer_with_htmx_redirects_the_whole_page(
     client = client_for(owner)
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(
-            reverse("portal:owner_change"), {"new_owner": manager.pk}, headers=HTMX
+            reverse("portal:owner_change"),
+            {"new_owner": manager.pk, "previewed": manager.pk},
+            headers=HTMX,
         )
     assert response.status_code == 200
     assert response["HX-Redirect"] == reverse("portal:contacts")
@@ -192,6 +194,39 @@ def test_transfer_with_htmx_redirects_the_whole_page(
     }
     # The former owner is now a program manager: owner-only pages are closed to them.
     assert client.get(reverse("portal:invoices")).status_code == 403
+
+
+def test_choosing_a_program_manager_previews_the_transfer_with_htmx(client_for, owner, manager):
+    response = client_for(owner).get(
+        reverse("portal:owner_change"),
+        {"new_owner": manager.pk},
+        headers={**HTMX, "HX-Target": "owner-preview"},
+    )
+    html = response.content.decode()
+    assert html.lstrip().startswith('<div id="owner-preview"')
+    assert "Julien Bernard deviendra propriétaire du compte." in html
+    assert f'name="previewed" value="{manager.pk}"' in html
+    assert Membership.objects.get(role="owner") == owner
+
+
+@pytest.mark.parametrize("previewed", [None, "other"], ids=["not-previewed", "another-choice"])
+@pytest.mark.parametrize("htmx", [False, True], ids=["page", "htmx"])
+def test_sauvegarder_without_the_preview_of_that_choice_shows_it_and_changes_nothing(
+    client_for, owner, manager, previewed, htmx
+):
+    data = {"new_owner": manager.pk}
+    if previewed:
+        data["previewed"] = MembershipFactory(organisation=owner.organisation).pk
+    response = client_for(owner).post(
+        reverse("portal:owner_change"), data, headers=HTMX if htmx else {}
+    )
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "Julien Bernard deviendra propriétaire du compte." in html
+    assert "Factures et Abonnement" in html
+    assert f'value="{manager.pk}" checked' in html
+    assert Membership.objects.get(role="owner") == owner
+    assert not Email.objects.exists()
 
 
 def test_transfer_to_a_non_manager_shows_an_error(client_for, owner, other_owner):

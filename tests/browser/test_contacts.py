@@ -123,6 +123,7 @@ def test_owner_transfers_ownership_to_a_program_manager(page, organisation, owne
     expect(candidates).not_to_contain_text("Sophie Lefèvre")
     expect(candidates.get_by_role("radio")).to_have_count(1)
     candidates.get_by_label("Julien Bernard").check()
+    expect(page.get_by_test_id("owner-preview")).to_contain_text("Julien Bernard deviendra")
     page.get_by_role("button", name="Sauvegarder").click()
 
     expect(page.get_by_role("status")).to_have_text("Le propriétaire du compte a été modifié.")

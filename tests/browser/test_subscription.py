@@ -47,17 +47,15 @@ def test_upgrade_shows_the_amount_then_the_emailed_link_confirms_it(
 
     page.locator("#upgrade-section").get_by_role("link", name="Mettre à niveau").click()
     page.get_by_label("Forfait souhaité").select_option(label="Essentiel")
-    page.get_by_role("button", name="Sauvegarder").click()
     expect(page.get_by_test_id("downgrade-refused")).to_contain_text("équipe support")
 
     page.get_by_label("Forfait souhaité").select_option(label="Entreprise")
-    page.get_by_role("button", name="Sauvegarder").click()
     quote = page.get_by_test_id("upgrade-quote")
     expect(quote).to_contain_text("Passage du forfait Professionnel au forfait Entreprise")
     expect(quote.get_by_test_id("quote-total")).to_have_text(re.compile(r"\d.*€"))
     assert not Email.objects.filter(kind="upgrade_request").exists()
 
-    page.get_by_role("button", name="Confirmer et recevoir l'e-mail").click()
+    page.get_by_role("button", name="Sauvegarder").click()
     expect(page.get_by_test_id("pending-upgrade")).to_contain_text("courrier indésirable")
     assert page.evaluate("window.sameDocument === true")  # htmx swapped, no reload
 

@@ -1,3 +1,4 @@
+import html
 from datetime import timedelta
 from decimal import Decimal
 
@@ -9,14 +10,14 @@ from django.utils import timezone, translation
 
 from accounts import services as account_services
 from accounts.models import AuditEvent, BillingContact, Membership, Organisation, User
-from billing_portal.formatting import long_date
+from billing_portal.formatting import long_date, money
 from emails.models import Email
 from invoices.models import ExchangeRate, Invoice
 from subscriptions import pricing, services, tokens
 from subscriptions.models import AccountClosure, Confirmation, PlanPrice, Subscription
 from subscriptions.periods import one_year_after
 from subscriptions.tokens import LinkError, LinkProblem
-from tests.factories import SubscriptionFactory
+from tests.factories import InvoiceFactory, SubscriptionFactory
 
 from .conftest import emails_to, link_token
 
@@ -55,11 +56,18 @@ def test_upgrade_request_changes_nothing_and_emails_a_link(owner, subscription, 
     assert actions() == ["upgrade.requested"]
 
 
-@pytest.mark.parametrize("code", ["essentiel", "professionnel"])
-def test_downgrade_or_same_plan_is_refused(owner, subscription, plans, code):
+@pytest.mark.parametrize(
+    ("code", "message"),
+    [
+        ("essentiel", "équipe support"),
+        # The current plan is called that, not a lower one.
+        ("professionnel", "Vous êtes déjà au forfait Professionnel."),
+    ],
+)
+def test_downgrade_or_same_plan_is_refused(owner, subscription, plans, code, message):
     with pytest.raises(ValidationError) as excinfo:
         request_upgrade(owner, plans, code)
-    assert "équipe support" in excinfo.value.message_dict["plan"][0]
+    assert message in excinfo.value.message_dict["plan"][0]
     assert not Confirmation.objects.exists()
     assert not Email.objects.exists()
     assert not AuditEvent.objects.exists()
@@ -280,6 +288,40 @@ def test_closure_confirm_closes_cancels_and_tells_contacts(
     )
     assert services.renewal_issue(subscription=subscription) is None
     assert not Invoice.objects.exists()
+
+
+@pytest.mark.parametrize(("language", "says"), [("fr", "reste dû"), ("en", "still due")])
+def test_closure_emails_name_the_amount_still_due_in_the_accounts_language(
+    owner, subscription, billing_contact, language, says
+):
+    """Open invoices, less what was paid; paid ones and other accounts' do not count."""
+    with translation.override(language):
+        amount = money(Decimal("1320.00"), "EUR")
+    assert amount in ("1\xa0320,00\xa0€", "€1,320.00")
+    Organisation.objects.filter(pk=owner.organisation.pk).update(language=language)
+    owner.organisation.refresh_from_db()
+    for _ in range(11):
+        InvoiceFactory(organisation=owner.organisation)
+    InvoiceFactory(organisation=owner.organisation, amount_paid=Decimal("0.00"), total=0)
+    InvoiceFactory(organisation=owner.organisation, status=Invoice.Status.PAID)
+    InvoiceFactory()  # another account's
+    close_account(owner)
+
+    [request] = emails_to("owner@example.com", "closure_request")
+    closed = Email.objects.filter(kind="account_closed")
+    assert {email.to for email in closed} == {"owner@example.com", "compta@example.com"}
+    for email in [request, *closed]:
+        assert amount in email.body_text, email.body_text
+        assert says in email.body_text
+        assert amount in html.unescape(email.body_html)
+
+
+def test_closure_emails_say_nothing_of_money_when_all_is_paid(owner, subscription):
+    InvoiceFactory(organisation=owner.organisation, status=Invoice.Status.PAID)
+    close_account(owner)
+    for email in Email.objects.filter(kind__in=["closure_request", "account_closed"]):
+        assert "Reste à payer" not in email.body_text
+        assert "reste dû" not in email.body_text
 
 
 def test_issued_invoices_survive_closure_and_anonymisation(owner, subscription, plans):

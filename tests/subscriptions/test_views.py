@@ -69,7 +69,7 @@ def test_choosing_a_lower_plan_says_to_ask_support(client_for, owner, subscripti
     assert response.status_code == 200
     assert "il sera nécessaire de vous rapprocher de notre équipe support" in page
     assert reverse("support_contact") in page
-    assert "Confirmer et recevoir l" not in page
+    assert 'data-testid="upgrade-quote"' not in page
     subscription.refresh_from_db()
     assert subscription.plan.code == "professionnel"
     assert not Confirmation.objects.exists()
@@ -86,9 +86,66 @@ def test_choosing_a_higher_plan_shows_the_amount_before_anything_is_sent(
     assert "8\xa0712,33\xa0€" in page
     assert "871,23\xa0€" in page  # VAT 20 %
     assert "5\xa0227,40\xa0€" in page
-    assert "Confirmer et recevoir l'e-mail" in page
+    assert "Sauvegarder" in page
     assert not Confirmation.objects.exists()
     assert not Email.objects.exists()
+
+
+def test_the_upgrade_form_opens_with_the_amount_of_the_proposed_plan(
+    client_for, owner, subscription
+):
+    page = text(client_for(owner).get(UPGRADE))
+    section = page[page.index('id="upgrade-section"') : page.index('id="h-close"')]
+    assert "Passage du forfait Professionnel au forfait Entreprise" in section
+    assert section.count(">Annuler<") == 1
+    assert "Confirmer" not in section
+    assert not Confirmation.objects.exists()
+
+
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_choosing_the_current_plan_says_it_is_the_current_plan(
+    client_for, owner, subscription, method
+):
+    url = UPGRADE if method == "get" else UPGRADE_REQUEST
+    response = getattr(client_for(owner), method)(url, {"plan": "professionnel"})
+    page = text(response)
+    assert response.status_code == 200
+    assert "Vous êtes déjà au forfait Professionnel." in page
+    assert "Pour changer pour un forfait inférieur" not in page
+    assert not Confirmation.objects.exists()
+    assert not Email.objects.exists()
+
+
+def test_the_drop_down_gets_only_the_preview_from_htmx(client_for, owner, subscription):
+    response = client_for(owner).get(
+        UPGRADE,
+        {"plan": "essentiel"},
+        headers={"HX-Request": "true", "HX-Target": "upgrade-preview"},
+    )
+    page = text(response)
+    assert page.lstrip().startswith('<div id="upgrade-preview"')
+    assert "Le forfait Essentiel est inférieur à votre forfait actuel." in page
+    assert "<select" not in page
+
+
+def test_voir_le_montant_previews_without_sending(client_for, owner, subscription):
+    response = client_for(owner).post(UPGRADE_REQUEST, {"plan": "entreprise", "preview": "1"})
+    page = text(response)
+    assert response.status_code == 200
+    assert "Passage du forfait Professionnel au forfait Entreprise" in page
+    assert not Confirmation.objects.exists()
+    assert not Email.objects.exists()
+
+
+def test_on_the_top_plan_no_upgrade_is_offered(client_for, owner, subscription, plans):
+    Subscription.objects.filter(pk=subscription.pk).update(plan=plans["entreprise"])
+    client = client_for(owner)
+    tab = text(client.get(TAB))
+    assert f'href="{UPGRADE}"' not in tab
+    assert "forfait le plus complet" in tab
+    page = text(client.get(UPGRADE, {"plan": "entreprise"}))
+    assert "<select" not in page
+    assert "forfait le plus complet" in page
 
 
 def test_the_upgrade_form_answers_htmx_with_its_fragment(client_for, owner, subscription):
@@ -236,7 +293,9 @@ def test_bad_links_show_a_clear_page_and_change_nothing(
             actor=owner.user,
         )
     elif spoil == "owner_change":
-        client_for(owner).post(reverse("portal:owner_change"), {"new_owner": manager.pk})
+        client_for(owner).post(
+            reverse("portal:owner_change"), {"new_owner": manager.pk, "previewed": manager.pk}
+        )
         client.logout()
     for method in (client.get, client.post):
         response = method(url)
