@@ -33,7 +33,13 @@ run: $(STAMP)
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py seed_demo
 	DEBUG=$${DEBUG:-1} PORT=$(PORT) $(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
 
-test: $(STAMP)
+# axe-core (package.json, pinned in package-lock.json) checks every page's accessibility in
+# the browser tests; `npm ci` installs it when node_modules is missing.
+node_modules/axe-core/axe.min.js: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+test: $(STAMP) node_modules/axe-core/axe.min.js
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # A Celery worker with the beat scheduler, against CELERY_BROKER_URL.
@@ -80,8 +86,8 @@ format: $(STAMP)
 # is committed, so `make run` works without gettext.
 messages: $(STAMP)
 	DEBUG=1 $(BIN)/python manage.py makemessages -l en --no-obsolete \
-		-i '.venv/*' -i 'var/*' -i 'bench/*' -i 'tests/*' -i 'staticfiles/*'
+		-i '.venv/*' -i 'var/*' -i 'bench/*' -i 'tests/*' -i 'staticfiles/*' -i 'node_modules/*'
 	DEBUG=1 $(BIN)/python manage.py compilemessages -l en -i '.venv'
 
 clean:
-	rm -rf $(VENV) var staticfiles
+	rm -rf $(VENV) var staticfiles node_modules
