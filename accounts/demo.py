@@ -29,11 +29,19 @@ SUPPORT_PERMISSIONS = {
         "directdebitexport",
         "reminder",
     ],
-    "subscriptions": ["plan", "planprice", "subscription", "confirmation", "accountclosure"],
+    "subscriptions": [
+        "plan",
+        "planprice",
+        "feature",
+        "subscription",
+        "confirmation",
+        "accountclosure",
+    ],
     "support": ["supportrequest"],
 }
-# Support maintains the exchange rates: adds, corrects and removes them (invoices.admin).
-SUPPORT_MAINTAIN = {"exchangerate"}
+# Support maintains the exchange rates (invoices.admin) and the pricing page's features
+# (subscriptions.admin): adds, corrects and removes them.
+SUPPORT_MAINTAIN = {"exchangerate", "feature"}
 SUPPORT_CHANGE = {
     "invoice",
     "payment",

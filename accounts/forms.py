@@ -6,6 +6,7 @@ from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
+from emails.layout import layout_context, render_html, render_text
 from emails.services import email_queue_message, sender
 
 from .addresses import country_choices
@@ -84,18 +85,17 @@ class OutboxPasswordResetForm(PasswordResetForm):
         to_email,
         html_email_template_name=None,
     ):
-        from django.conf import settings
         from django.template.loader import render_to_string
 
-        # The link's base is SITE_URL, like every emailed link: never the Host header of
-        # the request that asked for it, which anyone can set.
-        context = {**context, "site_url": settings.SITE_URL}
+        # The link's base is SITE_URL, like every emailed link (the layout sets site_url):
+        # never the Host header of the request that asked for it, which anyone can set.
         email_queue_message(
             to=[to_email],
             kind="password_reset",
             redact_after_send=True,
-            subject=render_to_string(subject_template_name, context),
-            body_text=render_to_string(email_template_name, context),
+            subject=render_to_string(subject_template_name, layout_context(context)),
+            body_text=render_text(email_template_name, context),
+            body_html=render_html("emails/password_reset.html", context),
             from_email=sender(),  # in the language of the page that asked for it
         )
 

@@ -6,6 +6,7 @@ Celery tasks executed in-process, emails printed to the console.
 
 from decimal import Decimal
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 from celery.schedules import crontab
@@ -97,6 +98,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.csp",
                 "accounts.context_processors.portal",
+                "billing_portal.brand.context",
             ],
         },
     },
@@ -347,12 +349,33 @@ CELERY_BEAT_SCHEDULE["payments-reminders"] = {
 # to five days); older or none, the invoice is refused until support records one.
 EXCHANGE_RATE_MAX_AGE_DAYS = env.int("EXCHANGE_RATE_MAX_AGE_DAYS", default=7)
 
+# The brand (docs/brand.md): the name, logo and colour of the page header, the emails and
+# the invoice PDFs. A logo is a static file path (static/brand/logo.svg is "brand/logo.svg")
+# or an absolute URL. Emails need a raster logo (clients do not show SVG): by default the
+# PNG twin of the default logo, none when BRAND_LOGO is an SVG of your own.
+BRAND_NAME = env.str("BRAND_NAME", default="Palmarès")
+BRAND_COLOR = env.str("BRAND_COLOR", default="#2f5bea")
+BRAND_LOGO = env.str("BRAND_LOGO", default="brand/logo.svg")
+BRAND_EMAIL_LOGO = env.str(
+    "BRAND_EMAIL_LOGO",
+    default="brand/logo.png"
+    if BRAND_LOGO == "brand/logo.svg"
+    else ("" if BRAND_LOGO.lower().endswith(".svg") else BRAND_LOGO),
+)
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme in {"http", "https"} else ""
+
+
 # Security headers. No inline script or style anywhere, so the policy can be strict.
 SECURE_CSP = {
     "default-src": [CSP.SELF],
     "script-src": [CSP.SELF],
     "style-src": [CSP.SELF],
-    "img-src": [CSP.SELF, "data:"],
+    # A logo given as a URL is the one image the pages load from elsewhere.
+    "img-src": [CSP.SELF, "data:", *filter(None, {_origin(BRAND_LOGO)})],
     "form-action": [CSP.SELF],
     "frame-ancestors": [CSP.NONE],
     "base-uri": [CSP.SELF],

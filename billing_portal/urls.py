@@ -5,7 +5,7 @@ from django.views.generic import RedirectView
 
 from accounts import urls as accounts_urls
 from accounts.forms import OutboxPasswordResetForm, SignInForm
-from billing_portal import health
+from billing_portal import brand, health
 from invoices import urls as invoices_urls
 from subscriptions import urls as subscriptions_urls
 from support import views as support_views
@@ -53,6 +53,7 @@ urlpatterns = [
     *subscriptions_urls.public_patterns,
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
+    path("brand.css", brand.brand_css, name="brand_css"),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
 ]

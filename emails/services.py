@@ -26,6 +26,7 @@ from django.utils.translation import gettext, gettext_noop
 from billing_portal.queue import enqueue_on_commit
 
 from .hooks import attachment_renderers
+from .layout import layout_context, render_html, render_text
 from .models import Email
 
 logger = logging.getLogger(__name__)
@@ -67,7 +68,8 @@ def email_queue(
     redact_after_send: bool = False,
     reply_to: str = "",
 ) -> list[Email]:
-    """Render `emails/<template>.txt|.html|_subject.txt` once per recipient and queue it.
+    """Render `emails/<template>.txt|.html|_subject.txt` in the layout of every email
+    (emails.layout) and queue it, one row per recipient.
 
     Call inside the transaction of the change; the send is scheduled on commit.
     """
@@ -82,13 +84,14 @@ def email_queue(
 
 
 def _rendered(*, template: str, context: dict, language: str) -> dict:
-    context = {**context, "site_url": settings.SITE_URL}
     with translation.override(language):
         return {
             "kind": template,
-            "subject": _one_line(render_to_string(f"emails/{template}_subject.txt", context)),
-            "body_text": render_to_string(f"emails/{template}.txt", context),
-            "body_html": render_to_string(f"emails/{template}.html", context),
+            "subject": _one_line(
+                render_to_string(f"emails/{template}_subject.txt", layout_context(context))
+            ),
+            "body_text": render_text(f"emails/{template}.txt", context),
+            "body_html": render_html(f"emails/{template}.html", context),
             "from_email": sender(),
         }
 

@@ -10,7 +10,9 @@ fetches nothing, so nothing in an invoice can make the renderer open a URL or a 
 import hashlib
 import logging
 import uuid
+from base64 import b64decode
 from functools import cache
+from urllib.parse import unquote_to_bytes
 
 from django.contrib.staticfiles import finders
 from django.core.files.base import ContentFile
@@ -19,6 +21,8 @@ from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+
+from billing_portal import brand
 
 from . import facturx
 from .models import Invoice
@@ -31,9 +35,20 @@ PDF_VARIANT = "pdf/a-3b"
 
 
 class _NoFetch:
-    """WeasyPrint URL fetcher that fetches nothing."""
+    """WeasyPrint URL fetcher that fetches nothing. It only decodes the images written into
+    the document itself as data: URLs (the brand's logo, billing_portal.brand)."""
+
+    # A refused URL stops the rendering (WeasyPrint reads this attribute of its fetchers).
+    _fail_on_errors = True
 
     def __call__(self, url, *args, **kwargs):
+        if url.startswith("data:image/"):
+            from weasyprint.urls import URLFetcherResponse
+
+            header, _comma, payload = url.removeprefix("data:").partition(",")
+            mimetype, *params = header.split(";")
+            body = b64decode(payload) if "base64" in params else unquote_to_bytes(payload)
+            return URLFetcherResponse(url, body, headers={"Content-Type": mimetype})
         raise ValueError(f"Invoice PDFs load no external resource: {url}")
 
     fetch = __call__
@@ -49,7 +64,8 @@ def _stylesheet() -> str:
 def invoice_html(invoice: Invoice) -> str:
     with translation.override(invoice.language):
         return render_to_string(
-            "invoices/pdf.html", {"invoice": invoice, "lines": list(invoice.lines.all())}
+            "invoices/pdf.html",
+            {"invoice": invoice, "lines": list(invoice.lines.all()), "brand": brand.current()},
         )
 
 

@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from accounts.models import Organisation
 
-from .models import Plan, PlanPrice, Subscription
+from .models import Feature, Plan, PlanFeature, PlanPrice, Subscription
 from .periods import one_year_before
 
 PLANS = [
@@ -17,8 +17,6 @@ PLANS = [
         "name_en": "Essential",
         "rank": 1,
         "prices": {"EUR": "2400.00", "USD": "2600.00", "GBP": "2100.00"},
-        "features_fr": ["1 programme", "500 candidatures par an", "Support par e-mail"],
-        "features_en": ["1 program", "500 entries a year", "Email support"],
     },
     {
         "code": "professionnel",
@@ -26,13 +24,6 @@ PLANS = [
         "name_en": "Professional",
         "rank": 2,
         "prices": {"EUR": "6000.00", "USD": "6500.00", "GBP": "5200.00"},
-        "features_fr": [
-            "5 programmes",
-            "5 000 candidatures par an",
-            "Jugement en ligne",
-            "Support prioritaire",
-        ],
-        "features_en": ["5 programs", "5,000 entries a year", "Online judging", "Priority support"],
     },
     {
         "code": "entreprise",
@@ -40,19 +31,49 @@ PLANS = [
         "name_en": "Enterprise",
         "rank": 3,
         "prices": {"EUR": "12000.00", "USD": "13000.00", "GBP": "10400.00"},
-        "features_fr": [
-            "Programmes illimités",
-            "Candidatures illimitées",
-            "SSO et API",
-            "Responsable de compte dédié",
-        ],
-        "features_en": [
-            "Unlimited programs",
-            "Unlimited entries",
-            "SSO and API",
-            "Dedicated account manager",
-        ],
     },
+]
+
+# The comparison on the pricing page, one row per feature. Per plan (in PLANS' order):
+# True (included), False (not included), or the value printed instead of a check mark,
+# in French and English.
+YES, NO = True, False
+FEATURES = [
+    (
+        "programmes",
+        "Programmes de prix",
+        "Award programs",
+        [("1", "1"), ("5", "5"), ("Illimités", "Unlimited")],
+    ),
+    (
+        "candidatures",
+        "Candidatures par an",
+        "Entries a year",
+        [("500", "500"), ("5 000", "5,000"), ("Illimitées", "Unlimited")],
+    ),
+    (
+        "gestionnaires",
+        "Gestionnaires du programme",
+        "Program managers",
+        [("3", "3"), ("15", "15"), ("Illimités", "Unlimited")],
+    ),
+    ("formulaires", "Formulaires de candidature personnalisés", "Custom entry forms", [YES] * 3),
+    ("jugement", "Jugement en ligne", "Online judging", [NO, YES, YES]),
+    ("vote-public", "Vote du public", "People's choice voting", [NO, YES, YES]),
+    ("paiements", "Frais de candidature payés en ligne", "Online entry fees", [NO, YES, YES]),
+    ("domaine", "Domaine et marque personnalisés", "Custom domain and branding", [NO, NO, YES]),
+    ("sso", "Authentification unique (SSO)", "Single sign-on (SSO)", [NO, NO, YES]),
+    ("api", "API et webhooks", "API and webhooks", [NO, NO, YES]),
+    (
+        "support",
+        "Support",
+        "Support",
+        [
+            ("Par e-mail", "Email"),
+            ("Prioritaire", "Priority"),
+            ("Responsable dédié", "Dedicated manager"),
+        ],
+    ),
 ]
 
 
@@ -61,16 +82,35 @@ def seed_plans() -> dict[str, Plan]:
     for spec in PLANS:
         plan, _created = Plan.objects.update_or_create(
             code=spec["code"],
-            defaults={
-                k: spec[k] for k in ("name_fr", "name_en", "rank", "features_fr", "features_en")
-            },
+            defaults={k: spec[k] for k in ("name_fr", "name_en", "rank")},
         )
         for currency, amount in spec["prices"].items():
             PlanPrice.objects.update_or_create(
                 plan=plan, currency=currency, defaults={"yearly_amount": Decimal(amount)}
             )
         plans[plan.code] = plan
+    seed_features(plans)
     return plans
+
+
+def seed_features(plans: dict[str, Plan]) -> None:
+    """The demo's comparison is exactly FEATURES: rows of an older demo are removed."""
+    Feature.objects.exclude(code__in=[code for code, *_rest in FEATURES]).delete()
+    for position, (code, label_fr, label_en, cells) in enumerate(FEATURES, start=1):
+        feature, _created = Feature.objects.update_or_create(
+            code=code, defaults={"label_fr": label_fr, "label_en": label_en, "position": position}
+        )
+        for spec, cell in zip(PLANS, cells, strict=True):
+            value_fr, value_en = ("", "") if isinstance(cell, bool) else cell
+            PlanFeature.objects.update_or_create(
+                feature=feature,
+                plan=plans[spec["code"]],
+                defaults={
+                    "included": cell is not False,
+                    "value_fr": value_fr,
+                    "value_en": value_en,
+                },
+            )
 
 
 def seed():

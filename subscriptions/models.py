@@ -5,6 +5,10 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 
+def _in_language(french: str, english: str) -> str:
+    return english if (get_language() or "fr").startswith("en") else french
+
+
 class Plan(models.Model):
     """A subscription tier. Rank orders the plans: a higher rank is an upgrade."""
 
@@ -12,8 +16,6 @@ class Plan(models.Model):
     name_fr = models.CharField(_("nom (français)"), max_length=100)
     name_en = models.CharField(_("nom (anglais)"), max_length=100)
     rank = models.PositiveSmallIntegerField(_("rang"), unique=True)
-    features_fr = models.JSONField(_("fonctionnalités (français)"), default=list, blank=True)
-    features_en = models.JSONField(_("fonctionnalités (anglais)"), default=list, blank=True)
     is_public = models.BooleanField(_("visible sur la page de tarifs"), default=True)
 
     class Meta:
@@ -26,11 +28,62 @@ class Plan(models.Model):
 
     @property
     def name(self):
-        return self.name_en if (get_language() or "fr").startswith("en") else self.name_fr
+        return _in_language(self.name_fr, self.name_en)
+
+
+class Feature(models.Model):
+    """A row of the pricing page's comparison (« Programmes de prix », « Jugement en
+    ligne »…). What each plan offers of it is a PlanFeature; a plan without one for this
+    feature does not include it."""
+
+    code = models.SlugField(_("code"), max_length=40, unique=True)
+    label_fr = models.CharField(_("libellé (français)"), max_length=120)
+    label_en = models.CharField(_("libellé (anglais)"), max_length=120)
+    position = models.PositiveSmallIntegerField(
+        _("position"), default=0, help_text=_("Les lignes sont affichées par position croissante.")
+    )
+
+    class Meta:
+        verbose_name = _("fonctionnalité")
+        verbose_name_plural = _("fonctionnalités")
+        ordering = ["position", "pk"]
+
+    def __str__(self):
+        return self.label
 
     @property
-    def features(self):
-        return self.features_en if (get_language() or "fr").startswith("en") else self.features_fr
+    def label(self):
+        return _in_language(self.label_fr, self.label_en)
+
+
+class PlanFeature(models.Model):
+    """What `plan` offers of `feature`: included or not, and when it is a quantity or a
+    level, the value to print instead of a check mark (« 5 000 », « Illimités »)."""
+
+    feature = models.ForeignKey(Feature, on_delete=models.CASCADE, related_name="plan_values")
+    plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="feature_values")
+    included = models.BooleanField(_("inclus"), default=True)
+    value_fr = models.CharField(_("valeur (français)"), max_length=60, blank=True)
+    value_en = models.CharField(_("valeur (anglais)"), max_length=60, blank=True)
+
+    class Meta:
+        verbose_name = _("fonctionnalité d'un forfait")
+        verbose_name_plural = _("fonctionnalités des forfaits")
+        constraints = [
+            models.UniqueConstraint(fields=["feature", "plan"], name="one_value_per_plan"),
+            # A value says how much of it is included: none for what is not.
+            models.CheckConstraint(
+                condition=models.Q(included=True) | models.Q(value_fr="", value_en=""),
+                name="no_value_when_not_included",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.plan.code} · {self.feature.code}"
+
+    @property
+    def value(self):
+        return _in_language(self.value_fr, self.value_en)
 
 
 class PlanPrice(models.Model):

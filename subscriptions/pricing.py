@@ -1,5 +1,5 @@
-"""What plans cost: prices, the lines and totals of renewals and upgrades, the pricing table,
-and the one rule that tells an upgrade from a downgrade.
+"""What plans cost: prices, the lines and totals of renewals and upgrades, and the one rule
+that tells an upgrade from a downgrade (the pricing page's comparison is comparison.py).
 
 Every amount the subscription pages, emails and invoices show is computed here, through
 invoices.totals (line specs, rounding, VAT): the renewal task issues `renewal_lines`, and
@@ -252,37 +252,3 @@ def upgrade_choices(*, subscription: Subscription | None) -> UpgradeChoices:
         return UpgradeChoices(plans, None)
     upgrades = [p for p in plans if plan_change_kind(current=current, target=p) == "upgrade"]
     return UpgradeChoices(plans, upgrades[0] if upgrades else current)
-
-
-# --- The pricing page -----------------------------------------------------------------
-
-
-@dataclass
-class PricingRow:
-    plan: Plan
-    price: Decimal | None
-    is_current: bool
-    is_upgrade: bool = False  # from the visitor's current plan (plan_change_kind)
-
-
-def pricing_table(*, currency: str, user=None) -> list[PricingRow]:
-    """Every public plan with its yearly price in `currency` (None when it has none)."""
-    current_plan_id = None
-    if user is not None and user.is_authenticated:
-        current_plan_id = (
-            Subscription.objects.filter(organisation__memberships__user_id=user.pk)
-            .values_list("plan_id", flat=True)
-            .first()
-        )
-    plans = Plan.objects.filter(is_public=True).order_by("rank")
-    prices = dict(
-        PlanPrice.objects.filter(plan__in=plans, currency=currency).values_list(
-            "plan_id", "yearly_amount"
-        )
-    )
-    rows = [PricingRow(plan, prices.get(plan.pk), plan.pk == current_plan_id) for plan in plans]
-    current = next((row.plan for row in rows if row.is_current), None)
-    if current is not None:
-        for row in rows:
-            row.is_upgrade = plan_change_kind(current=current, target=row.plan) == "upgrade"
-    return rows

@@ -124,15 +124,22 @@ def visitor_currency(user) -> str:
     return DEFAULT_CURRENCY
 
 
-def is_owner_of_open_account(user) -> bool:
-    return (
-        user.is_authenticated
-        and Membership.objects.filter(
+def subscription_account(user) -> Organisation | None:
+    """The account whose « Abonnement » tab `user` sees, or None: their own, when they are
+    its owner and it is open (accounts.permissions.portal_view's rule for owner-only pages).
+    A program manager, support staff or an anonymous visitor sees no account's plan."""
+    if not user.is_authenticated:
+        return None
+    membership = (
+        Membership.objects.filter(
             user_id=user.pk,
             role=Membership.Role.OWNER,
             organisation__status=Organisation.Status.ACTIVE,
-        ).exists()
+        )
+        .select_related("organisation")
+        .first()
     )
+    return membership.organisation if membership is not None else None
 
 
 def plan_names() -> dict[str, str]:

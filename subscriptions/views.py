@@ -11,10 +11,11 @@ from accounts.forms import service_errors
 from accounts.permissions import client_ip, portal_view
 
 from . import selectors, services, tokens
+from .comparison import comparison
 from .forms import UpgradeForm
 from .mandate_views import mandate_confirm_context
 from .models import Confirmation
-from .pricing import plan_change_kind, pricing_table, upgrade_choices, upgrade_quote
+from .pricing import plan_change_kind, upgrade_choices, upgrade_quote
 from .tokens import LinkError, LinkProblem
 
 TAB_TEMPLATE = "subscriptions/subscription.html"
@@ -131,13 +132,17 @@ def closure(request):
 
 @require_GET
 def pricing(request):
-    """« Comparer les forfaits »: open to everyone, in the visitor's account currency."""
-    currency = selectors.visitor_currency(request.user)
-    rows = pricing_table(currency=currency, user=request.user)
-    has_current = any(row.is_current for row in rows)
-    context = {"rows": rows, "currency": currency, "has_current": has_current}
-    context["can_upgrade"] = selectors.is_owner_of_open_account(request.user)
-    return render(request, "subscriptions/pricing.html", context)
+    """« Comparer les forfaits »: open to everyone. The owner of an open account (who sees
+    the « Abonnement » tab) gets it in the account's currency, with their plan marked, the
+    links to upgrade and their VAT; anyone else the public comparison, in their account's
+    currency or in euros."""
+    organisation = selectors.subscription_account(request.user)
+    if organisation is not None:
+        currency = organisation.currency
+    else:
+        currency = selectors.visitor_currency(request.user)
+    table = comparison(currency=currency, organisation=organisation)
+    return render(request, "subscriptions/pricing.html", {"table": table})
 
 
 PROBLEM_STATUS = {LinkProblem.UNKNOWN: 404}

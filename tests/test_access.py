@@ -70,6 +70,8 @@ EXPECTED = {
     "portal:mandate_sign": {"GET": NOT_ALLOWED, "POST": OWNER_PAGE},
     "portal:mandate_revoke": {"GET": NOT_ALLOWED, "POST": _expect(302, 403, 302, 302, 403, 403)},
     "portal:mandate_pdf": {"GET": OWNER_OBJECT, "POST": NOT_ALLOWED},
+    # Public; only the owner of an open account sees their plan, VAT and upgrade links in it
+    # (tests/subscriptions/test_pricing_page.py: program managers see the public comparison).
     "pricing": {"GET": PUBLIC, "POST": _expect(405, 405, 405, 405, 405, 405)},
     # The token is the credential: an unknown one is a 404 for everyone.
     "subscription_confirm": {
@@ -90,6 +92,7 @@ EXPECTED = {
     "password_reset_complete": {"GET": PUBLIC},
     "support_contact": {"GET": PUBLIC, "POST": PUBLIC},
     "support_contact_sent": {"GET": PUBLIC},
+    "brand_css": {"GET": PUBLIC, "POST": _expect(405, 405, 405, 405, 405, 405)},
     "healthz": {"GET": PUBLIC, "POST": _expect(405, 405, 405, 405, 405, 405)},
     "readyz": {"GET": PUBLIC, "POST": _expect(405, 405, 405, 405, 405, 405)},
     "set_language": {

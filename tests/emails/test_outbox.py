@@ -95,15 +95,19 @@ def test_queue_renders_in_the_given_language_one_row_per_recipient_sent_after_co
     for email in stored:
         assert email.kind == "probe"
         assert email.subject == f"[{language}] {month} FA-2025-0042"
-        assert email.body_text == f"{month} https://portal.example.com/invoices/FA-2025-0042"
-        assert email.body_html == f"<p>{month}</p>"
+        # The layout's footer follows the message (emails.layout).
+        assert email.body_text.startswith(
+            f"{month} https://portal.example.com/invoices/FA-2025-0042\n\n-- \nPalmarès · "
+        )
+        assert email.body_text.endswith(" https://portal.example.com/support/contact/\n")
+        assert f"<p>{month}</p>" in email.body_html
         assert email.status == Email.Status.SENT
         assert email.attempts == 1
         assert email.sent_at is not None
     assert sorted(m.to[0] for m in mail.outbox) == ["claire@example.com", "compta@example.com"]
     message = mail.outbox[0]
     assert message.subject == f"[{language}] {month} FA-2025-0042"
-    assert message.alternatives[0].content == f"<p>{month}</p>"
+    assert message.alternatives[0].content == email.body_html
 
 
 def test_queue_renders_the_ownership_templates(

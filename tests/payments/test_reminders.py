@@ -145,7 +145,8 @@ def test_the_late_reminder_states_amount_penalties_and_indemnity(owner, due):
     assert "Indemnité forfaitaire pour frais de recouvrement : 40,00\xa0€" in body
     assert "FR76 3000 6000 0112 3456 7890 189" in body and "AGRIFRPPXXX" in body
     assert "Référence à indiquer : RF73 INV1 0680" in body
-    assert "5,99\xa0€" in email.body_html and "40,00\xa0€" in email.body_html
+    # The inlined HTML writes its no-break spaces as &nbsp;.
+    assert "5,99&nbsp;€" in email.body_html and "40,00&nbsp;€" in email.body_html
 
 
 def test_the_reminder_before_the_due_date_says_what_would_apply(owner, due):
