@@ -264,6 +264,14 @@ def test_error_pages(walk, demo, language):
     assert response.status == 400
     walk.check()
 
+    # A form whose CSRF token is gone (cookies cleared): 403, the site's own page.
+    page.goto("/support/contact/")
+    page.context.clear_cookies()
+    with page.expect_response(lambda r: r.request.method == "POST") as posted:
+        page.locator("main form button[type=submit]").click()
+    assert posted.value.status == 403
+    walk.check("CSRF failure")
+
     # A 500 cannot be reached on purpose: its template is served as the server would.
     with override(language):
         body = render_to_string("500.html")
