@@ -6,9 +6,20 @@ The account page and its support actions are the support console, in the top lay
 
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.utils.html import format_html_join
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
+from .audit import journal_action_label, values_display
 from .models import AuditEvent, BillingContact, Membership, User
+
+
+def _values_html(values):
+    """An event's stored values, one « label : value » a line (never a Python dict)."""
+    pairs = values_display(values)
+    if not pairs:
+        return "—"
+    return format_html_join(mark_safe("<br>"), "{} : {}", pairs)  # noqa: S308 (a fixed tag)
 
 
 @admin.register(User)
@@ -96,6 +107,30 @@ class AuditEventAdmin(admin.ModelAdmin):
     list_filter = ["action", ("organisation", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["organisation__name", "actor_label", "action"]
     list_select_related = ["organisation"]
+    fields = [
+        "created_at",
+        "organisation",
+        "actor",
+        "actor_label",
+        "action_display",
+        "before_display",
+        "after_display",
+        "ip_address",
+    ]
+    readonly_fields = fields
+
+    @admin.display(description=_("action"))
+    def action_display(self, event):
+        label = journal_action_label(event.action)
+        return label if label == event.action else f"{label} ({event.action})"
+
+    @admin.display(description=_("avant"))
+    def before_display(self, event):
+        return _values_html(event.before)
+
+    @admin.display(description=_("après"))
+    def after_display(self, event):
+        return _values_html(event.after)
 
     def has_add_permission(self, request):
         return False

@@ -7,7 +7,7 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext, gettext_noop
 from django.utils.translation import gettext_lazy as _
 
-from billing_portal.formatting import money
+from billing_portal.formatting import long_date, long_datetime, money
 
 from .addresses import country_name
 from .models import AuditEvent
@@ -276,6 +276,184 @@ _PHRASES = {
         % {"number": a["number"], "amount": money(a["amount_due"], a["currency"])}
     ),
 }
+
+
+# --- The stored values, labelled, for support (the admin's audit journal) ---------------
+
+# The keys the services store, by the label support reads. A key not listed here is shown
+# as stored, its underscores as spaces: a new key is readable before it is named.
+VALUE_LABELS = {
+    "address_line1": _("Adresse"),
+    "address_line2": _("Complément d'adresse"),
+    "postal_code": _("Code postal"),
+    "city": _("Ville"),
+    "country": _("Pays"),
+    "delivery_line1": _("Adresse de livraison"),
+    "delivery_line2": _("Complément d'adresse de livraison"),
+    "delivery_postal_code": _("Code postal de livraison"),
+    "delivery_city": _("Ville de livraison"),
+    "delivery_country": _("Pays de livraison"),
+    "vat_number": _("Numéro de TVA"),
+    "siren": _("SIREN"),
+    "order_reference": _("Bon de commande"),
+    "buyer_reference": _("Référence acheteur"),
+    "name": _("Nom"),
+    "first_name": _("Prénom"),
+    "last_name": _("Nom"),
+    "email": _("Adresse e-mail"),
+    "owner": _("Propriétaire du compte"),
+    "status": _("Statut"),
+    "reason": _("Raison"),
+    "plan": _("Forfait"),
+    "next_plan": _("Forfait au renouvellement"),
+    "effective": _("Prend effet"),
+    "number": _("Numéro"),
+    "invoice": _("Facture"),
+    "invoices": _("Factures"),
+    "credit_note": _("Avoir"),
+    "corrects": _("Facture corrigée"),
+    "kind": _("Type"),
+    "issue_date": _("Date d'émission"),
+    "period": _("Période"),
+    "total": _("Total"),
+    "estimate_total": _("Total estimé"),
+    "amount": _("Montant"),
+    "amount_due": _("Reste à payer"),
+    "credit": _("Avoir disponible"),
+    "returned_to_credit": _("Ajouté à l'avoir"),
+    "currency": _("Devise"),
+    "method": _("Mode de paiement"),
+    "payer": _("Payeur"),
+    "payment": _("Paiement"),
+    "received_on": _("Reçu le"),
+    "paid_on": _("Payée le"),
+    "bank_reference": _("Référence bancaire"),
+    "bank_entry": _("Écriture bancaire"),
+    "expires_at": _("Lien valable jusqu'au"),
+    "closed_at": _("Fermé le"),
+    "anonymise_after": _("Effacement prévu le"),
+    "superseded": _("Liens remplacés"),
+    "requested_by": _("Demandé par"),
+    "iban": _("IBAN"),
+    "bic": _("BIC"),
+    "mandate": _("Mandat"),
+    "collect_on": _("Prélevé le"),
+    "date": _("Date"),
+    "note": _("Note"),
+    "subject": _("Objet"),
+    "topic": _("Sujet de la demande"),
+    "to": _("Destinataire"),
+}
+# The journal names the events the owner does not see too (support's view of the trail).
+JOURNAL_ACTIONS = {
+    "payment.recorded": _("Paiement enregistré"),
+    "refund.recorded": _("Remboursement enregistré"),
+    "allocation.reversed": _("Affectation de paiement annulée"),
+    "credit.applied": _("Avoir imputé sur une facture"),
+    "credit.returned": _("Avoir rendu disponible"),
+    "invoice.paid": _("Facture payée"),
+    "invoice.unpaid": _("Facture de nouveau à payer"),
+    "invoice.voided": _("Facture annulée"),
+    "invoice.rejected": _("Facture rejetée par la plateforme"),
+    "invoice.emailed": _("Facture envoyée par e-mail"),
+    "invoice.lifecycle": _("Statut de facture transmis"),
+    "confirmation.resent": _("Lien de confirmation renvoyé"),
+    "confirmation.cancelled": _("Lien de confirmation annulé"),
+    "account.anonymised": _("Données personnelles effacées"),
+    "mandate.signed": _("Mandat SEPA signé"),
+    "mandate.confirmed": _("Mandat SEPA confirmé"),
+    "mandate.amended": _("Mandat SEPA modifié"),
+    "mandate.revoked": _("Mandat SEPA révoqué"),
+    "mandate.suspended": _("Mandat SEPA suspendu"),
+    "collection.planned": _("Prélèvement prévu"),
+    "collection.notified": _("Prélèvement annoncé"),
+    "collection.paid": _("Prélèvement encaissé"),
+    "collection.returned": _("Prélèvement rejeté"),
+    "collection.cancelled": _("Prélèvement annulé"),
+    "payment_reminders.paused": _("Relances suspendues"),
+    "payment_reminders.resumed": _("Relances reprises"),
+    "support.request_created": _("Demande de support reçue"),
+    "support.request_answered": _("Réponse du support envoyée"),
+}
+
+
+def journal_action_label(action: str) -> str:
+    """The event's name for support: the owner's wording when there is one."""
+    return str(OWNER_VISIBLE_ACTIONS.get(action) or JOURNAL_ACTIONS.get(action) or action)
+
+
+# Codes some keys store, in words.
+VALUE_CODES = {
+    "method": {
+        "transfer": _("Virement"),
+        "direct_debit": _("Prélèvement"),
+        "other": _("Autre"),
+        "bank_transfer": _("Virement bancaire"),
+    },
+    "kind": {"invoice": _("Facture"), "credit_note": _("Avoir")},
+    "effective": {"now": _("tout de suite")},
+}
+# Amounts stored as strings ("1020.00") beside a "currency" key: printed like any amount.
+AMOUNT_KEYS = {"total", "estimate_total", "amount", "amount_due", "credit", "returned_to_credit"}
+
+
+# Invoice number → amount maps (what a payment settled, what a credit went to).
+AMOUNT_MAPS = {"invoices"}
+
+
+def _label(key: str) -> str:
+    label = VALUE_LABELS.get(key)
+    return str(label) if label else key.replace("_", " ")
+
+
+def _value(value, *, key: str, currency: str | None, plans: dict) -> str:
+    if value is None or value == "" or value == [] or value == {}:
+        return "—"
+    if isinstance(value, bool):
+        return gettext("oui") if value else gettext("non")
+    if isinstance(value, list):
+        return ", ".join(_value(v, key=key, currency=currency, plans=plans) for v in value)
+    if isinstance(value, dict):
+        if key in AMOUNT_MAPS and currency:  # {"INV-10681": "650.00"}
+            return ", ".join(
+                f"{k} ({_value(v, key='amount', currency=currency, plans=plans)})"
+                for k, v in value.items()
+            )
+        pairs = ", ".join(
+            f"{_label(k)} : {_value(v, key=k, currency=currency, plans=plans)}"
+            for k, v in value.items()
+        )
+        return f"({pairs})"
+    text = str(value)
+    if key == "country" and len(text) == 2:
+        return country_name(text)
+    if text in VALUE_CODES.get(key, {}):
+        return str(VALUE_CODES[key][text])
+    if key in AMOUNT_KEYS and currency:
+        try:
+            return money(text, currency)
+        except ArithmeticError:
+            return text
+    try:
+        if len(text) == 10:
+            return long_date(date.fromisoformat(text))
+        if len(text) > 10 and text[10] == "T":
+            return long_datetime(datetime.fromisoformat(text))
+    except ValueError:
+        pass
+    return plans.get(text, text) if key in {"plan", "next_plan"} else text
+
+
+def values_display(values: dict | None, plan_names: dict[str, str] | None = None):
+    """An event's stored values as (label, value) pairs in the active language:
+    [("Numéro", "INV-10682"), ("Total", "1 020,00 €")…], never a Python dict."""
+    values = values or {}
+    currency = values.get("currency") if isinstance(values.get("currency"), str) else None
+    plans = plan_names or {}
+    return [
+        (_label(key), _displayed(_value(value, key=key, currency=currency, plans=plans)))
+        for key, value in values.items()
+    ]
 
 
 # The stored value stays French whatever the language; gettext_noop only marks it.

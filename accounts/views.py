@@ -1,5 +1,7 @@
 from django.contrib import messages
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django_htmx.http import HttpResponseClientRedirect
@@ -19,12 +21,18 @@ def _contacts_context(request, **extra):
     return {"tab": "contacts", "page": page, "is_owner": is_owner, "activity": activity, **extra}
 
 
-def _render_contacts(request, fragment=None, **extra):
-    """The whole tab for a browser, or just `fragment` for htmx."""
-    template = CONTACTS_TEMPLATE
-    if request.htmx and fragment:
-        template = f"{CONTACTS_TEMPLATE}#{fragment}"
-    return render(request, template, _contacts_context(request, **extra))
+def _render_contacts(request, fragment=None, *, changed=False, **extra):
+    """The whole tab for a browser, or just `fragment` for htmx. After a change (`changed`),
+    the recent activity follows out of band, so the new event shows without a reload."""
+    context = _contacts_context(request, **extra)
+    if not (request.htmx and fragment):
+        return render(request, CONTACTS_TEMPLATE, context)
+    html = render_to_string(f"{CONTACTS_TEMPLATE}#{fragment}", context, request=request)
+    if changed and context["is_owner"]:
+        html += render_to_string(
+            f"{CONTACTS_TEMPLATE}#recent-activity", {**context, "oob": True}, request=request
+        )
+    return HttpResponse(html)
 
 
 @portal_view()
@@ -110,5 +118,5 @@ def contact_remove(request, pk):
 def _after_contact_change(request, message):
     messages.success(request, message)
     if request.htmx:
-        return _render_contacts(request, "billing-contacts")
+        return _render_contacts(request, "billing-contacts", changed=True)
     return redirect("portal:contacts")

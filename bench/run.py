@@ -1,6 +1,7 @@
 """`make bench`: seed, serve, load, measure, report. One command, about six minutes, plus
-the import of a 50,000-credit bank statement (bench/imports.py; ~30 ms a credit today, so
-about 25 minutes more: docs/payments.md, Scale; --statement-entries to shorten it).
+the import of a 50,000-credit bank statement (bench/imports.py; ~2 ms of CPU a credit,
+under two minutes, then the sending of its receipts in-process: docs/payments.md, Scale;
+--statement-entries to shorten it).
 
     python -m bench.run                 # the whole benchmark, then cleans up
     python -m bench.run --keep          # keep the database (and var/bench/) afterwards

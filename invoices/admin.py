@@ -154,9 +154,22 @@ class InvoiceLineInline(admin.TabularInline):
     model = InvoiceLine
     extra = 0
     can_delete = False
-    fields = ["position", "description", "period_start", "period_end", "quantity", "unit_price"]
-    fields += ["vat_rate", "amount"]
+    fields = ["position", "description", "period_start", "period_end", "quantity"]
+    fields += ["unit_price_display", "vat_rate", "amount_display"]
     readonly_fields = fields
+
+    # Amounts as the invoice prints them (billing_portal.formatting.money): the currency,
+    # and a credit note's negatives with the minus sign, not Django's bare "-850,00".
+    @admin.display(description=_("prix unitaire HT"))
+    def unit_price_display(self, line):
+        return money(line.unit_price, line.invoice.currency, places=None)
+
+    @admin.display(description=_("montant HT"))
+    def amount_display(self, line):
+        return money(line.amount, line.invoice.currency)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("invoice")
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -394,15 +407,15 @@ class InvoiceAdmin(LifecycleAdminMixin, admin.ModelAdmin):
                 "fields": [
                     "currency",
                     "language",
-                    "subtotal",
+                    "subtotal_display",
                     "vat_rate",
-                    "vat_amount",
-                    "total",
+                    "vat_amount_display",
+                    "total_display",
                     "tax_treatment",
                     "tax_mention",
                     "exchange_rate",
                     "exchange_rate_date",
-                    "vat_amount_eur",
+                    "vat_amount_eur_display",
                     "payment_method",
                     "credit_balance",
                 ]
@@ -448,7 +461,13 @@ class InvoiceAdmin(LifecycleAdminMixin, admin.ModelAdmin):
     ]
 
     def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in Invoice._meta.fields] + ["credit_balance"]
+        return [f.name for f in Invoice._meta.fields] + [
+            "credit_balance",
+            "subtotal_display",
+            "vat_amount_display",
+            "total_display",
+            "vat_amount_eur_display",
+        ]
 
     def get_queryset(self, request):
         # What the credit notes take off each invoice, in the list's one query.
@@ -492,6 +511,18 @@ class InvoiceAdmin(LifecycleAdminMixin, admin.ModelAdmin):
     @admin.display(description=_("total TTC"), ordering="total")
     def total_display(self, obj):
         return money(obj.total, obj.currency)
+
+    @admin.display(description=_("total HT"))
+    def subtotal_display(self, obj):
+        return money(obj.subtotal, obj.currency)
+
+    @admin.display(description=_("TVA"))
+    def vat_amount_display(self, obj):
+        return money(obj.vat_amount, obj.currency)
+
+    @admin.display(description=_("TVA en euros"))
+    def vat_amount_eur_display(self, obj):
+        return money(obj.vat_amount_eur, "EUR") or "—"
 
     @admin.display(description=_("statut"), ordering="status")
     def status_display(self, obj):

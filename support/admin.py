@@ -46,7 +46,7 @@ class SupportRequestAdmin(admin.ModelAdmin):
         "name",
         "email",
         "organisation",
-        "role",
+        "role_label",
         "status",
     ]
     list_filter = ["status", "topic", "role"]
@@ -55,7 +55,7 @@ class SupportRequestAdmin(admin.ModelAdmin):
     readonly_fields = [
         "organisation",
         "user",
-        "role",
+        "role_label",
         "name",
         "email",
         "topic",
@@ -68,6 +68,10 @@ class SupportRequestAdmin(admin.ModelAdmin):
     ]
     actions = ["close_requests"]
     change_form_template = "admin/support/supportrequest/change_form.html"
+
+    @admin.display(description=_("rôle"), ordering="role")
+    def role_label(self, obj):
+        return obj.role_label or "—"
 
     def get_urls(self):
         reply = self.admin_site.admin_view(self.reply_view)

@@ -14,7 +14,11 @@ class SupportRequestForm(forms.Form):
         max_length=254,
         error_messages={"invalid": _("Saisissez une adresse e-mail valide.")},
     )
-    topic = forms.ChoiceField(label=_("Sujet"), choices=SupportRequest.Topic.choices)
+    # « Sujet » beside « Objet » read as the same question twice: the topic is what the
+    # request is about, the subject its own words.
+    topic = forms.ChoiceField(
+        label=_("Votre demande concerne"), choices=SupportRequest.Topic.choices
+    )
     subject = forms.CharField(label=_("Objet"), max_length=SUBJECT_MAX_LENGTH)
     message = forms.CharField(
         label=_("Message"), max_length=MESSAGE_MAX_LENGTH, widget=forms.Textarea(attrs={"rows": 6})

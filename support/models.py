@@ -2,6 +2,8 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from accounts.models import Membership
+
 SUBJECT_MAX_LENGTH = 200
 MESSAGE_MAX_LENGTH = 5000
 
@@ -61,6 +63,14 @@ class SupportRequest(models.Model):
 
     def __str__(self):
         return f"{self.subject} ({self.email})"
+
+    @property
+    def role_label(self) -> str:
+        """The author's role when they wrote, by its label (« Propriétaire du compte »); the
+        stored code is kept as it was (a visitor has none)."""
+        if self.role in Membership.Role.values:
+            return str(Membership.Role(self.role).label)
+        return self.role
 
 
 class SupportReply(models.Model):

@@ -1,14 +1,14 @@
 """One rule for amounts and periods (billing_portal.formatting), in French and in English:
 the rule of the printed invoice, used by every page, email, PDF and the audit trail."""
 
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
 from django.template import Context, Template
-from django.utils import translation
+from django.utils import timezone, translation
 
-from billing_portal.formatting import last_day, long_date, money
+from billing_portal.formatting import last_day, long_date, long_datetime, money
 
 NBSP, MINUS = "\xa0", "\u2212"
 
@@ -120,3 +120,42 @@ def test_long_dates_make_the_first_of_the_month_an_ordinal_in_french(day, french
         )
     with translation.override("en"):
         assert long_date(day) == english
+
+
+@pytest.mark.parametrize(
+    ("moment", "french", "english"),
+    [
+        (datetime(2026, 10, 1, 9, 5), "1er octobre 2026 à 09:05", "1 October 2026 at 09:05"),
+        (datetime(2026, 10, 15, 18, 30), "15 octobre 2026 à 18:30", "15 October 2026 at 18:30"),
+    ],
+)
+def test_long_datetimes_read_like_long_dates_with_their_time(moment, french, english):
+    aware = timezone.make_aware(moment)  # the portal's time zone, as pages show it
+    template = Template("{% load formatting %}{{ m|long_datetime }}")
+    with translation.override("fr"):
+        assert long_datetime(aware) == french
+        assert template.render(Context({"m": aware})) == french
+    with translation.override("en"):
+        assert long_datetime(aware) == english
+    # Stored in UTC, shown where the portal is.
+    with translation.override("fr"):
+        assert long_datetime(aware.astimezone(UTC)) == french
+    assert long_datetime(None) == ""
+
+
+@pytest.mark.parametrize(
+    ("amount", "french", "english"),
+    [
+        (Decimal("850.0000"), "850,00 €", "€850.00"),
+        (Decimal("-850.0000"), "−850,00 €", "−€850.00"),
+        (Decimal("12.3450"), "12,345 €", "€12.345"),
+        (Decimal("-1234.5678"), "−1 234,5678 €", "−€1,234.5678"),
+    ],
+)
+def test_unit_prices_are_amounts_with_their_currency(amount, french, english):
+    french, english = french.replace(" ", NBSP), english.replace(" ", NBSP)
+    template = Template("{% load invoice_tags %}{{ p|unit_price:'EUR' }}")
+    with translation.override("fr"):
+        assert template.render(Context({"p": amount})) == french
+    with translation.override("en"):
+        assert template.render(Context({"p": amount})) == english

@@ -17,7 +17,12 @@ from .exchange_rates import (
 )
 from .issuing import PAYMENT_TERM, invoice_issue
 from .lifecycle import invoice_lifecycle_import, invoice_lifecycle_record
-from .status import invoice_mark_paid, invoice_payments_record
+from .status import (
+    invoice_mark_paid,
+    invoice_payments_record,
+    invoice_settled_by,
+    invoices_payments_record,
+)
 
 __all__ = [
     "PAYMENT_TERM",
@@ -35,4 +40,6 @@ __all__ = [
     "invoice_lifecycle_record",
     "invoice_mark_paid",
     "invoice_payments_record",
+    "invoice_settled_by",
+    "invoices_payments_record",
 ]

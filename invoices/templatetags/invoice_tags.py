@@ -9,6 +9,7 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import get_language
 
 from accounts.addresses import country_name
+from billing_portal.formatting import money
 from invoices import hooks
 from invoices.late_payment import terms_values
 from invoices.payment_qr import epc_qr_svg
@@ -34,12 +35,10 @@ def exchange_rate(value) -> str:
 
 
 @register.filter
-def unit_price(value) -> str:
-    """Two decimals, more only when the price has them (a prorated price may)."""
-    value = Decimal(value)
-    places = max(2, -value.normalize().as_tuple().exponent)
-    number = number_format(abs(value), places, use_l10n=True, force_grouping=True)
-    return f"−{number}" if value < 0 else number
+def unit_price(value, currency) -> str:
+    """An amount like any other (billing_portal.formatting.money), with two decimals, more
+    only when the price has them (a prorated price may): "12,345 €"."""
+    return money(value, currency, places=None)
 
 
 @register.filter

@@ -1,23 +1,25 @@
-"""What the payment services share: the checks of an amount, how money is allocated to
-invoices, what is left of each payment (the credit balance), and the receipt email.
+"""What the payment services share: the checks of an amount, which invoices money goes to
+and in what order, how it is allocated to them (in memory, then written by settle()), what
+is left of each payment (the credit balance), and what the receipt email holds.
 
-Every caller holds the account's row lock (accounts.guards.lock_account) first: the
-allocations of one account are written one transaction at a time, so what is left of a
-payment, read here, is still true when the allocation is written.
+Every caller holds the account's row lock first (accounts.guards.lock_account, or
+payments_record's lock of a chunk's accounts): the allocations of one account are written
+one transaction at a time, so what is left of a payment, read here, is still true when the
+allocation is written.
 """
 
+from collections.abc import Iterable
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
 from django.core.exceptions import ValidationError
-from django.db.models import DecimalField, F, OuterRef, Q, Subquery, Sum, Value
-from django.db.models.functions import Coalesce
+from django.db.models import DecimalField, F, OuterRef, Q, Subquery, Sum, Value, Window
+from django.db.models.functions import Coalesce, RowNumber
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from stdnum import iban as iban_number
 
 from accounts.models import Membership, Organisation
-from emails.services import email_queue
 from invoices import services as invoice_services
 from invoices.models import Invoice
 from invoices.selectors import with_credit_sums
@@ -90,6 +92,19 @@ def remainders(organisation: Organisation, currency: str) -> list[list]:
     return [[payment, payment.amount - payment.allocated] for payment in payments]
 
 
+# The order money goes to an account's open invoices beyond those a payment names: oldest
+# due first (open_invoices, oldest_open_invoices).
+OPEN_ORDER = ("due_date", "sequence", "pk")
+
+
+def _open_in(currency_filter: Q):
+    return with_credit_sums(
+        Invoice.objects.select_for_update().filter(
+            currency_filter, kind=Invoice.Kind.INVOICE, status=Invoice.Status.OPEN
+        )
+    )
+
+
 def open_invoices(
     organisation: Organisation, currency: str, first: list[Invoice] = (), others: bool = True
 ):
@@ -97,43 +112,75 @@ def open_invoices(
     if `others`, the account's other open invoices in `currency`, oldest due first.
 
     Lazy: the others are read and locked a few at a time, when the money the caller
-    allocates goes beyond the invoices before them, so a payment costs the same number of
-    queries whatever the number of the account's open invoices."""
+    allocates goes beyond the invoices before them, so using a credit costs the same number
+    of queries whatever the number of the account's open invoices."""
     first_ids = [invoice.pk for invoice in first]
-    locked = {
-        invoice.pk: invoice
-        for invoice in with_credit_sums(
-            Invoice.objects.select_for_update().filter(pk__in=first_ids)
-        )
-    }
+    locked = invoices_locked(first_ids)
     for pk in first_ids:
-        if pk in locked and _takes_money(locked[pk], currency):
+        if pk in locked and takes_money(locked[pk], currency):
             yield locked[pk]
     if not others:
         return
     rest = (
-        with_credit_sums(
-            Invoice.objects.select_for_update().filter(
-                organisation=organisation,
-                kind=Invoice.Kind.INVOICE,
-                status=Invoice.Status.OPEN,
-                currency=currency,
-            )
-        )
+        _open_in(Q(organisation=organisation, currency=currency))
         .exclude(pk__in=first_ids)
-        .order_by("due_date", "sequence", "pk")
+        .order_by(*OPEN_ORDER)
     )
     seen = []
     while True:
         # Not OFFSET: the invoices just allocated to may have left the open ones.
         page = list(rest.exclude(pk__in=seen)[:OTHERS_PAGE])
         seen += [invoice.pk for invoice in page]
-        yield from (invoice for invoice in page if _takes_money(invoice, currency))
+        yield from (invoice for invoice in page if takes_money(invoice, currency))
         if len(page) < OTHERS_PAGE:
             return
 
 
-def _takes_money(invoice: Invoice, currency: str) -> bool:
+def invoices_locked(ids) -> dict[int, Invoice]:
+    """The invoices of `ids`, locked (in the order of their pk), with their credit notes'
+    sums: one query, none for no id."""
+    if not ids:
+        return {}
+    return {
+        invoice.pk: invoice
+        for invoice in with_credit_sums(
+            Invoice.objects.select_for_update().filter(pk__in=set(ids)).order_by("pk")
+        )
+    }
+
+
+def oldest_open_invoices(keys: set[tuple[int, str]], count: int) -> dict[tuple, list[Invoice]]:
+    """For each (account id, currency) of `keys`: its first `count` open invoices in that
+    currency, oldest due first, locked. One query for all the keys (a window function ranks
+    each account's invoices), none for no key."""
+    if not keys:
+        return {}
+    ranked = (
+        Invoice.objects.filter(
+            organisation_id__in={organisation_id for organisation_id, _currency in keys},
+            currency__in={currency for _organisation_id, currency in keys},
+            kind=Invoice.Kind.INVOICE,
+            status=Invoice.Status.OPEN,
+        )
+        .annotate(
+            rank=Window(
+                RowNumber(),
+                partition_by=[F("organisation_id"), F("currency")],
+                order_by=[F(column) for column in OPEN_ORDER],
+            )
+        )
+        .filter(rank__lte=count)
+        .values("pk")
+    )
+    found: dict[tuple, list[Invoice]] = {key: [] for key in keys}
+    for invoice in _open_in(Q(pk__in=ranked)).order_by(*OPEN_ORDER):
+        key = (invoice.organisation_id, invoice.currency)
+        if key in found:
+            found[key].append(invoice)
+    return found
+
+
+def takes_money(invoice: Invoice, currency: str) -> bool:
     return (
         invoice.status == Invoice.Status.OPEN
         and not invoice.is_credit_note
@@ -142,16 +189,21 @@ def _takes_money(invoice: Invoice, currency: str) -> bool:
 
 
 def allocate(
-    *, sources: list[list], invoices: list[Invoice], actor, by_support: bool, ip
-) -> list[Allocation]:
+    *, sources: list[list], invoices: Iterable[Invoice], actor
+) -> tuple[list[Allocation], list[tuple[Invoice, Decimal, date]]]:
     """Send what is left of `sources` ([payment, left]) to `invoices`, in order, each up to
-    what it still asks; the invoices service records what they now have (and makes those
-    settled in full paid, on the date of the payment that completed them, or their issue
-    date for money received before it)."""
-    allocations = []
-    for invoice in invoices:
-        if all(left <= 0 for _payment, left in sources):
-            break  # nothing left to allocate: the next invoices are not even read
+    what it still asks. In memory: returns the allocations, unsaved, and what the invoices
+    now have, (invoice, amount_paid, paid_on: the date of the payment that completed it, or
+    its issue date for money received before it), for settle(). Each invoice is changed as
+    settle() will write it (`amount_paid`, and paid when settled in full), so that a second
+    payment allocated before the writes sees it as the first one left it. The next invoice
+    is not even read once nothing is left."""
+    allocations, settlements = [], []
+    invoices = iter(invoices)
+    while any(left > 0 for _payment, left in sources):
+        invoice = next(invoices, None)
+        if invoice is None:
+            break
         due = invoice.amount_due  # its total, less its credit notes and earlier payments
         paid_on = None
         before = invoice.amount_paid
@@ -170,15 +222,20 @@ def allocate(
             invoice.amount_paid += part
             paid_on = max(payment.received_on, invoice.issue_date, paid_on or date.min)
         if invoice.amount_paid != before:
-            invoice_services.invoice_payments_record(
-                invoice=invoice,
-                amount_paid=invoice.amount_paid,
-                paid_on=min(paid_on, timezone.localdate()),
-                actor=actor,
-                by_support=by_support,
-                ip=ip,
-            )
-    return Allocation.objects.bulk_create(allocations)
+            paid_on = min(paid_on, timezone.localdate())
+            if invoice_services.invoice_settled_by(invoice, invoice.amount_paid):
+                invoice.status, invoice.paid_on = Invoice.Status.PAID, paid_on
+            settlements.append((invoice, invoice.amount_paid, paid_on))
+    return allocations, settlements
+
+
+def settle(settlements: list[tuple], *, actor, by_support: bool, ip) -> None:
+    """Write what allocate() left of the invoices: the invoices service records what they
+    now have, and makes those settled in full paid (one query each for all of them)."""
+    if settlements:
+        invoice_services.invoices_payments_record(
+            settlements=settlements, actor=actor, by_support=by_support, ip=ip
+        )
 
 
 def credit_balance(organisation: Organisation, currency: str) -> Decimal:
@@ -207,32 +264,72 @@ def allocated_summary(allocations: list[Allocation]) -> dict[str, str]:
     return {number: str(amount) for number, amount in summary.items()}
 
 
-def receipt_queue(payment: Payment, allocations: list[Allocation]) -> None:
-    """The receipt to the account owner, in the account's language, sent after commit."""
-    organisation = payment.organisation
-    owner_emails = list(
-        Membership.objects.filter(
-            organisation=organisation, role=Membership.Role.OWNER
-        ).values_list("user__email", flat=True)
+def credit_balances(keys: set[tuple[int, str]]) -> dict[tuple[int, str], Decimal]:
+    """credit_balance() of each (account id, currency) of `keys`, in one query."""
+    if not keys:
+        return {}
+    allocated = (
+        Allocation.objects.filter(payment=OuterRef("pk"), reversal__isnull=True)
+        .order_by()
+        .values("payment")
+        .annotate(total=Sum("amount"))
+        .values("total")
     )
-    if not owner_emails:
-        return
-    invoices = {}
+    rows = (
+        Payment.objects.filter(
+            organisation_id__in={organisation_id for organisation_id, _currency in keys}
+        )
+        .order_by()
+        .values("organisation_id", "currency")
+        .annotate(
+            left=Sum(
+                F("amount") - Coalesce(Subquery(allocated, output_field=MONEY_FIELD), Value(ZERO)),
+                output_field=MONEY_FIELD,
+            )
+        )
+        .values_list("organisation_id", "currency", "left")
+    )
+    balances = dict.fromkeys(keys, ZERO)
+    for organisation_id, currency, left in rows:
+        if (organisation_id, currency) in balances:
+            balances[organisation_id, currency] = left
+    return balances
+
+
+def owner_emails(organisation_ids: set[int]) -> dict[int, list[str]]:
+    """The owner's email address of each account, in one query."""
+    emails: dict[int, list[str]] = {}
+    rows = Membership.objects.filter(
+        organisation_id__in=organisation_ids, role=Membership.Role.OWNER
+    ).values_list("organisation_id", "user__email")
+    for organisation_id, email in rows:
+        emails.setdefault(organisation_id, []).append(email)
+    return emails
+
+
+def receipt(
+    payment: Payment, allocations: list[Allocation], credit: Decimal, to: list[str]
+) -> dict:
+    """The receipt of `payment` to the account owner (`to`), in the account's language, for
+    emails.services.email_queue_many: the invoices it paid as it left them (each allocation's
+    `invoice` as it was right after this payment), and the account's credit balance after
+    it."""
+    organisation = payment.organisation
+    settled: dict[int, list] = {}
     for allocation in allocations:
-        invoices.setdefault(allocation.invoice_id, [allocation.invoice, ZERO])
-        invoices[allocation.invoice_id][1] += allocation.amount
-    fresh = Invoice.objects.in_bulk(list(invoices))
-    email_queue(
-        to=owner_emails,
-        template="payment_received",
-        context={
+        settled.setdefault(allocation.invoice_id, [allocation.invoice, ZERO])
+        settled[allocation.invoice_id][1] += allocation.amount
+    return {
+        "to": to,
+        "template": "payment_received",
+        "context": {
             "organisation": organisation,
             "payment": payment,
             "settled": [
-                {"invoice": fresh[pk], "amount": amount} for pk, (_inv, amount) in invoices.items()
+                {"invoice": invoice, "amount": amount} for invoice, amount in settled.values()
             ],
-            "credit": credit_balance(organisation, payment.currency),
+            "credit": credit,
         },
-        language=organisation.language or "fr",
-        organisation=organisation,
-    )
+        "language": organisation.language or "fr",
+        "organisation": organisation,
+    }

@@ -12,15 +12,19 @@ from stdnum import iban as iban_number
 
 from accounts.audit import audit_record
 from accounts.models import Organisation
+from billing_portal.bulk import rows_update
 from invoices.models import Invoice
 
 from .. import camt, matching
 from ..models import BankEntry, BankStatement, Collection, Payment
 from . import _ledger
 from .direct_debits import collection_confirm, collection_return
-from .payments import payment_record
+from .payments import Received, payment_record, payments_record
 
 BATCH = 1000
+# Matched credits are recorded this many at a time (payments_record): a fixed number of
+# queries for each chunk, whatever the number of credits in it.
+CHUNK = 1000
 
 
 def _our_accounts() -> set[str]:
@@ -45,7 +49,9 @@ def _check_accounts(bank_file: camt.BankFile) -> None:
 def statement_import(*, data: bytes, file_name: str, actor, ip: str | None = None) -> BankStatement:
     """Import a camt.053 statement or camt.054 notification: each booked credit the bank
     has not reported before becomes a bank entry; a matched one records a payment
-    (payments.matching), the others wait in the reconciliation queue.
+    (payments.matching; payments_record, CHUNK credits at a time, with the same result as
+    payment_record one credit after the other), the others wait in the reconciliation
+    queue.
 
     The whole file or nothing: a file with any problem (payments.camt: size, not XML, a
     DOCTYPE, another message or version, the XSD) raises ValidationError naming it, and
@@ -89,7 +95,12 @@ def statement_import(*, data: bytes, file_name: str, actor, ip: str | None = Non
     organisations = Organisation.objects.in_bulk(
         {m.organisation_id for m in matches.values() if m.organisation_id}
     )
-    matched, queued = 0, []
+    matched, queued, pending = 0, [], []
+
+    def record_pending():
+        payments_record(payments=pending, actor=actor, by_support=True, ip=ip)
+        pending.clear()
+
     # One account after another, in the order of their ids (a collection's credit before
     # its return): the same lock order as any other import running at the same time.
     order = {BankEntry.Kind.CREDIT: 0, BankEntry.Kind.RETURN: 1}
@@ -98,6 +109,7 @@ def statement_import(*, data: bytes, file_name: str, actor, ip: str | None = Non
     ):
         match = matches[entry.pk]
         if entry.pk in collections:
+            record_pending()  # what comes before it first: the same order as one by one
             _collection_booked(entry, collections[entry.pk], actor=actor, ip=ip)
             entry.status, entry.rule = BankEntry.Status.MATCHED, BankEntry.Rule.COLLECTION
             matched += 1
@@ -106,26 +118,26 @@ def statement_import(*, data: bytes, file_name: str, actor, ip: str | None = Non
             entry.queue_reason, entry.queue_detail = match.reason, match.detail[:300]
             queued.append((entry, match.candidates))
             continue
-        payment_record(
-            organisation=organisations[match.organisation_id],
-            amount=entry.amount,
-            currency=entry.currency,
-            received_on=min(entry.booked_on, timezone.localdate()),
-            method=Payment.Method.TRANSFER,
-            payer_name=entry.payer_name,
-            payer_iban=_payer_iban(entry.payer_iban),
-            bank_reference=entry.bank_reference or entry.end_to_end_id,
-            invoices=match.invoices,
-            bank_entry=entry,
-            actor=actor,
-            by_support=True,
-            ip=ip,
+        pending.append(
+            Received(
+                organisation=organisations[match.organisation_id],
+                amount=entry.amount,
+                currency=entry.currency,
+                received_on=min(entry.booked_on, timezone.localdate()),
+                method=Payment.Method.TRANSFER,
+                payer_name=entry.payer_name,
+                payer_iban=_payer_iban(entry.payer_iban),
+                bank_reference=entry.bank_reference or entry.end_to_end_id,
+                invoices=match.invoices,
+                bank_entry=entry,
+            )
         )
         entry.status, entry.rule = BankEntry.Status.MATCHED, match.rule
         matched += 1
-    BankEntry.objects.bulk_update(
-        entries, ["status", "rule", "queue_reason", "queue_detail"], batch_size=BATCH
-    )
+        if len(pending) >= CHUNK:
+            record_pending()
+    record_pending()
+    rows_update(BankEntry, entries, ["status", "rule", "queue_reason", "queue_detail"])
     Through = BankEntry.candidates.through
     Through.objects.bulk_create(
         [

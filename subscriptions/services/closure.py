@@ -113,7 +113,9 @@ def account_reopen(
     """Support reopens a closed account during its grace period (before anonymisation).
 
     The subscription becomes active again with its period unchanged: if the period ended
-    meanwhile, the next renewal run issues the renewal from the old period's end.
+    meanwhile, the next renewal run issues the renewal from the old period's end. The
+    owner and billing contacts, told of the closure, are told of the reopening
+    (account_reopened, in the account's language); support's reason stays internal.
     """
     if not actor.is_staff:
         raise PermissionDenied(_("Seule l'équipe support peut rouvrir un compte."))
@@ -153,5 +155,17 @@ def account_reopen(
         before={"status": Organisation.Status.CLOSED, "closed_at": closed_at.isoformat()},
         after={"status": Organisation.Status.ACTIVE, "reason": closure.reopen_reason},
         ip=ip,
+    )
+    subscription = Subscription.objects.filter(organisation=organisation).first()
+    email_queue(
+        to=invoice_recipients(organisation=organisation),
+        template="account_reopened",
+        context={
+            "organisation": organisation,
+            "reopened_at": now,
+            "renewal_date": subscription.period_end if subscription else None,
+        },
+        language=organisation.language,
+        organisation=organisation,
     )
     return organisation

@@ -6,7 +6,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.audit import audit_record
-from accounts.models import Organisation, User
+from accounts.models import Membership, Organisation, User
+from emails.services import email_queue
 
 from ..models import Plan, Subscription
 from ..pricing import plan_change_kind
@@ -32,6 +33,10 @@ def plan_change_by_support(
     the owner confirms an upgrade. Downgrades are never immediate (no refund mid-period;
     a specific invoice can be cancelled by a credit note). Choosing the current plan
     cancels a change planned for the renewal.
+
+    The owner is emailed the change planned for the renewal (plan_change_scheduled), in the
+    account's language; support's reason stays internal. An immediate upgrade is told by
+    its invoice's email.
     """
     if not actor.is_staff:
         raise PermissionDenied(_("Seule l'équipe support peut changer le forfait ainsi."))
@@ -64,6 +69,8 @@ def plan_change_by_support(
     else:
         subscription.next_plan = None if plan.pk == subscription.plan_id else plan
         subscription.save(update_fields=["next_plan"])
+        if subscription.next_plan_id and subscription.next_plan_id != getattr(old_next, "pk", None):
+            _tell_owner_of_scheduled_change(organisation, subscription)
     audit_record(
         organisation=organisation,
         action="plan.changed",
@@ -80,3 +87,26 @@ def plan_change_by_support(
         ip=ip,
     )
     return subscription
+
+
+def _tell_owner_of_scheduled_change(organisation: Organisation, subscription: Subscription):
+    owner = (
+        Membership.objects.select_related("user")
+        .filter(organisation=organisation, role=Membership.Role.OWNER)
+        .first()
+    )
+    if owner is None:
+        return
+    email_queue(
+        to=[owner.user.email],
+        template="plan_change_scheduled",
+        context={
+            "organisation": organisation,
+            "user": owner.user,
+            "from_plan": subscription.plan,
+            "plan": subscription.next_plan,
+            "date": subscription.period_end,
+        },
+        language=organisation.language,
+        organisation=organisation,
+    )

@@ -65,6 +65,21 @@ def test_add_contact_with_htmx_returns_the_updated_section(client_for, owner):
     assert html.lstrip().startswith('<section id="billing-contacts"')
     assert "Claire Dubois" in html and "Le contact a été ajouté." in html
     assert BillingContact.objects.get().email == "compta@example.com"
+    # The recent activity follows out of band, its newest row the change just made.
+    oob = html[html.index('<section id="recent-activity"') :]
+    assert 'hx-swap-oob="outerHTML"' in oob.split(">", 1)[0]
+    first_row = oob[oob.index("<tbody") :].split("</tr>", 1)[0]
+    assert "Contact de facturation ajouté" in first_row and "compta@example.com" in first_row
+
+
+def test_a_failed_htmx_change_sends_no_activity(client_for, owner):
+    response = client_for(owner).post(
+        reverse("portal:contact_add"),
+        {"first_name": "Claire", "last_name": "Dubois", "email": "not-an-email"},
+        headers=HTMX,
+    )
+    assert "recent-activity" not in response.content.decode()
+    assert not BillingContact.objects.exists()
 
 
 def test_add_contact_without_javascript_redirects(client_for, owner):

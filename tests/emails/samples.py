@@ -110,6 +110,23 @@ def _account_closed(owner, plans, **_):
     subscriptions.closure_confirm(token=link_token(email))
 
 
+def _account_reopened(owner, plans, support_user, **_):
+    _account_closed(owner, plans)
+    subscriptions.account_reopen(
+        organisation=owner.organisation, actor=support_user, reason="Fermé par erreur"
+    )
+
+
+def _plan_change_scheduled(owner, support_user, plans, **_):
+    SubscriptionFactory(organisation=owner.organisation, plan=plans["professionnel"])
+    subscriptions.plan_change_by_support(
+        organisation=owner.organisation,
+        plan=plans["essentiel"],
+        actor=support_user,
+        reason="Demandé par téléphone",
+    )
+
+
 def _ownership(owner, manager, **_):
     ownership_transfer(
         organisation=owner.organisation,
@@ -195,6 +212,7 @@ def _password_reset(owner, **_):
 
 SAMPLES = {
     "account_closed": _account_closed,
+    "account_reopened": _account_reopened,
     "closure_request": _closure_request,
     "credit_note_issued": _credit_note_issued,
     "direct_debit_notice": _direct_debit_notice,
@@ -210,6 +228,7 @@ SAMPLES = {
     "password_reset": _password_reset,
     "payment_received": _payment_received,
     "payment_reminder": _payment_reminder,
+    "plan_change_scheduled": _plan_change_scheduled,
     "renewal_reminder": _renewal_reminder,
     "support_acknowledgement": _support_request,
     "support_received": _support_received,

@@ -1,5 +1,6 @@
 import hashlib
 import io
+import subprocess
 import threading
 import time
 from datetime import date
@@ -9,6 +10,7 @@ from xml.etree import ElementTree
 import pytest
 from django.core.files.storage import storages
 from django.db import connection
+from PIL import Image
 from pypdf import PdfReader
 
 from invoices import pdf
@@ -317,3 +319,43 @@ def test_deploy_check_names_a_mistyped_seller_detail(settings, key, value, expec
 
     settings.SELLER = {**settings.SELLER, key: value}
     assert [problem.id for problem in seller_check()] == [expected]
+
+
+def _pages_as_images(content: bytes, tmp_path, dpi: int = 150):
+    source = tmp_path / "invoice.pdf"
+    source.write_bytes(content)
+    subprocess.run(["pdftoppm", "-png", "-r", str(dpi), source, tmp_path / "page"], check=True)
+    return [Image.open(path).convert("L") for path in sorted(tmp_path.glob("page*.png"))]
+
+
+def _longest_rule(image, band: float = 0.15) -> int:
+    """The longest horizontal run of inked pixels in one row of the page's bottom band."""
+    width, height = image.size
+    pixels = image.load()
+    longest = 0
+    for y in range(int(height * (1 - band)), height):
+        run = 0
+        for x in range(width):
+            run = run + 1 if pixels[x, y] < 250 else 0
+            longest = max(longest, run)
+    return longest
+
+
+def test_every_pdf_page_has_the_footer_above_one_unbroken_rule(owner, issue, tmp_path):
+    lines = [
+        LineSpec(f"Accompagnement, séance {n}", Decimal(1), Decimal("100.00")) for n in range(40)
+    ]
+    invoice = issue(owner.organisation, lines=lines)
+    content = stored_pdf(invoice)
+    reader = PdfReader(io.BytesIO(content))
+    assert len(reader.pages) >= 2
+    for page in reader.pages:
+        text = " ".join(page.extract_text().replace("\xa0", " ").split())
+        assert "Palmarès Logiciels SAS · SAS au capital de 50 000 € · SIREN 552100554" in text
+
+    # The rule under the page's text spans its width (A4 less two 16 mm margins) in one
+    # line: the footer's box and the page number's box draw it end to end.
+    dpi = 150
+    text_width = (210 - 2 * 16) / 25.4 * dpi
+    for image in _pages_as_images(content, tmp_path, dpi):
+        assert _longest_rule(image) >= 0.97 * text_width

@@ -1,7 +1,7 @@
-"""The import's SQL queries grow by a fixed number for each credit, whatever the file's size
-and the accounts' number of open invoices: a fixed number for the file (reading the
-entries, matching them, the queue), plus, for each matched credit, the queries of
-recording its payment (payment_record), the same for each payment of one kind.
+"""The import's SQL queries are a fixed number for the file (reading the entries, matching
+them, the queue) plus a fixed number for each chunk of matched credits it records
+(payments_record, statements.CHUNK credits at a time), whatever the file's size and the
+accounts' number of open invoices: not a number per credit.
 
 Statements of 50 and 500 credits in the same mix: RF references, invoice numbers in the
 text, known payers (IBAN) with the exact amount, partial and over-payments, unmatched
@@ -44,22 +44,34 @@ def payer_iban(index: int) -> str:
     return f"FR{iban_number.calc_check_digits(f'FR00{bban}')}{bban}"
 
 
+# The queries of recording one chunk of credits (payments_record): the accounts locked,
+# their credit balances, the payments, the invoices named (locked), the invoices' new
+# amounts and statuses (their lock, one UPDATE, the audit events and history steps of those
+# paid), the allocations, the owners, the payments' audit events, the receipts; and the
+# savepoints of the two services. One more when some of the chunk's money goes beyond the
+# invoices its credits name: the accounts' oldest open invoices.
+CHUNK_QUERIES = 16
+BEYOND_NAMED = 1
+
+
 class _Counted:
-    """Queries of one import: all of them, and those of each payment_record call (counted
-    by a wrapper on the connection: CaptureQueriesContext keeps only the last 9,000)."""
+    """Queries of one import: all of them, and those of each payments_record call (one a
+    chunk; counted by a wrapper on the connection: CaptureQueriesContext keeps only the last
+    9,000)."""
 
     def __init__(self, monkeypatch):
         self.total = 0
-        self.per_payment: list[int] = []
-        record = statement_services.payment_record
+        self.per_chunk: list[int] = []
+        record = statement_services.payments_record
 
         def counted(**kwargs):
             before = self.total
-            payment = record(**kwargs)
-            self.per_payment.append(self.total - before)
-            return payment
+            payments = record(**kwargs)
+            if kwargs["payments"]:
+                self.per_chunk.append(self.total - before)
+            return payments
 
-        monkeypatch.setattr(statement_services, "payment_record", counted)
+        monkeypatch.setattr(statement_services, "payments_record", counted)
 
     def __call__(self, execute, sql, params, many, context):
         self.total += 1
@@ -145,28 +157,46 @@ def build(accounts, n: int) -> tuple[bytes, Counter]:
     return statement(*entries, message_id=f"Q{n}"), made
 
 
-def run(monkeypatch, data: bytes, actor) -> tuple[int, list[int], object]:
+def run(monkeypatch, data: bytes, actor, chunk: int) -> tuple[int, list[int], object]:
     with monkeypatch.context() as patch:
+        patch.setattr(statement_services, "CHUNK", chunk)
         counted = _Counted(patch)
         with connection.execute_wrapper(counted):
             result = statement_services.statement_import(data=data, file_name="q.xml", actor=actor)
-    return counted.total, counted.per_payment, result
+    return counted.total, counted.per_chunk, result
 
 
 class _Undo(Exception):
     pass
 
 
-def test_queries_grow_by_a_fixed_number_per_credit(accounts, support_user, monkeypatch):
-    small, small_mix = build(accounts, 50)
-    large, large_mix = build(accounts, 500)
+def _rolled_back(monkeypatch, data, actor, chunk):
     try:
         with transaction.atomic():
-            total_50, payments_50, imported_50 = run(monkeypatch, small, support_user)
-            raise _Undo  # the same open invoices for the second file
+            counted = run(monkeypatch, data, actor, chunk)
+            raise _Undo  # the same open invoices for the next file
     except _Undo:
-        pass
-    total_500, payments_500, imported_500 = run(monkeypatch, large, support_user)
+        return counted
+
+
+def test_queries_are_a_fixed_number_per_chunk_of_credits(accounts, support_user, monkeypatch):
+    small, small_mix = build(accounts, 50)
+    large, large_mix = build(accounts, 500)
+    # Every credit of the file in one chunk: 500 credits cost what 50 cost.
+    total_50, chunks_50, imported_50 = _rolled_back(monkeypatch, small, support_user, 1000)
+    total_500, chunks_500, imported_500 = _rolled_back(monkeypatch, large, support_user, 1000)
+    assert len(chunks_50) == len(chunks_500) == 1
+    assert total_500 == total_50
+    assert chunks_500 == chunks_50 == [CHUNK_QUERIES + BEYOND_NAMED]
+
+    # Chunks of 50 credits: the 465 matched credits of the large file make 10 chunks, each
+    # of the same fixed number of queries (one more when its money goes beyond the invoices
+    # named); the file's own queries are those of the small file.
+    total_50, chunks_50, _imported = _rolled_back(monkeypatch, small, support_user, 50)
+    total_500, chunks_500, imported_500 = run(monkeypatch, large, support_user, 50)
+    assert len(chunks_50) == 1 and len(chunks_500) == 10
+    assert set(chunks_500) <= {CHUNK_QUERIES, CHUNK_QUERIES + BEYOND_NAMED}
+    assert total_500 - sum(chunks_500) == total_50 - sum(chunks_50)
 
     # The files were matched as built: every rule at work, at both sizes.
     for imported, mix in ((imported_50, small_mix), (imported_500, large_mix)):
@@ -181,15 +211,9 @@ def test_queries_grow_by_a_fixed_number_per_credit(accounts, support_user, monke
         BankEntry.Rule.AMOUNT: 10 * 3,
         "": 10 * 2,
     }
-
-    # A payment costs the same whatever the file, the rule that found it and the account's
-    # open invoices: one number of queries for each shape of payment (an invoice paid in
-    # full, partly paid, overpaid: the rest goes on to the account's oldest open invoice).
-    assert set(payments_50) == set(payments_500)
-    assert len(set(payments_500)) == 3
-    # What is not a payment's is the file's: the same for 50 credits and for 500.
-    file_50 = total_50 - sum(payments_50)
-    file_500 = total_500 - sum(payments_500)
-    assert file_500 == file_50
-    # So 500 credits cost 50 credits' queries plus 450 times a fixed number per credit.
-    assert total_500 == total_50 + 9 * sum(payments_50)
+    # And recorded: each matched credit is a payment, each partial one leaves its invoice
+    # open, each overpayment's rest went on to its account's oldest open invoice.
+    assert Payment.objects.filter(bank_entry__isnull=False).count() == imported_500.matched
+    partial = Invoice.objects.filter(status=Invoice.Status.OPEN, amount_paid__gt=0)
+    assert partial.count() == 20 + ACCOUNTS  # the partial ones, and each account's reserve
+    assert Allocation.objects.filter(invoice__total=Decimal("50000.00")).count() == 20

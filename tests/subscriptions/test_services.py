@@ -5,10 +5,11 @@ import pytest
 from django.contrib.auth import authenticate
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.test import RequestFactory
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from accounts import services as account_services
 from accounts.models import AuditEvent, BillingContact, Membership, Organisation, User
+from billing_portal.formatting import long_date
 from emails.models import Email
 from invoices.models import ExchangeRate, Invoice
 from subscriptions import pricing, services, tokens
@@ -511,3 +512,43 @@ def test_no_reminder_too_early(owner, subscription, today):
     Subscription.objects.filter(pk=subscription.pk).update(period_end=today + timedelta(days=31))
     assert services.renewal_remind(subscription=subscription) is False
     assert not Email.objects.exists()
+
+
+def test_reopening_tells_the_owner_and_contacts_in_the_accounts_language(
+    owner, subscription, support_user, billing_contact
+):
+    close_account(owner)
+    Organisation.objects.filter(pk=owner.organisation_id).update(language="en")
+    services.account_reopen(
+        organisation=Organisation.objects.get(), actor=support_user, reason="Fermé par erreur"
+    )
+    [email] = emails_to("owner@example.com", "account_reopened")
+    assert email.subject == f"The account {owner.organisation.name} is reopened"
+    assert "was reopened on" in email.body_text
+    assert "Fermé par erreur" not in email.body_text  # support's reason stays internal
+    assert len(emails_to(billing_contact.email, "account_reopened")) == 1
+
+
+def test_a_downgrade_scheduled_by_support_is_emailed_to_the_owner(
+    owner, subscription, support_user, plans
+):
+    services.plan_change_by_support(
+        organisation=owner.organisation,
+        plan=plans["essentiel"],
+        actor=support_user,
+        reason="Demandé par téléphone",
+    )
+    [email] = emails_to("owner@example.com", "plan_change_scheduled")
+    with translation.override("fr"):
+        renewal = long_date(subscription.period_end)
+    assert email.subject == f"Passage au forfait Essentiel le {renewal}"
+    assert "du forfait Professionnel au forfait Essentiel" in email.body_text
+    assert "Demandé par téléphone" not in email.body_text
+    # Choosing the current plan cancels the change: nothing new to announce.
+    services.plan_change_by_support(
+        organisation=owner.organisation,
+        plan=plans["professionnel"],
+        actor=support_user,
+        reason="Annulé",
+    )
+    assert len(emails_to("owner@example.com", "plan_change_scheduled")) == 1
