@@ -39,7 +39,14 @@ node_modules/axe-core/axe.min.js: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	touch $@
 
-test: $(STAMP) node_modules/axe-core/axe.min.js
+# The OpenID Connect provider the sign-in tests start on loopback (npm's oidc-provider,
+# pinned in tests/oidc_provider/package-lock.json); `npm ci` when it is missing.
+OIDC_PROVIDER := tests/oidc_provider/node_modules/.package-lock.json
+$(OIDC_PROVIDER): tests/oidc_provider/package.json tests/oidc_provider/package-lock.json
+	npm ci --prefix tests/oidc_provider --no-audit --no-fund
+	touch $@
+
+test: $(STAMP) node_modules/axe-core/axe.min.js $(OIDC_PROVIDER)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # A Celery worker with the beat scheduler, against CELERY_BROKER_URL.
@@ -97,4 +104,4 @@ messages: $(STAMP)
 	DEBUG=1 $(BIN)/python manage.py compilemessages -l en -i '.venv'
 
 clean:
-	rm -rf $(VENV) var staticfiles node_modules
+	rm -rf $(VENV) var staticfiles node_modules tests/oidc_provider/node_modules

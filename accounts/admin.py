@@ -29,7 +29,7 @@ class UserAdmin(DjangoUserAdmin):
     search_fields = ["email", "first_name", "last_name"]
     fieldsets = [
         (None, {"fields": ["email", "password"]}),
-        (_("Identité"), {"fields": ["first_name", "last_name"]}),
+        (_("Identité"), {"fields": ["first_name", "last_name", "oidc_subject"]}),
         (
             _("Droits"),
             {"fields": ["is_active", "is_staff", "is_superuser", "groups", "user_permissions"]},
@@ -47,10 +47,12 @@ class UserAdmin(DjangoUserAdmin):
     ]
 
     def get_readonly_fields(self, request, obj=None):
+        # The OpenID Connect subject is bound by the first sign-in only (docs/integration.md).
         # Only superusers grant staff or superuser rights or change permissions.
         if request.user.is_superuser:
-            return super().get_readonly_fields(request, obj)
+            return [*super().get_readonly_fields(request, obj), "oidc_subject"]
         return [
+            "oidc_subject",
             "is_staff",
             "is_superuser",
             "groups",

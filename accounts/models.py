@@ -39,10 +39,16 @@ class UserManager(BaseUserManager):
 
 
 class User(AbstractUser):
-    """A person who signs in with an email address and a password."""
+    """A person who signs in with the host's identity provider (OpenID Connect) or, where
+    password sign-in is on, with an email address and a password."""
 
     username = None
     email = models.EmailField(_("adresse e-mail"), unique=True)
+    # The identity provider's `sub` claim, bound at the first OpenID Connect sign-in
+    # (accounts/services/sign_in.py); later sign-ins match on it alone, never on the email.
+    oidc_subject = models.CharField(
+        _("identifiant OpenID Connect"), max_length=255, null=True, blank=True, unique=True
+    )
 
     USERNAME_FIELD = "email"
     REQUIRED_FIELDS = ["first_name", "last_name"]

@@ -131,6 +131,8 @@ AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     # ModelBackend, loading the membership and account with the user (one query a request).
     "accounts.backends.PortalBackend",
+    # Sign-in from the host's identity provider (OpenID Connect), when OIDC_ISSUER is set.
+    "accounts.oidc.PortalOIDCBackend",
 ]
 # Proxies (load balancer, CDN) between the clients and the portal, each appending to
 # X-Forwarded-For: the client's address is the N-th entry from the right
@@ -158,6 +160,38 @@ AXES_SENSITIVE_PARAMETERS = ["password"]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "portal:home"
 LOGOUT_REDIRECT_URL = "login"
+
+# Sign-in from the host's identity provider: OpenID Connect, authorization code with PKCE
+# (accounts/oidc.py, docs/integration.md). On when OIDC_ISSUER and OIDC_CLIENT_ID are set;
+# the endpoints come from the issuer's discovery document.
+OIDC_ISSUER = env.str("OIDC_ISSUER", default="").rstrip("/")
+OIDC_DISCOVERY_URL = env.str(
+    "OIDC_DISCOVERY_URL",
+    default=f"{OIDC_ISSUER}/.well-known/openid-configuration" if OIDC_ISSUER else "",
+)
+OIDC_RP_CLIENT_ID = env.str("OIDC_CLIENT_ID", default="")
+OIDC_RP_CLIENT_SECRET = env.str("OIDC_CLIENT_SECRET", default="")
+OIDC_RP_SCOPES = env.str("OIDC_SCOPES", default="openid email")
+OIDC_RP_SIGN_ALGO = env.str("OIDC_SIGN_ALGO", default="RS256")
+# The name on the sign-in button: « Se connecter avec <name> ».
+OIDC_PROVIDER_NAME = env.str("OIDC_PROVIDER_NAME", default="")
+OIDC_USE_PKCE = True
+OIDC_USE_NONCE = True
+OIDC_CREATE_USER = False  # only provisioned people sign in
+OIDC_TOKEN_USE_BASIC_AUTH = env.bool("OIDC_TOKEN_USE_BASIC_AUTH", default=False)
+# Kept in the session for the provider's logout (id_token_hint).
+OIDC_STORE_ID_TOKEN = True
+OIDC_TIMEOUT = env.float("OIDC_TIMEOUT", default=10)
+OIDC_AUTHENTICATION_CALLBACK_URL = "oidc_authentication_callback"
+# Password sign-in and password reset. On by default (the demo signs in with passwords);
+# a deployment signing in through its identity provider turns it off.
+PASSWORD_SIGN_IN = env.bool("PASSWORD_SIGN_IN", default=True)
+if not PASSWORD_SIGN_IN and not (OIDC_DISCOVERY_URL and OIDC_RP_CLIENT_ID):
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(
+        "PASSWORD_SIGN_IN=0 needs OIDC_ISSUER and OIDC_CLIENT_ID: nobody could sign in."
+    )
 
 # French is the product's reference language; English is the second. The source strings
 # are written in French, so French needs no catalogue and English is a translation.

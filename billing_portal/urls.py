@@ -3,8 +3,9 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from accounts import sign_in_views
 from accounts import urls as accounts_urls
-from accounts.forms import OutboxPasswordResetForm, SignInForm
+from accounts.forms import OutboxPasswordResetForm
 from billing_portal import brand, health
 from invoices import urls as invoices_urls
 from subscriptions import urls as subscriptions_urls
@@ -13,34 +14,42 @@ from support import views as support_views
 portal_patterns = accounts_urls.portal_patterns + invoices_urls.portal_patterns
 portal_patterns += subscriptions_urls.portal_patterns
 
+password_only = sign_in_views.password_sign_in_required
+
 auth_patterns = [
-    path(
-        "login/",
-        auth_views.LoginView.as_view(
-            authentication_form=SignInForm, redirect_authenticated_user=True
-        ),
-        name="login",
-    ),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("login/", sign_in_views.SignInView.as_view(), name="login"),
+    path("logout/", sign_in_views.sign_out, name="logout"),
     path(
         "password-reset/",
-        auth_views.PasswordResetView.as_view(form_class=OutboxPasswordResetForm),
+        password_only(auth_views.PasswordResetView.as_view(form_class=OutboxPasswordResetForm)),
         name="password_reset",
     ),
     path(
         "password-reset/sent/",
-        auth_views.PasswordResetDoneView.as_view(),
+        password_only(auth_views.PasswordResetDoneView.as_view()),
         name="password_reset_done",
     ),
     path(
         "reset/<uidb64>/<token>/",
-        auth_views.PasswordResetConfirmView.as_view(),
+        password_only(auth_views.PasswordResetConfirmView.as_view()),
         name="password_reset_confirm",
     ),
     path(
         "reset/done/",
-        auth_views.PasswordResetCompleteView.as_view(),
+        password_only(auth_views.PasswordResetCompleteView.as_view()),
         name="password_reset_complete",
+    ),
+    # The identity provider's code flow (accounts/oidc.py). The callback's absolute URL is
+    # the redirect URI registered at the provider (docs/integration.md).
+    path(
+        "oidc/authenticate/",
+        sign_in_views.OIDCSignInStart.as_view(),
+        name="oidc_authentication_init",
+    ),
+    path(
+        "oidc/callback/",
+        sign_in_views.OIDCSignInCallback.as_view(),
+        name="oidc_authentication_callback",
     ),
 ]
 

@@ -86,6 +86,16 @@ EXPECTED = {
         "GET": _expect(405, 405, 405, 405, 405, 405),
         "POST": _expect(302, 302, 302, 302, 302, 302),
     },
+    # Without OIDC_ISSUER (the test settings) the provider's URLs do not exist; with it,
+    # tests/accounts/test_oidc.py covers them.
+    "oidc_authentication_init": {
+        "GET": _expect(404, 404, 404, 404, 404, 404),
+        "POST": _expect(405, 405, 405, 405, 405, 405),
+    },
+    "oidc_authentication_callback": {
+        "GET": _expect(404, 404, 404, 404, 404, 404),
+        "POST": _expect(405, 405, 405, 405, 405, 405),
+    },
     "password_reset": {"GET": PUBLIC, "POST": PUBLIC},
     "password_reset_done": {"GET": PUBLIC},
     "password_reset_confirm": {"GET": PUBLIC},

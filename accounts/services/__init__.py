@@ -10,8 +10,10 @@ from .organisation import (
 )
 from .ownership import ownership_transfer
 from .people import people_anonymise
+from .sign_in import OidcIdentity, oidc_user_resolve, sign_in_record
 
 __all__ = [
+    "OidcIdentity",
     "contact_add",
     "contact_remove",
     "contact_update",
@@ -21,5 +23,7 @@ __all__ = [
     "organisation_update_siren",
     "organisation_update_vat",
     "ownership_transfer",
+    "oidc_user_resolve",
     "people_anonymise",
+    "sign_in_record",
 ]

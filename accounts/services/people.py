@@ -18,7 +18,8 @@ def _anonymous_email(user: User) -> str:
 @transaction.atomic
 def people_anonymise(*, organisation: Organisation) -> dict:
     """Erase the personal data of the account's people, in the tables of accounts: users'
-    names cleared, email replaced by a unique placeholder, unusable password, inactive;
+    names cleared, email replaced by a unique placeholder, unusable password, no OpenID
+    Connect subject, inactive;
     billing contacts deleted; their names and addresses scrubbed from the audit trail.
     Returns what was done, for the caller's audit event."""
     users = list(User.objects.select_for_update().filter(membership__organisation=organisation))
@@ -32,6 +33,17 @@ def people_anonymise(*, organisation: Organisation) -> dict:
         user.email = _anonymous_email(user)
         user.password = make_password(None)
         user.is_active = False
-        user.save(update_fields=["first_name", "last_name", "email", "password", "is_active"])
+        # The identity provider's subject goes too: nothing links the row to the person.
+        user.oidc_subject = None
+        user.save(
+            update_fields=[
+                "first_name",
+                "last_name",
+                "email",
+                "password",
+                "is_active",
+                "oidc_subject",
+            ]
+        )
     contacts_deleted, _by_model = contacts.delete()
     return {"users": len(users), "billing_contacts_deleted": contacts_deleted}
