@@ -33,6 +33,12 @@ run: $(STAMP)
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py seed_demo
 	DEBUG=$${DEBUG:-1} PORT=$(PORT) $(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
 
+# axe-core (package.json, pinned in package-lock.json) checks every page's accessibility in
+# the browser tests; `npm ci` installs it when node_modules is missing.
+node_modules/axe-core/axe.min.js: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
 # The OpenID Connect provider the sign-in tests start on loopback (npm's oidc-provider,
 # pinned in tests/oidc_provider/package-lock.json); `npm ci` when it is missing.
 OIDC_PROVIDER := tests/oidc_provider/node_modules/.package-lock.json
@@ -40,7 +46,7 @@ $(OIDC_PROVIDER): tests/oidc_provider/package.json tests/oidc_provider/package-l
 	npm ci --prefix tests/oidc_provider --no-audit --no-fund
 	touch $@
 
-test: $(STAMP) $(OIDC_PROVIDER)
+test: $(STAMP) node_modules/axe-core/axe.min.js $(OIDC_PROVIDER)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # A Celery worker with the beat scheduler, against CELERY_BROKER_URL.
@@ -94,8 +100,8 @@ format: $(STAMP)
 # is committed, so `make run` works without gettext.
 messages: $(STAMP)
 	DEBUG=1 $(BIN)/python manage.py makemessages -l en --no-obsolete \
-		-i '.venv/*' -i 'var/*' -i 'bench/*' -i 'tests/*' -i 'staticfiles/*'
+		-i '.venv/*' -i 'var/*' -i 'bench/*' -i 'tests/*' -i 'staticfiles/*' -i 'node_modules/*'
 	DEBUG=1 $(BIN)/python manage.py compilemessages -l en -i '.venv'
 
 clean:
-	rm -rf $(VENV) var staticfiles tests/oidc_provider/node_modules
+	rm -rf $(VENV) var staticfiles node_modules tests/oidc_provider/node_modules

@@ -1,4 +1,4 @@
-from django.http import HttpResponseBadRequest
+from django.shortcuts import render
 from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
 
@@ -32,10 +32,12 @@ class RejectNullBytesMiddleware:
         for query_dict in params:
             for key, values in query_dict.lists():
                 if "\x00" in key or any("\x00" in value for value in values):
-                    return HttpResponseBadRequest(
-                        _("Caractère non autorisé dans la requête."),
-                        content_type="text/plain; charset=utf-8",
-                    )
+                    return _bad_request(request, _("Caractère non autorisé dans la requête."))
         if "\x00" in request.path:
-            return HttpResponseBadRequest(content_type="text/plain; charset=utf-8")
+            return _bad_request(request, _("Caractère non autorisé dans la requête."))
         return self.get_response(request)
+
+
+def _bad_request(request, message):
+    """The 400 page, a page of the site like the 403 and 404 ones (templates/400.html)."""
+    return render(request, "400.html", {"message": message}, status=400)

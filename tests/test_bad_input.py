@@ -142,7 +142,22 @@ def test_login_form(client, db, username, password):
 def test_nul_bytes_get_a_clear_400(owner_client):
     response = owner_client.get(reverse("portal:owner_change"), {"q": "a\x00b"})
     assert response.status_code == 400
-    assert "Caractère non autorisé" in response.content.decode()
+    html = response.content.decode()
+    assert "Caractère non autorisé" in html
+    # A page of the site, the user still signed in (their menu shows).
+    assert response["Content-Type"].startswith("text/html")
+    assert 'data-testid="user-menu"' in html
+
+
+def test_a_form_without_its_csrf_token_gets_the_sites_expired_form_page(db):
+    from django.test import Client
+
+    response = Client(enforce_csrf_checks=True).post(
+        reverse("support_contact"), {"subject": "x"}, HTTP_ACCEPT_LANGUAGE="en"
+    )
+    assert response.status_code == 403
+    html = response.content.decode()
+    assert "Form expired" in html and '<html lang="en">' in html
 
 
 @FUZZ

@@ -29,7 +29,15 @@ PO_PATH = LOCALE / "en" / "LC_MESSAGES" / "django.po"
 MO_PATH = PO_PATH.with_suffix(".mo")
 ENGLISH = {"HTTP_ACCEPT_LANGUAGE": "en"}
 # What `make messages` leaves out (its -i options), plus the catalogues themselves.
-MAKEMESSAGES_IGNORED_DIRS = ("var", "bench", "tests", "staticfiles", "locale", "media")
+MAKEMESSAGES_IGNORED_DIRS = (
+    "var",
+    "bench",
+    "tests",
+    "staticfiles",
+    "locale",
+    "media",
+    "node_modules",
+)
 
 CONTACTS_TAB_EN = ("Account contacts", "Invoices", "Subscription", "Add contact")
 CONTACTS_TAB_FR = ("Contacts du compte", "Factures", "Abonnement", "Ajouter un contact")

@@ -46,11 +46,13 @@ def browser():
 
 @pytest.fixture
 def new_page(browser, live_server, transactional_db):
-    """Open a page in a fresh context (own cookies); `new_page(java_script_enabled=False)`."""
+    """Open a page in a fresh context (own cookies); `new_page(java_script_enabled=False)`,
+    `new_page(locale="en-GB")`."""
     contexts, errors = [], []
 
     def open_page(**options):
-        context = browser.new_context(base_url=live_server.url, locale="fr-FR", **options)
+        options.setdefault("locale", "fr-FR")
+        context = browser.new_context(base_url=live_server.url, **options)
         context.set_default_timeout(TIMEOUT_MS)
         contexts.append(context)
         page = context.new_page()
@@ -83,6 +85,59 @@ def _broken_asset(response):
 @pytest.fixture
 def page(new_page):
     return new_page()
+
+
+# --- Accessibility: axe-core, from the npm package (package.json pins it; `npm ci`) ---
+
+AXE_JS = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
+# WCAG 2.2 AA: the A and AA rules of each WCAG version up to 2.2 (2.2 adds no A rule axe runs).
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
+# With JavaScript turned off in the context, Chromium runs no timer, and axe.run waits on
+# setTimeout: in such a page (whose own scripts never ran) timers become microtasks. The
+# script runs through the DevTools protocol, which the page's CSP does not restrict.
+NO_JS_TIMERS = """() => {
+  window.setTimeout = (callback, delay, ...args) => {
+    Promise.resolve().then(() => callback(...args));
+    return 0;
+  };
+  window.clearTimeout = () => {};
+}"""
+AXE_RUN = """async (tags) => {
+  const results = await axe.run(document, {
+    runOnly: {type: "tag", values: tags}, resultTypes: ["violations"],
+  });
+  return results.violations.map((v) => ({
+    id: v.id, impact: v.impact, help: v.help,
+    nodes: v.nodes.map((n) => ({target: n.target.join(" "), summary: n.failureSummary})),
+  }));
+}"""
+
+
+@pytest.fixture(scope="session")
+def axe():
+    """`axe(page, javascript=True)`: the WCAG 2.2 A/AA violations axe-core finds in the page,
+    as readable lines (empty when none)."""
+    if not AXE_JS.exists():
+        message = f"{AXE_JS} is missing: run `npm ci` at the repository root"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    source = AXE_JS.read_text()
+
+    def check(page, *, javascript=True):
+        if not javascript:
+            page.evaluate(NO_JS_TIMERS)
+        if not page.evaluate("typeof window.axe !== 'undefined'"):
+            page.evaluate(source)
+        violations = page.evaluate(AXE_RUN, AXE_TAGS)
+        return [
+            f"{page.url}: {v['id']} ({v['impact']}) {v['help']}: {node['target']}"
+            f" — {node['summary']}"
+            for v in violations
+            for node in v["nodes"]
+        ]
+
+    return check
 
 
 LYON = "Festival International du Film de Lyon"

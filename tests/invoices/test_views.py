@@ -42,7 +42,7 @@ def test_tab_shows_details_estimate_recipients_and_invoices(
     # The invoice: its ID opens it, the PDF icon downloads it.
     assert f'href="/billing/invoices/{invoice.number}/">{invoice.number}</a>' in html
     assert f'href="/billing/invoices/{invoice.number}/pdf/"' in html
-    assert f'aria-label="Télécharger {invoice.number} (PDF)"' in html
+    assert f'aria-label="Télécharger {invoice.number} en PDF"' in html
     assert nbsp("1 020,00 €") in html
     assert "À payer" in html
 
