@@ -155,6 +155,13 @@ def demo(transactional_db):
     return Organisation.objects.get(name=LYON)
 
 
+def htmx_settled(page):
+    """Wait until htmx has finished: the request, the swap, and the settle that binds the
+    new content's hx- attributes (acting before it, a change or a keystroke goes unheard)."""
+    busy = page.locator(".htmx-request, .htmx-swapping, .htmx-settling, .htmx-added")
+    expect(busy).to_have_count(0)
+
+
 def login(page, email, *, next_url=""):
     """Sign in through the login form, as a person would."""
     page.goto(f"/accounts/login/?next={next_url}" if next_url else "/accounts/login/")

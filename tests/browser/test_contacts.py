@@ -9,7 +9,7 @@ from accounts.models import AuditEvent, BillingContact, Membership
 from emails.models import Email
 
 from ..factories import BillingContactFactory, MembershipFactory, UserFactory
-from .conftest import login
+from .conftest import htmx_settled, login
 
 pytestmark = pytest.mark.browser
 
@@ -119,6 +119,7 @@ def test_owner_transfers_ownership_to_a_program_manager(page, organisation, owne
     candidates = page.locator("#owner-candidates")
     expect(candidates.get_by_role("radio")).to_have_count(2)
     expect(candidates).to_contain_text("Sophie Lefèvre")
+    htmx_settled(page)
     page.locator("#owner-search").press_sequentially("bern", delay=30)
     expect(candidates).not_to_contain_text("Sophie Lefèvre")
     expect(candidates.get_by_role("radio")).to_have_count(1)

@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 from accounts.models import BillingContact
 from emails.models import Email
 
-from .conftest import login
+from .conftest import htmx_settled, login
 
 pytestmark = pytest.mark.browser
 
@@ -25,8 +25,7 @@ WATCH = """() => {
 def settle(page, step):
     """Wait for htmx to finish (request, swap and settle), then collect the violations."""
     # (A locator, not wait_for_function: that one evaluates a string, which the CSP forbids.)
-    busy = page.locator(".htmx-request, .htmx-swapping, .htmx-settling, .htmx-added")
-    expect(busy).to_have_count(0)
+    htmx_settled(page)
     page.wait_for_timeout(50)  # a violation report is queued as a task after the swap
     violations = page.evaluate("window.cspViolations.splice(0)")
     assert page.evaluate("window.sameDocument === true"), f"{step}: a full page load, not a swap"
@@ -75,6 +74,7 @@ def test_every_htmx_swap_keeps_to_the_content_security_policy(page, demo):
     owner = page.locator("#owner-section")
     page.get_by_test_id("owner").focus()
     owner.get_by_role("link", name="Modifier le propriétaire du compte").click()
+    htmx_settled(page)
     owner.get_by_role("combobox").fill("Sop")
     expect(owner.get_by_text("Julien Bernard")).to_have_count(0)
     expect(owner.get_by_text("Sophie Petit")).to_be_visible()
@@ -127,6 +127,7 @@ def test_every_htmx_swap_keeps_to_the_content_security_policy(page, demo):
     expect(upgrade.get_by_role("combobox")).to_have_count(0)
     found += settle(page, "upgrade cancelled")
     upgrade.get_by_role("link", name="Mettre à niveau").click()
+    htmx_settled(page)
     upgrade.get_by_role("combobox").select_option(label="Entreprise")
     found += settle(page, "upgrade plan selected")
     upgrade.get_by_role("button", name="Sauvegarder").click()

@@ -11,7 +11,7 @@ from subscriptions.demo import seed_plans
 from subscriptions.models import Subscription
 
 from ..factories import MembershipFactory, SubscriptionFactory, UserFactory
-from .conftest import login
+from .conftest import htmx_settled, login
 
 pytestmark = pytest.mark.browser
 
@@ -46,6 +46,7 @@ def test_upgrade_shows_the_amount_then_the_emailed_link_confirms_it(
     page.evaluate("window.sameDocument = true")
 
     page.locator("#upgrade-section").get_by_role("link", name="Mettre à niveau").click()
+    htmx_settled(page)
     page.get_by_label("Forfait souhaité").select_option(label="Essentiel")
     expect(page.get_by_test_id("downgrade-refused")).to_contain_text("équipe support")
 

@@ -19,7 +19,7 @@ from subscriptions.demo import seed_plans
 from subscriptions.models import Subscription
 
 from ..factories import MembershipFactory, SubscriptionFactory, UserFactory
-from .conftest import login
+from .conftest import htmx_settled, login
 
 pytestmark = pytest.mark.browser
 
@@ -143,6 +143,7 @@ def test_6_the_amount_shows_on_choosing_and_sauvegarder_sends_the_email(new_page
     expect(quote.get_by_test_id("quote-total")).to_have_text(re.compile(r"\d.*€"))
 
     select = page.get_by_label("Forfait souhaité")
+    htmx_settled(page)
     select.select_option(label="Essentiel")
     refused = page.get_by_test_id("downgrade-refused")
     expect(refused).to_contain_text("inférieur à votre forfait actuel")
