@@ -209,6 +209,17 @@ def test_invoices_tab_its_forms_and_an_invoice(walk, demo, language, javascript)
     expect(page.locator(".message").first).to_be_visible()
     walk.check("mandate signed")
     walk.goto(emailed_link("mandate_request"))
+    page.locator("main form button[type=submit]").first.click()
+    expect(page.locator("main h1")).to_be_visible()
+    walk.check("mandate confirmed")
+    walk.goto("/billing/direct-debit/")  # the mandate in force
+    page.locator("form[action$='/direct-debit/revoke/'] button[type=submit]").click()
+    expect(page.locator(".message").first).to_be_visible()
+    walk.check("mandate revocation requested")
+    walk.goto(emailed_link("mandate_revoke_request"))
+    page.locator("main form button[type=submit]").first.click()
+    expect(page.locator("main h1")).to_be_visible()
+    walk.check("mandate revoked")
     walk.report()
 
 
