@@ -45,27 +45,32 @@ CANDIDATES = 15
 MONEY = DecimalField(max_digits=14, decimal_places=2)
 
 
-def credit_balances(*, organisation: Organisation) -> list[tuple[Decimal, str]]:
-    """(amount, currency) of the account's credit balance, per currency, in one query: its
-    payments less what is allocated of them (to invoices or refunds, not undone)."""
-    allocated = (
+def allocated() -> Coalesce:
+    """What is allocated of a payment (to invoices or refunds, not undone), 0 when nothing:
+    an expression over a Payment queryset."""
+    total = (
         Allocation.objects.filter(payment=OuterRef("pk"), reversal__isnull=True)
         .order_by()
         .values("payment")
         .annotate(total=Sum("amount"))
         .values("total")
     )
+    return Coalesce(Subquery(total, output_field=MONEY), Value(0), output_field=MONEY)
+
+
+def unallocated() -> Sum:
+    """What is left of payments once their allocations are taken off: the credit balance,
+    summed over the payments of a queryset's group."""
+    return Sum(F("amount") - allocated(), output_field=MONEY)
+
+
+def credit_balances(*, organisation: Organisation) -> list[tuple[Decimal, str]]:
+    """(amount, currency) of the account's credit balance, per currency, in one query."""
     rows = (
         Payment.objects.filter(organisation=organisation)
         .order_by()
         .values("currency")
-        .annotate(
-            left=Sum(
-                F("amount")
-                - Coalesce(Subquery(allocated, output_field=MONEY), Value(0), output_field=MONEY),
-                output_field=MONEY,
-            )
-        )
+        .annotate(left=unallocated())
         .values_list("left", "currency")
     )
     return sorted((amount, currency) for amount, currency in rows if amount > 0)

@@ -13,8 +13,8 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 
 from django.core.exceptions import ValidationError
-from django.db.models import DecimalField, F, OuterRef, Q, Subquery, Sum, Value, Window
-from django.db.models.functions import Coalesce, RowNumber
+from django.db.models import DecimalField, F, Q, Sum, Window
+from django.db.models.functions import RowNumber
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from stdnum import iban as iban_number
@@ -25,6 +25,7 @@ from invoices.models import Invoice
 from invoices.selectors import with_credit_sums
 
 from ..models import Allocation, Payment
+from ..selectors import allocated, unallocated
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
@@ -77,15 +78,9 @@ def clean_text(value: str, limit: int) -> str:
 def remainders(organisation: Organisation, currency: str) -> list[list]:
     """[payment, what is left of it] for the account's payments in `currency` that are not
     wholly allocated, oldest first: the credit balance, payment by payment."""
-    allocated = (
-        Allocation.objects.filter(payment=OuterRef("pk"), reversal__isnull=True)
-        .values("payment")
-        .annotate(total=Sum("amount"))
-        .values("total")
-    )
     payments = (
         Payment.objects.filter(organisation=organisation, currency=currency)
-        .annotate(allocated=Coalesce(Subquery(allocated, output_field=MONEY_FIELD), Value(ZERO)))
+        .annotate(allocated=allocated())
         .filter(amount__gt=F("allocated"))
         .order_by("received_on", "pk")
     )
@@ -268,25 +263,13 @@ def credit_balances(keys: set[tuple[int, str]]) -> dict[tuple[int, str], Decimal
     """credit_balance() of each (account id, currency) of `keys`, in one query."""
     if not keys:
         return {}
-    allocated = (
-        Allocation.objects.filter(payment=OuterRef("pk"), reversal__isnull=True)
-        .order_by()
-        .values("payment")
-        .annotate(total=Sum("amount"))
-        .values("total")
-    )
     rows = (
         Payment.objects.filter(
             organisation_id__in={organisation_id for organisation_id, _currency in keys}
         )
         .order_by()
         .values("organisation_id", "currency")
-        .annotate(
-            left=Sum(
-                F("amount") - Coalesce(Subquery(allocated, output_field=MONEY_FIELD), Value(ZERO)),
-                output_field=MONEY_FIELD,
-            )
-        )
+        .annotate(left=unallocated())
         .values_list("organisation_id", "currency", "left")
     )
     balances = dict.fromkeys(keys, ZERO)
