@@ -27,6 +27,15 @@ def contacts_page(*, organisation: Organisation) -> ContactsPage:
     )
 
 
+def account_owner(*, organisation: Organisation) -> Membership | None:
+    """The account owner's membership, with its user, in one query (None if it has none)."""
+    return (
+        Membership.objects.select_related("user")
+        .filter(organisation=organisation, role=Membership.Role.OWNER)
+        .first()
+    )
+
+
 def billing_recipients(*, owner: Membership) -> ContactsPage:
     """Who receives the invoices, as the Factures tab lists them, in one query: `owner`
     (the signed-in owner's membership, already loaded) and the billing contacts. Program

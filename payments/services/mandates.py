@@ -17,7 +17,8 @@ from django.utils.translation import gettext as _
 
 from accounts.audit import audit_record
 from accounts.guards import lock_account, require_open, require_owner
-from accounts.models import Membership, Organisation, User
+from accounts.models import Organisation, User
+from accounts.selectors import account_owner
 from emails.services import email_queue
 
 from .. import mandate_pdf, sepa
@@ -323,11 +324,7 @@ def mandate_revoke_by_support(
 
 def _email_owner(mandate: Mandate, template: str, actor: User | None, **context) -> None:
     organisation = mandate.organisation
-    owner = (
-        Membership.objects.select_related("user")
-        .filter(organisation=organisation, role=Membership.Role.OWNER)
-        .first()
-    )
+    owner = account_owner(organisation=organisation)
     if owner is None:
         return
     email_queue(

@@ -9,7 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.audit import audit_record
-from accounts.models import Membership
+from accounts.selectors import account_owner
 from emails.services import email_queue
 from invoices.services import invoice_issue
 from invoices.totals import invoice_preview
@@ -75,11 +75,7 @@ def renewal_remind(*, subscription: Subscription, today: date | None = None) -> 
         or subscription.renewal_reminder_sent_for == subscription.period_end
     ):
         return False
-    owner = (
-        Membership.objects.select_related("user")
-        .filter(organisation=organisation, role=Membership.Role.OWNER)
-        .first()
-    )
+    owner = account_owner(organisation=organisation)
     subscription.renewal_reminder_sent_for = subscription.period_end
     subscription.save(update_fields=["renewal_reminder_sent_for"])
     if owner is None:

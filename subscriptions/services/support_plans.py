@@ -6,7 +6,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.audit import audit_record
-from accounts.models import Membership, Organisation, User
+from accounts.models import Organisation, User
+from accounts.selectors import account_owner
 from emails.services import email_queue
 
 from ..models import Plan, Subscription
@@ -90,11 +91,7 @@ def plan_change_by_support(
 
 
 def _tell_owner_of_scheduled_change(organisation: Organisation, subscription: Subscription):
-    owner = (
-        Membership.objects.select_related("user")
-        .filter(organisation=organisation, role=Membership.Role.OWNER)
-        .first()
-    )
+    owner = account_owner(organisation=organisation)
     if owner is None:
         return
     email_queue(
