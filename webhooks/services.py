@@ -69,6 +69,11 @@ def _body(event: WebhookEvent) -> str:
     )
 
 
+def account_data(organisation) -> dict:
+    """How every payload names the account (an Organisation; not imported: lower layer)."""
+    return {"id": organisation.pk, "name": organisation.name}
+
+
 def webhook_emit(event_type: str, payload: dict) -> WebhookEvent:
     """Record one event (in the caller's transaction) and send it after commit."""
     return webhook_emit_many([(event_type, payload)])[0]
