@@ -1,6 +1,7 @@
 """The services tell the host what changed: each change's webhooks reach the receiver,
 signed, once committed."""
 
+from datetime import timedelta
 from decimal import Decimal
 
 from django.utils import timezone
@@ -11,6 +12,7 @@ from invoices.services import invoice_issue, invoice_mark_paid
 from invoices.totals import LineSpec
 from payments.services import payment_record
 from subscriptions import services as subscription_services
+from subscriptions.models import Subscription
 from webhooks.models import WebhookEvent
 
 
@@ -118,3 +120,36 @@ def test_upgrade_confirmed(
     assert upgraded["data"]["previous_plan"] == "professionnel"
     assert upgraded["data"]["plan"] == "entreprise"
     assert "invoice.issued" in [e["type"] for e in events]  # the prorated difference
+
+
+def _ended(subscription, **changes):
+    today = timezone.localdate()
+    Subscription.objects.filter(pk=subscription.pk).update(
+        period_start=today - timedelta(days=366), period_end=today - timedelta(days=1), **changes
+    )
+    subscription.refresh_from_db()
+    return subscription
+
+
+def test_renewed(receiver, endpoint, subscription, django_capture_on_commit_callbacks):
+    ended = _ended(subscription)
+    with django_capture_on_commit_callbacks(execute=True):
+        invoice = subscription_services.renewal_issue(subscription=ended)
+        assert subscription_services.renewal_issue(subscription=ended) is None
+    events = _received(receiver, endpoint)
+    assert [e["type"] for e in events] == ["invoice.issued", "subscription.renewed"]
+    renewed = events[1]["data"]
+    assert renewed["plan"] == "professionnel" and renewed["invoice"] == invoice.number
+    assert renewed["period_start"] == (timezone.localdate() - timedelta(days=1)).isoformat()
+
+
+def test_downgraded_at_the_renewal(
+    receiver, endpoint, subscription, plans, django_capture_on_commit_callbacks
+):
+    ended = _ended(subscription, next_plan=plans["essentiel"])
+    with django_capture_on_commit_callbacks(execute=True):
+        subscription_services.renewal_issue(subscription=ended)
+    events = {e["type"]: e["data"] for e in _received(receiver, endpoint)}
+    assert events["subscription.downgraded"]["previous_plan"] == "professionnel"
+    assert events["subscription.downgraded"]["plan"] == "essentiel"
+    assert events["subscription.renewed"]["plan"] == "essentiel"
