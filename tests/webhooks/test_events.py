@@ -1,7 +1,7 @@
 """The services tell the host what changed: each change's webhooks reach the receiver,
 signed, once committed."""
 
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 
 from django.utils import timezone
@@ -10,9 +10,10 @@ from standardwebhooks import Webhook
 from accounts.services import ownership_transfer
 from invoices.services import invoice_issue, invoice_mark_paid
 from invoices.totals import LineSpec
-from payments.services import payment_record
+from payments.services import payment_record, reminders_send
 from subscriptions import services as subscription_services
 from subscriptions.models import Subscription
+from tests.payments.conftest import invoice as late_invoice
 from webhooks.models import WebhookEvent
 
 
@@ -153,3 +154,21 @@ def test_downgraded_at_the_renewal(
     assert events["subscription.downgraded"]["previous_plan"] == "professionnel"
     assert events["subscription.downgraded"]["plan"] == "essentiel"
     assert events["subscription.renewed"]["plan"] == "essentiel"
+
+
+def test_overdue_at_each_late_reminder_not_at_the_courtesy_one(
+    receiver, endpoint, owner, settings, django_capture_on_commit_callbacks
+):
+    settings.PAYMENT_REMINDER_OFFSETS = [-3, 1, 15]
+    due = date(2026, 2, 14)
+    late_invoice(owner.organisation, "INV-10680", "1200.00", due_date=due)
+    with django_capture_on_commit_callbacks(execute=True):
+        for offset in (-3, 1, 15):
+            reminders_send(
+                organisation_ids=[owner.organisation.pk], today=due + timedelta(days=offset)
+            )
+    events = _received(receiver, endpoint)
+    assert [e["type"] for e in events] == ["invoice.overdue", "invoice.overdue"]
+    assert [e["data"]["days_late"] for e in events] == [1, 15]
+    assert {e["data"]["invoice"]["number"] for e in events} == {"INV-10680"}
+    assert Decimal(events[1]["data"]["amount_due"]) >= Decimal("1200.00")
