@@ -38,10 +38,11 @@ SUPPORT_PERMISSIONS = {
         "accountclosure",
     ],
     "support": ["supportrequest"],
+    "webhooks": ["webhookendpoint", "webhookevent", "webhookdelivery"],
 }
 # Support maintains the exchange rates (invoices.admin) and the pricing page's features
 # (subscriptions.admin): adds, corrects and removes them.
-SUPPORT_MAINTAIN = {"exchangerate", "feature"}
+SUPPORT_MAINTAIN = {"exchangerate", "feature", "webhookendpoint"}
 SUPPORT_CHANGE = {
     "invoice",
     "payment",
@@ -53,6 +54,7 @@ SUPPORT_CHANGE = {
     "subscription",
     "email",
     "supportrequest",
+    "webhookdelivery",
 }
 
 

@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "billing_portal",
     "accounts",
     "emails",
+    "webhooks",
     "invoices",
     "payments",
     "subscriptions",
@@ -314,6 +315,7 @@ PUBLISH_BACKOFF_SECONDS = env.float("PUBLISH_BACKOFF_SECONDS", default=30.0)
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE = {
     "emails-sweep": {"task": "emails.tasks.email_sweep", "schedule": 60.0},
+    "webhooks-sweep": {"task": "webhooks.tasks.webhook_sweep", "schedule": 60.0},
 }
 
 # The seller printed on invoices (a French company by default).

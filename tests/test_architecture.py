@@ -17,6 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 LAYERS = [
     "billing_portal",
     "emails",
+    "webhooks",
     "accounts",
     "invoices",
     "payments",

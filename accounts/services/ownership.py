@@ -5,6 +5,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from emails.services import email_queue
+from webhooks.services import account_data, webhook_emit
 
 from .. import hooks
 from ..audit import audit_record
@@ -57,6 +58,15 @@ def ownership_transfer(
             organisation=organisation, former_owner=current.user, actor=actor
         )
 
+    webhook_emit(
+        "account.owner_changed",
+        {
+            "account": account_data(organisation),
+            "previous_owner": current.user.email if current else None,
+            "owner": new_owner.user.email,
+            "by_support": by_support,
+        },
+    )
     audit_record(
         organisation=organisation,
         action="ownership.transferred",

@@ -16,10 +16,12 @@ from django.utils.translation import gettext as _
 
 from accounts.audit import audit_record
 from accounts.models import Organisation
+from webhooks.services import webhook_emit
 
 from .. import exchange_rates, hooks
 from ..models import Invoice, InvoiceStatusEvent
 from ..totals import LineSpec, compute, invoice_currency, organisation_tax_rule
+from ..webhooks import invoice_data
 from .documents import _audit_after, _buyer_snapshot, _document_create, _document_send
 from .history import lifecycle_day_time, lifecycle_portal_event
 
@@ -95,6 +97,8 @@ def invoice_issue(
         actor=actor,
         occurred_at=lifecycle_day_time(issue_date),
     )
+    # Before the credit balance may pay it: the host hears « issued », then « paid ».
+    webhook_emit("invoice.issued", invoice_data(invoice))
     if hooks.invoice_issued.handlers:
         # The account's credit balance pays what it can (payments); the email says so.
         hooks.invoice_issued(invoice=invoice, actor=actor)

@@ -12,9 +12,11 @@ from django.utils.translation import gettext as _
 
 from accounts.audit import audit_record, audit_record_many
 from billing_portal.bulk import rows_update
+from webhooks.services import webhook_emit, webhook_emit_many
 
 from ..models import Invoice, InvoiceStatusEvent
 from ..selectors import with_credit_sums
+from ..webhooks import invoice_data
 from .history import lifecycle_day_time, lifecycle_portal_event
 
 
@@ -85,7 +87,12 @@ def invoice_mark_paid(
     """Record that an open invoice was paid on `paid_on` (the payment's date; today when not
     given). The payments app calls it when allocations settle the invoice in full."""
     paid_on = _paid_on_checked(paid_on or timezone.localdate())
-    return _set_status(
+    was_paid = (
+        Invoice.objects.select_for_update()
+        .filter(pk=invoice.pk, status=Invoice.Status.PAID)
+        .exists()
+    )
+    invoice = _set_status(
         invoice=invoice,
         allowed_from={Invoice.Status.OPEN},
         actor=actor,
@@ -93,6 +100,9 @@ def invoice_mark_paid(
         ip=ip,
         **_paid(paid_on),
     )
+    if not was_paid:
+        webhook_emit("invoice.paid", invoice_data(invoice))
+    return invoice
 
 
 def _paid_on_checked(paid_on: date) -> date:
@@ -213,6 +223,7 @@ def invoices_payments_record(
             for code in change["events"]
         ]
     )
+    webhook_emit_many(("invoice.paid", invoice_data(invoice)) for invoice, _change in paid)
     for invoice in unpaid:
         locked[invoice.pk] = _set_status(
             invoice=invoice,

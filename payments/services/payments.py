@@ -15,6 +15,7 @@ from accounts.guards import lock_account
 from accounts.models import Organisation
 from emails.services import email_queue_many
 from invoices.models import Invoice
+from webhooks.services import account_data, webhook_emit_many
 
 from ..models import Allocation, BankEntry, Payment
 from . import _ledger
@@ -175,6 +176,23 @@ def payments_record(
             )
     audit_record_many(events=events)
     email_queue_many(messages=receipts)
+    webhook_emit_many(
+        (
+            "payment.recorded",
+            {
+                "account": account_data(payment.organisation),
+                "payment": {
+                    "id": payment.pk,
+                    "amount": payment.amount,
+                    "currency": payment.currency,
+                    "received_on": payment.received_on,
+                    "method": payment.method,
+                    "invoices": _ledger.allocated_summary(allocations),
+                },
+            },
+        )
+        for payment, allocations in zip(rows, allocated, strict=True)
+    )
     return rows
 
 

@@ -16,6 +16,8 @@ from accounts.selectors import invoice_recipients_of
 from emails.services import email_queue_many
 from invoices.models import Invoice
 from invoices.payment_qr import epc_qr, epc_qr_png
+from invoices.webhooks import invoice_data
+from webhooks.services import webhook_emit_many
 
 from ..models import Reminder, ReminderPause
 from ..reminders import charges, invoices_to_remind
@@ -76,6 +78,20 @@ def reminders_send(*, organisation_ids, today: date | None = None) -> list[Remin
     created = Reminder.objects.bulk_create(reminders)
     email_queue_many(messages=messages)
     audit_record_many(events=events)
+    # The host hears of each reminder stage past the due date (the ones before it are
+    # courtesy reminders of an invoice not yet late).
+    webhook_emit_many(
+        (
+            "invoice.overdue",
+            {
+                **invoice_data(reminder.invoice),
+                "days_late": reminder.stage,
+                "amount_due": reminder.amount_due,
+            },
+        )
+        for reminder in created
+        if reminder.stage > 0
+    )
     return created
 
 

@@ -15,6 +15,7 @@ from accounts.models import Organisation, User
 from accounts.selectors import invoice_recipients
 from emails.services import email_queue
 from invoices.selectors import amount_due_summary
+from webhooks.services import account_data, webhook_emit
 
 from ..models import AccountClosure, Confirmation, Subscription
 from ._guards import lock_account, require_open, require_owner
@@ -29,6 +30,10 @@ def closure_request(
     organisation = lock_account(organisation)
     require_owner(organisation, actor)
     require_open(organisation)
+    webhook_emit(
+        "account.closure_requested",
+        {"account": account_data(organisation), "requested_by": actor.email},
+    )
     return link_send(
         organisation=organisation,
         kind=Confirmation.Kind.CLOSURE,
@@ -96,6 +101,14 @@ def closure_confirm(
         },
         ip=ip,
     )
+    webhook_emit(
+        "account.closed",
+        {
+            "account": account_data(organisation),
+            "closed_at": now,
+            "anonymise_after": closure.anonymise_after,
+        },
+    )
     email_queue(
         to=recipients,
         template="account_closed",
@@ -162,6 +175,7 @@ def account_reopen(
         after={"status": Organisation.Status.ACTIVE, "reason": closure.reopen_reason},
         ip=ip,
     )
+    webhook_emit("account.reopened", {"account": account_data(organisation), "reopened_at": now})
     subscription = Subscription.objects.filter(organisation=organisation).first()
     email_queue(
         to=invoice_recipients(organisation=organisation),

@@ -13,6 +13,7 @@ from accounts.selectors import account_owner
 from emails.services import email_queue
 from invoices.services import invoice_issue
 from invoices.totals import invoice_preview
+from webhooks.services import account_data, webhook_emit
 
 from ..models import Subscription
 from ..periods import one_year_after
@@ -47,6 +48,24 @@ def renewal_issue(*, subscription: Subscription, today: date | None = None):
         organisation=organisation,
         lines=lines,
         currency=organisation.currency,
+    )
+    previous_plan = before["plan"]
+    account = account_data(organisation)
+    if subscription.plan.code != previous_plan:
+        # Only a downgrade waits for the renewal (support plans it; an upgrade is at once).
+        webhook_emit(
+            "subscription.downgraded",
+            {"account": account, "previous_plan": previous_plan, "plan": subscription.plan.code},
+        )
+    webhook_emit(
+        "subscription.renewed",
+        {
+            "account": account,
+            "plan": subscription.plan.code,
+            "period_start": subscription.period_start,
+            "period_end": subscription.period_end,
+            "invoice": getattr(invoice, "number", None),
+        },
     )
     audit_record(
         organisation=organisation,

@@ -14,6 +14,7 @@ from accounts.models import Organisation, User
 from emails.services import email_queue
 from invoices.exchange_rates import euro_vat
 from invoices.services import invoice_issue
+from webhooks.services import account_data, webhook_emit
 
 from ..models import Confirmation, Plan, Subscription
 from ..pricing import plan_change_kind, upgrade_quote
@@ -104,9 +105,20 @@ def upgrade_apply(
     """Move to a higher plan now and invoice the prorated difference (the owner's confirmed
     upgrade and support's immediate one). The caller holds the subscription row lock."""
     quote = upgrade_quote(subscription=subscription, plan=plan, today=today)
+    previous_plan = subscription.plan
     subscription.plan = plan
     subscription.next_plan = None
     subscription.save(update_fields=["plan", "next_plan"])
+    webhook_emit(
+        "subscription.upgraded",
+        {
+            "account": account_data(subscription.organisation),
+            "previous_plan": previous_plan.code,
+            "plan": plan.code,
+            "period_end": subscription.period_end,
+            "by_support": by_support,
+        },
+    )
     invoice = None
     if not quote.is_free:
         invoice = invoice_issue(

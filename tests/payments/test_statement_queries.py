@@ -48,9 +48,11 @@ def payer_iban(index: int) -> str:
 # their credit balances, the payments, the invoices named (locked), the invoices' new
 # amounts and statuses (their lock, one UPDATE, the audit events and history steps of those
 # paid), the allocations, the owners, the payments' audit events, the receipts; and the
-# savepoints of the two services. One more when some of the chunk's money goes beyond the
-# invoices its credits name: the accounts' oldest open invoices.
-CHUNK_QUERIES = 16
+# savepoints of the two services; the webhooks of the invoices paid and of the payments
+# (twice: the enabled endpoints, the events; no endpoint here, so no deliveries). One more
+# when some of the chunk's money goes beyond the invoices its credits name: the accounts'
+# oldest open invoices.
+CHUNK_QUERIES = 20
 BEYOND_NAMED = 1
 
 
