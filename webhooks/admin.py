@@ -22,9 +22,7 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
     actions = ["rotate_secret", "disable"]
 
     def save_model(self, request, obj, form, change):
-        if not obj.secret:
-            obj.secret = services.new_secret()
-        super().save_model(request, obj, form, change)
+        services.endpoint_save(endpoint=obj)
 
     def has_delete_permission(self, request, obj=None):
         return False
@@ -45,7 +43,7 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Désactiver"), permissions=["change"])
     def disable(self, request, queryset):
-        queryset.update(enabled=False)
+        services.endpoints_disable(endpoint_ids=list(queryset.values_list("pk", flat=True)))
 
 
 class DeliveryInline(admin.TabularInline):

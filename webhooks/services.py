@@ -216,10 +216,23 @@ def webhook_replay(*, delivery_id: int) -> WebhookDelivery:
     return delivery
 
 
+def endpoint_save(*, endpoint: WebhookEndpoint) -> WebhookEndpoint:
+    """Save an endpoint as support wrote it; a new one gets its secret here."""
+    if not endpoint.secret:
+        endpoint.secret = new_secret()
+    endpoint.save()
+    return endpoint
+
+
 def endpoint_create(*, url: str, event_types: list[str] | None = None, description: str = ""):
-    return WebhookEndpoint.objects.create(
-        url=url, event_types=event_types or [], description=description, secret=new_secret()
+    return endpoint_save(
+        endpoint=WebhookEndpoint(url=url, event_types=event_types or [], description=description)
     )
+
+
+def endpoints_disable(*, endpoint_ids) -> int:
+    """Stop sending to these endpoints (their pending deliveries fail as "endpoint disabled")."""
+    return WebhookEndpoint.objects.filter(pk__in=endpoint_ids).update(enabled=False)
 
 
 def endpoint_rotate_secret(*, endpoint_id: int) -> WebhookEndpoint:
