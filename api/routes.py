@@ -117,10 +117,13 @@ def _invalid_request(request, exc):
 
 @api.exception_handler(DjangoValidationError)
 def _refused(request, exc):
-    codes = {getattr(e, "code", None) for e in exc.error_list} if not exc.error_dict else set()
-    if exc.error_dict:
+    """A service's refusal: 422 with its messages by field, or 409 when the account's state
+    is the reason (closed, already taken)."""
+    by_field = hasattr(exc, "error_dict")
+    codes = {e.code for e in exc.error_list} if not by_field else set()
+    if by_field:
         codes = {e.code for errs in exc.error_dict.values() for e in errs}
-    errors = problems.field_errors(exc.message_dict if exc.error_dict else {"__all__": exc})
+    errors = problems.field_errors(exc.message_dict if by_field else {"__all__": exc.messages})
     detail = " ".join(m for ms in errors.values() for m in ms)
     if codes & {"closed", "conflict", "not_closed", "race"}:
         return problems.problem(request, 409, "conflict", detail=detail, errors=errors)
