@@ -10,8 +10,13 @@ import hashlib
 import logging
 import re
 
-from django.core.exceptions import RequestDataTooBig
-from django.http import HttpResponse
+from django.core.exceptions import (
+    BadRequest,
+    PermissionDenied,
+    RequestDataTooBig,
+    SuspiciousOperation,
+)
+from django.http import Http404, HttpResponse
 from django.utils.translation import gettext as _
 
 from . import problems, services
@@ -47,6 +52,8 @@ class ApiMiddleware:
         return self._as_problem(request, response)
 
     def process_exception(self, request, exception):
+        if isinstance(exception, Http404 | PermissionDenied | SuspiciousOperation | BadRequest):
+            return None  # Django answers 404, 403 or 400; __call__ makes it a problem
         if request.path.startswith(PREFIX):
             logger.exception("API error on %s %s", request.method, request.path)
             return problems.problem(request, 500, "server-error")

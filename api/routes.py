@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.http import Http404, HttpResponse
 from django.utils.translation import gettext as _
+from django.views.decorators.http import require_safe
 from ninja import NinjaAPI, Path, Query, Status, Swagger
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
@@ -93,6 +94,7 @@ api = ProvisioningApi(
     auth=ApiKeyAuth(),
     urls_namespace="api",
     docs=Swagger(settings={"persistAuthorization": False}),
+    docs_decorator=require_safe,
 )
 
 

@@ -145,7 +145,11 @@ def client_account_link(
         .exists()
     ):
         raise ValidationError(
-            {"external_id": _("Un autre compte porte déjà cet identifiant.")}, code="conflict"
+            {
+                "external_id": ValidationError(
+                    _("Un autre compte porte déjà cet identifiant."), code="conflict"
+                )
+            }
         )
     return ClientAccount.objects.create(
         client=client, organisation=organisation, external_id=external_id
@@ -162,7 +166,11 @@ def client_account_update(*, link: ClientAccount, external_id: str) -> ClientAcc
         and ClientAccount.objects.filter(client=link.client_id, external_id=external_id).exists()
     ):
         raise ValidationError(
-            {"external_id": _("Un autre compte porte déjà cet identifiant.")}, code="conflict"
+            {
+                "external_id": ValidationError(
+                    _("Un autre compte porte déjà cet identifiant."), code="conflict"
+                )
+            }
         )
     link.external_id = external_id
     link.save(update_fields=["external_id"])

@@ -387,8 +387,8 @@ def organisation_create(
             check()
         except ValidationError as exc:
             errors.update(exc.message_dict)
-    if "country" not in errors:
-        country = new["country"]
+    country = str(country or "").strip().upper()
+    if is_country(country):
         try:
             new["vat_number"] = normalize_vat_number(vat_number, country)
         except ValidationError as exc:
