@@ -35,6 +35,9 @@ class ApiClientAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         return ["name", "created_at"] if obj else ["created_at"]
 
+    def get_inlines(self, request, obj):
+        return self.inlines if obj else []  # a new client has no key yet
+
     def save_model(self, request, obj, form, change):
         ip = client_ip(request)
         if change:
@@ -102,7 +105,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
             actor=request.user,
             ip=client_ip(request),
         )
-        obj.pk = issued.key.pk
+        obj.pk, obj.prefix = issued.key.pk, issued.key.prefix
         messages.warning(
             request,
             _("Clé créée. Copiez-la maintenant, elle ne sera plus jamais affichée : %(key)s")
