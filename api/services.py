@@ -133,12 +133,21 @@ def key_touch(*, key: ApiKey) -> None:
         ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
 
 
+def _clean_external_id(value) -> str:
+    external_id = (value or "").strip()
+    if len(external_id) > 100 or any(ord(ch) < 32 or ord(ch) == 127 for ch in external_id):
+        raise ValidationError(
+            {"external_id": _("100 caractères au plus, sans caractère de contrôle.")}
+        )
+    return external_id
+
+
 @transaction.atomic
 def client_account_link(
     *, client: ApiClient, organisation: Organisation, external_id: str = ""
 ) -> ClientAccount:
     """Record that `client` created `organisation` (inside the creation's transaction)."""
-    external_id = (external_id or "").strip()
+    external_id = _clean_external_id(external_id)
     if (
         ClientAccount.objects.filter(client=client, external_id=external_id)
         .exclude(external_id="")
@@ -158,7 +167,7 @@ def client_account_link(
 
 @transaction.atomic
 def client_account_update(*, link: ClientAccount, external_id: str) -> ClientAccount:
-    external_id = (external_id or "").strip()
+    external_id = _clean_external_id(external_id)
     if external_id == link.external_id:
         return link
     if (

@@ -584,3 +584,13 @@ def test_the_schema_and_its_docs_page(client):
     assert "/static/ninja/swagger-ui-bundle.js" in html
     assert "cdn" not in html.lower()
     assert "script-src 'self'" in page["Content-Security-Policy"]
+
+
+def test_an_external_id_too_long_is_a_422(api, key_a, account_a, plans):
+    problem = _assert_problem(
+        api("PATCH", f"/accounts/{account_a}", key_a, json={"external_id": "x" * 101}), 422
+    )
+    assert "external_id" in problem["errors"]
+    body = account_body(external_id="y" * 101)
+    _assert_problem(api("POST", "/accounts", key_a, json=body), 422)
+    assert Organisation.objects.count() == 1
