@@ -77,7 +77,7 @@ class ProvisioningApi(NinjaAPI):
                         "content": {problems.CONTENT_TYPE: {"schema": ref}},
                     }
         schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = (
-            Problem.json_schema() if hasattr(Problem, "json_schema") else Problem.schema()
+            Problem.model_json_schema(ref_template="#/components/schemas/{model}")
         )
         return schema
 
@@ -122,9 +122,10 @@ def _refused(request, exc):
     """A service's refusal: 422 with its messages by field, or 409 when the account's state
     is the reason (closed, already taken)."""
     by_field = hasattr(exc, "error_dict")
-    codes = {e.code for e in exc.error_list} if not by_field else set()
     if by_field:
         codes = {e.code for errs in exc.error_dict.values() for e in errs}
+    else:
+        codes = {e.code for e in exc.error_list}
     errors = problems.field_errors(exc.message_dict if by_field else {"__all__": exc.messages})
     detail = " ".join(m for ms in errors.values() for m in ms)
     if codes & {"closed", "conflict", "not_closed", "race"}:
