@@ -177,18 +177,25 @@ URL_KWARGS = {
     "portal:invoice_ubl": lambda objs: {"number": objs["invoice"].number},
     "portal:mandate_pdf": lambda objs: {"reference": objs["mandate"].reference},
     **{
-        f"api:{name}": lambda objs: {"account_id": objs["owner"].membership.organisation_id}
-        for name in ("account", "account_close", "subscription", "subscription_plan")
-    },
-    **{
-        f"api:{name}": lambda objs: {"account_id": objs["owner"].membership.organisation_id}
-        for name in ("members", "invoices")
+        f"api:{name}": lambda objs: {"account_id": _owners_membership(objs).organisation_id}
+        for name in (
+            "account",
+            "account_close",
+            "subscription",
+            "subscription_plan",
+            "members",
+            "invoices",
+        )
     },
     "api:member": lambda objs: {
-        "account_id": objs["owner"].membership.organisation_id,
-        "member_id": objs["owner"].membership.pk,
+        "account_id": _owners_membership(objs).organisation_id,
+        "member_id": _owners_membership(objs).pk,
     },
 }
+
+
+def _owners_membership(objs):
+    return Membership.objects.get(user=objs["owner"], role=Membership.Role.OWNER)
 
 
 def _walk(patterns, namespace=""):

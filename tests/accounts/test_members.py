@@ -59,7 +59,7 @@ def test_a_member_of_another_account_is_refused(owner, other_owner, support_user
     with pytest.raises(ValidationError) as error:
         _add(owner.organisation, support_user, email="OTHER@example.com")
     assert "autre compte" in error.value.message_dict["email"][0]
-    assert other_owner.user.membership.organisation == other_owner.organisation
+    assert list(Membership.objects.filter(user=other_owner.user)) == [other_owner]
 
 
 def test_a_closed_account_takes_no_member(owner, support_user):
