@@ -380,6 +380,9 @@ def test_support_resets_a_lost_phone(client, owner, manager, support_user, clock
     assert event.after["reason"] == "Téléphone perdu, identité vérifiée par rappel"
     [email] = emails("two_factor_reset")
     assert email.to == "owner@example.com"
+    # django-otp's own admin pages (secrets, codes, no audit) are not there.
+    assert client.get("/admin/otp_totp/totpdevice/").status_code == 404
+    assert client.get("/admin/otp_static/staticdevice/").status_code == 404
     # Nothing left to reset.
     assert "pas de double authentification" in text(client.post(url, {"reason": "encore"}))
     client.logout()
