@@ -13,7 +13,7 @@ from urllib.parse import quote, urlencode
 
 import segno
 from django.conf import settings
-from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
+from django_otp.plugins.otp_static.models import StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from billing_portal import brand
@@ -89,7 +89,3 @@ def otpauth_qr_data_uri(device: TOTPDevice) -> str:
     """The QR code of the Key URI, as a PNG data URI: the CSP's img-src allows data:, and
     an <img> needs no script and takes an alt text."""
     return segno.make(otpauth_uri(device), error="m").png_data_uri(scale=5, border=4)
-
-
-def recovery_device(user: User) -> StaticDevice | None:
-    return StaticDevice.objects.filter(user=user, confirmed=True).first()

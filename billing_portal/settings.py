@@ -167,6 +167,10 @@ LOGIN_URL = "login"
 # Two-step sign-in (docs/security.md): after the right password, the code must come within
 # this many seconds, or the sign-in starts again.
 TWO_FACTOR_PENDING_SECONDS = env.int("TWO_FACTOR_PENDING_SECONDS", default=300)
+# django-otp still counts failures on the device; the wait they impose is the portal's own,
+# with a ceiling (accounts.services.two_factor._wait_until).
+OTP_TOTP_THROTTLE_FACTOR = 0
+OTP_STATIC_THROTTLE_FACTOR = 0
 LOGIN_REDIRECT_URL = "portal:home"
 LOGOUT_REDIRECT_URL = "login"
 

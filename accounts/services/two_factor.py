@@ -4,9 +4,9 @@ support's reset for a lost phone (docs/security.md).
 `two_factor_verify` is the one check of a second factor, wherever one is asked: the second
 step of the sign-in, the pages that change the second factor, and the confirmation of an
 upgrade or a closure (the step-up, through `accounts.forms.TwoFactorCodeMixin`). A failure
-is counted on the device (django-otp's throttling: 1, 2, 4, 8… seconds before the next
-try) in a transaction of its own, committed before the error is raised: call it outside
-any other transaction, or a rollback would forget the failure. A success moves the TOTP
+is counted on the device (1, 2, 4, 8… seconds before the next try, at most 5 minutes) in a
+transaction of its own, committed before the error is raised: call it outside any other
+transaction, or a rollback would forget the failure. A success moves the TOTP
 device's last step forward (a code is never accepted twice) or deletes the recovery code.
 """
 
@@ -37,6 +37,8 @@ TOTP = "totp"
 RECOVERY = "recovery"
 # How long a checked code stands for the action it was asked for (the step-up).
 PROOF_MAX_AGE = timedelta(minutes=5)
+# The longest wait between two tries after failures (see _wait_until).
+THROTTLE_MAX_SECONDS = 300
 
 
 @dataclass(frozen=True)
@@ -58,8 +60,20 @@ def _refusal(message: str, code: str) -> ValidationError:
     return ValidationError({"code": message}, code=code)
 
 
-def _wait_message(locked_until: datetime | None) -> str:
-    seconds = max(1, round((locked_until - timezone.now()).total_seconds())) if locked_until else 1
+def _wait_until(device) -> datetime | None:
+    """Until when a device refuses tries after failures: 1, 2, 4, 8… seconds after the last
+    one, at most THROTTLE_MAX_SECONDS. django-otp's own wait (settings
+    OTP_*_THROTTLE_FACTOR = 0) has no ceiling: someone holding the password, or the emailed
+    link, could then lock the owner out of their own sign-in for days."""
+    count, last = device.throttling_failure_count, device.throttling_failure_timestamp
+    if count <= 0 or last is None:
+        return None
+    until = last + timedelta(seconds=min(2 ** min(count - 1, 32), THROTTLE_MAX_SECONDS))
+    return until if until > timezone.now() else None
+
+
+def _wait_message(locked_until: datetime) -> str:
+    seconds = max(1, round((locked_until - timezone.now()).total_seconds()))
     return ngettext(
         "Trop d'essais : patientez %(seconds)s seconde avant de réessayer.",
         "Trop d'essais : patientez %(seconds)s secondes avant de réessayer.",
@@ -112,11 +126,10 @@ def _check(*, user: User, code: str) -> TwoFactorProof | ValidationError:
         method, token = RECOVERY, recovery_code_normalise(code)
     if device is None or not two_factor_available():
         return _refusal(_("Code incorrect."), "invalid")
-    allowed, details = device.verify_is_allowed()
-    if not allowed:
-        # A try during the wait counts as a failure too: it doubles the wait.
-        device.throttle_increment()
-        return _refusal(_wait_message((details or {}).get("locked_until")), "throttled")
+    wait_until = _wait_until(device)
+    if wait_until is not None:
+        # Refused unchecked, and not counted: tries during the wait never extend it.
+        return _refusal(_wait_message(wait_until), "throttled")
     # The token's length is bounded by the field: a long string is simply wrong.
     if not device.verify_token(token[:16]):
         return _refusal(
@@ -205,7 +218,7 @@ def two_factor_enable(*, user: User, code: str, ip: str | None = None) -> list[s
             _("Aucune activation en cours : recommencez depuis la page Sécurité de la connexion."),
             code="no_enrolment",
         )
-    if not device.verify_token(recovery_code_normalise(code or "")[:16]):
+    if not device.verify_token("".join((code or "").split())[:16]):
         raise _refusal(
             _("Code incorrect. Vérifiez l'heure de votre téléphone et saisissez le code affiché."),
             "invalid",

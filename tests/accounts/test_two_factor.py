@@ -8,15 +8,19 @@ Codes are computed from the device's key and the clock as an authenticator app d
 import html
 import re
 from base64 import b32decode
+from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from axes.models import AccessAttempt
+from django.core.exceptions import ValidationError
 from django.urls import reverse
+from django.utils import timezone
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import AuditEvent
+from accounts.services import two_factor_verify
 from accounts.two_factor import two_factor_enabled
 from emails.models import Email
 from tests.factories import PASSWORD
@@ -223,6 +227,29 @@ def test_a_locked_account_refuses_even_the_right_code(client, owner, settings, c
     response = code_step(client, code_for(owner.user, clock))
     assert response.status_code == 429
     assert not signed_in(client)
+
+
+def test_after_wrong_codes_the_wait_grows_up_to_five_minutes(owner, clock):
+    """Each failure doubles the wait before the next try, up to 5 minutes: someone holding
+    the password or the emailed link cannot lock the owner out for days. A try during the
+    wait is refused unchecked and does not extend it."""
+    two_factor_on(owner.user, clock)
+    right = code_for(owner.user, clock)
+    with pytest.raises(ValidationError, match="Code incorrect"):
+        two_factor_verify(user=owner.user, code="000000")
+    with pytest.raises(ValidationError, match="Trop d'essais : patientez 1 seconde"):
+        two_factor_verify(user=owner.user, code=right)
+    assert TOTPDevice.objects.get().throttling_failure_count == 1
+
+    TOTPDevice.objects.update(
+        throttling_failure_count=40,
+        throttling_failure_timestamp=timezone.now() - timedelta(seconds=299),
+    )
+    with pytest.raises(ValidationError, match="Trop d'essais"):
+        two_factor_verify(user=owner.user, code=right)
+    TOTPDevice.objects.update(throttling_failure_timestamp=timezone.now() - timedelta(seconds=301))
+    assert two_factor_verify(user=owner.user, code=right).method == "totp"
+    assert TOTPDevice.objects.get().throttling_failure_count == 0
 
 
 def test_a_recovery_code_signs_in_once(client, owner, clock):
