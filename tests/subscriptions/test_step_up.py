@@ -129,3 +129,16 @@ def test_the_services_refuse_without_the_owners_proof(
     owners_proof = two_factor_verify(user=owner.user, code=code_for(owner.user, clock))
     confirm(token=token, second_factor=owners_proof)
     assert _done(kind, subscription)
+
+
+def test_with_the_identity_providers_sign_in_the_link_asks_no_code(
+    client, client_for, owner, subscription, settings, clock
+):
+    """The provider owns the second factor then (docs/security.md): the portal's devices,
+    left from before, ask nothing."""
+    two_factor_on(owner.user, clock)
+    url = _link(client_for, owner, "closure")
+    settings.PASSWORD_SIGN_IN = False
+    assert 'name="code"' not in text(client.get(url))
+    assert client.post(url).status_code == 302
+    assert _done("closure", subscription)
