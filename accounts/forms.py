@@ -266,10 +266,9 @@ class TwoFactorDisableForm(TwoFactorCodeMixin, forms.Form):
         help_text=_("Le code à 6 chiffres de votre application, ou un code de secours."),
     )
 
-    def __init__(self, *args, user, ip=None, **kwargs):
+    def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
         self.two_factor_user = user
-        self.ip = ip
 
     def clean(self):
         cleaned = super().clean()
