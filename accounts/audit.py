@@ -350,6 +350,10 @@ VALUE_LABELS = {
     "client": _("Client de l'API"),
     "prefix": _("Préfixe de la clé"),
     "scopes": _("Droits"),
+    "user": _("Utilisateur"),
+    "second_factor": _("Double authentification"),
+    "recovery_codes": _("Codes de secours"),
+    "left": _("Codes de secours restants"),
 }
 # The journal names the events the owner does not see too (support's view of the trail).
 JOURNAL_ACTIONS = {
@@ -392,6 +396,12 @@ JOURNAL_ACTIONS = {
     "api_client.changed": _("Client de l'API modifié"),
     "api_key.created": _("Clé d'API créée"),
     "api_key.revoked": _("Clé d'API révoquée"),
+    "user.signed_in": _("Connexion au portail"),
+    "two_factor.enabled": _("Double authentification activée"),
+    "two_factor.disabled": _("Double authentification désactivée"),
+    "two_factor.recovery_regenerated": _("Codes de secours renouvelés"),
+    "two_factor.recovery_used": _("Code de secours utilisé"),
+    "two_factor.reset": _("Double authentification réinitialisée par le support"),
 }
 
 
@@ -410,6 +420,7 @@ VALUE_CODES = {
     },
     "kind": {"invoice": _("Facture"), "credit_note": _("Avoir")},
     "effective": {"now": _("tout de suite")},
+    "second_factor": {"totp": _("code de l'application"), "recovery": _("code de secours")},
 }
 # Amounts stored as strings ("1020.00") beside a "currency" key: printed like any amount.
 AMOUNT_KEYS = {"total", "estimate_total", "amount", "amount_due", "credit", "returned_to_credit"}

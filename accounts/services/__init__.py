@@ -15,6 +15,17 @@ from .organisation import (
 from .ownership import ownership_transfer
 from .people import machine_user_create, people_anonymise
 from .sign_in import OidcIdentity, oidc_user_resolve, sign_in_record
+from .two_factor import (
+    TwoFactorProof,
+    TwoFactorRequired,
+    two_factor_disable,
+    two_factor_enable,
+    two_factor_enrol_start,
+    two_factor_recovery_regenerate,
+    two_factor_require,
+    two_factor_reset,
+    two_factor_verify,
+)
 
 __all__ = [
     "OidcIdentity",
@@ -37,4 +48,13 @@ __all__ = [
     "oidc_user_resolve",
     "people_anonymise",
     "sign_in_record",
+    "TwoFactorProof",
+    "TwoFactorRequired",
+    "two_factor_disable",
+    "two_factor_enable",
+    "two_factor_enrol_start",
+    "two_factor_recovery_regenerate",
+    "two_factor_require",
+    "two_factor_reset",
+    "two_factor_verify",
 ]

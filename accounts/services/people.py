@@ -4,6 +4,8 @@ import secrets
 
 from django.contrib.auth.hashers import make_password
 from django.db import transaction
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from ..audit import audit_anonymise
 from ..models import BillingContact, Organisation, User
@@ -21,7 +23,7 @@ def _anonymous_email(user: User) -> str:
 def people_anonymise(*, organisation: Organisation) -> dict:
     """Erase the personal data of the account's people, in the tables of accounts: users'
     names cleared, email replaced by a unique placeholder, unusable password, no OpenID
-    Connect subject, inactive;
+    Connect subject, no second factor, inactive;
     billing contacts deleted; their names and addresses scrubbed from the audit trail.
     Returns what was done, for the caller's audit event."""
     users = list(User.objects.select_for_update().filter(membership__organisation=organisation))
@@ -47,6 +49,9 @@ def people_anonymise(*, organisation: Organisation) -> dict:
                 "oidc_subject",
             ]
         )
+    # Their second factor too: the secret and the recovery codes were theirs.
+    TOTPDevice.objects.filter(user__in=users).delete()
+    StaticDevice.objects.filter(user__in=users).delete()
     contacts_deleted, _by_model = contacts.delete()
     return {"users": len(users), "billing_contacts_deleted": contacts_deleted}
 

@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from accounts.audit import audit_record
 from accounts.models import Organisation, User
 from accounts.selectors import invoice_recipients
+from accounts.services import TwoFactorProof, two_factor_require
 from emails.services import email_queue
 from invoices.selectors import amount_due_summary
 from webhooks.services import account_data, webhook_emit
@@ -54,6 +55,7 @@ def closure_confirm(
     token: str,
     ip: str | None = None,
     signed_in: User | None = None,
+    second_factor: TwoFactorProof | None = None,
     now: datetime | None = None,
 ) -> AccountClosure:
     """Close the account the link stands for.
@@ -65,6 +67,8 @@ def closure_confirm(
     """
     now = now or timezone.now()
     confirmation = link_claim(token, kind=Confirmation.Kind.CLOSURE, now=now)
+    # The owner who asked, whoever opened the link: their code if they have a second factor.
+    two_factor_require(user=confirmation.requested_by, proof=second_factor)
     link_used(confirmation, now)
     return _close(
         organisation=confirmation.organisation,
@@ -72,7 +76,7 @@ def closure_confirm(
         now=now,
         ip=ip,
         audit_actor=confirmation.requested_by,
-        audit_extra=link_audit(signed_in, confirmation),
+        audit_extra=link_audit(signed_in, confirmation, second_factor),
     )
 
 
