@@ -81,7 +81,8 @@ OWNER_VISIBLE_ACTIONS = {
     "closure.requested": _("Fermeture du compte demandée"),
     "closure.confirmed": _("Fermeture du compte confirmée"),
     "account.reopened": _("Compte rouvert"),
-    "plan.changed": _("Forfait modifié par le support"),
+    # By support or by the host through its API: the event's author says which.
+    "plan.changed": _("Forfait modifié"),
     "invoice.issued": _("Facture émise"),
     "credit_note.issued": _("Avoir émis"),
     "renewal.issued": _("Renouvellement facturé"),
@@ -343,6 +344,16 @@ VALUE_LABELS = {
     "subject": _("Objet"),
     "topic": _("Sujet de la demande"),
     "to": _("Destinataire"),
+    "role": _("Rôle"),
+    "language": _("Langue"),
+    "description": _("Description"),
+    "client": _("Client de l'API"),
+    "prefix": _("Préfixe de la clé"),
+    "scopes": _("Droits"),
+    "user": _("Utilisateur"),
+    "second_factor": _("Double authentification"),
+    "recovery_codes": _("Codes de secours"),
+    "left": _("Codes de secours restants"),
 }
 # The journal names the events the owner does not see too (support's view of the trail).
 JOURNAL_ACTIONS = {
@@ -374,6 +385,23 @@ JOURNAL_ACTIONS = {
     "payment_reminders.resumed": _("Relances reprises"),
     "support.request_created": _("Demande de support reçue"),
     "support.request_answered": _("Réponse du support envoyée"),
+    "account.created": _("Compte créé"),
+    "organisation.created": _("Organisation enregistrée"),
+    "organisation.profile_changed": _("Nom ou langue du compte modifié"),
+    "organisation.currency_changed": _("Devise du compte modifiée"),
+    "member.added": _("Membre ajouté"),
+    "member.updated": _("Membre modifié"),
+    "member.removed": _("Membre retiré"),
+    "api_client.created": _("Client de l'API créé"),
+    "api_client.changed": _("Client de l'API modifié"),
+    "api_key.created": _("Clé d'API créée"),
+    "api_key.revoked": _("Clé d'API révoquée"),
+    "user.signed_in": _("Connexion au portail"),
+    "two_factor.enabled": _("Double authentification activée"),
+    "two_factor.disabled": _("Double authentification désactivée"),
+    "two_factor.recovery_regenerated": _("Codes de secours renouvelés"),
+    "two_factor.recovery_used": _("Code de secours utilisé"),
+    "two_factor.reset": _("Double authentification réinitialisée par le support"),
 }
 
 
@@ -392,6 +420,7 @@ VALUE_CODES = {
     },
     "kind": {"invoice": _("Facture"), "credit_note": _("Avoir")},
     "effective": {"now": _("tout de suite")},
+    "second_factor": {"totp": _("code de l'application"), "recovery": _("code de secours")},
 }
 # Amounts stored as strings ("1020.00") beside a "currency" key: printed like any amount.
 AMOUNT_KEYS = {"total", "estimate_total", "amount", "amount_due", "credit", "returned_to_credit"}

@@ -3,9 +3,10 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.generic import RedirectView
 
-from accounts import sign_in_views
+from accounts import sign_in_views, two_factor_views
 from accounts import urls as accounts_urls
 from accounts.forms import OutboxPasswordResetForm
+from api.routes import api
 from billing_portal import brand, health
 from invoices import urls as invoices_urls
 from subscriptions import urls as subscriptions_urls
@@ -18,6 +19,7 @@ password_only = sign_in_views.password_sign_in_required
 
 auth_patterns = [
     path("login/", sign_in_views.SignInView.as_view(), name="login"),
+    path("login/code/", two_factor_views.sign_in_code, name="login_code"),
     path("logout/", sign_in_views.sign_out, name="logout"),
     path(
         "password-reset/",
@@ -62,6 +64,7 @@ urlpatterns = [
     *subscriptions_urls.public_patterns,
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
+    path("api/v1/", api.urls),
     path("brand.css", brand.brand_css, name="brand_css"),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),

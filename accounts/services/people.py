@@ -1,7 +1,11 @@
 """Erasing the personal data of a closed account's people."""
 
+import secrets
+
 from django.contrib.auth.hashers import make_password
 from django.db import transaction
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from ..audit import audit_anonymise
 from ..models import BillingContact, Organisation, User
@@ -19,7 +23,7 @@ def _anonymous_email(user: User) -> str:
 def people_anonymise(*, organisation: Organisation) -> dict:
     """Erase the personal data of the account's people, in the tables of accounts: users'
     names cleared, email replaced by a unique placeholder, unusable password, no OpenID
-    Connect subject, inactive;
+    Connect subject, no second factor, inactive;
     billing contacts deleted; their names and addresses scrubbed from the audit trail.
     Returns what was done, for the caller's audit event."""
     users = list(User.objects.select_for_update().filter(membership__organisation=organisation))
@@ -45,5 +49,24 @@ def people_anonymise(*, organisation: Organisation) -> dict:
                 "oidc_subject",
             ]
         )
+    # Their second factor too: the secret and the recovery codes were theirs.
+    TOTPDevice.objects.filter(user__in=users).delete()
+    StaticDevice.objects.filter(user__in=users).delete()
     contacts_deleted, _by_model = contacts.delete()
     return {"users": len(users), "billing_contacts_deleted": contacts_deleted}
+
+
+@transaction.atomic
+def machine_user_create(*, label: str) -> User:
+    """A user that stands for a machine client (an API client of the host) as the author of
+    its changes in the audit trail: inactive, without password, never a member, so it
+    signs in nowhere. Its names are what the trail prints: « API <label> »."""
+    user = User(
+        email=f"client-{secrets.token_hex(8)}@api.invalid",
+        first_name="API",
+        last_name=label[:150],
+        is_active=False,
+    )
+    user.set_unusable_password()
+    user.save()
+    return user

@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from accounts.audit import audit_record
 from accounts.models import Organisation, User
 from accounts.selectors import invoice_recipients
+from accounts.services import TwoFactorProof, two_factor_require
 from emails.services import email_queue
 from invoices.selectors import amount_due_summary
 from webhooks.services import account_data, webhook_emit
@@ -54,6 +55,7 @@ def closure_confirm(
     token: str,
     ip: str | None = None,
     signed_in: User | None = None,
+    second_factor: TwoFactorProof | None = None,
     now: datetime | None = None,
 ) -> AccountClosure:
     """Close the account the link stands for.
@@ -65,7 +67,40 @@ def closure_confirm(
     """
     now = now or timezone.now()
     confirmation = link_claim(token, kind=Confirmation.Kind.CLOSURE, now=now)
-    organisation = confirmation.organisation
+    # The owner who asked, whoever opened the link: their code if they have a second factor.
+    two_factor_require(user=confirmation.requested_by, proof=second_factor)
+    link_used(confirmation, now)
+    return _close(
+        organisation=confirmation.organisation,
+        requested_by=confirmation.requested_by,
+        now=now,
+        ip=ip,
+        audit_actor=confirmation.requested_by,
+        audit_extra=link_audit(signed_in, confirmation, second_factor),
+    )
+
+
+@transaction.atomic
+def account_close(
+    *, organisation: Organisation, actor: User, ip: str | None = None, now: datetime | None = None
+) -> AccountClosure:
+    """The host closes an account through its provisioning API (api/): the closure the
+    owner's confirmed link makes, at once, without a link (the host asked its customer).
+    ValidationError when the account is already closed."""
+    organisation = lock_account(organisation)
+    require_open(organisation)
+    return _close(
+        organisation=organisation,
+        requested_by=actor,
+        now=now or timezone.now(),
+        ip=ip,
+        audit_actor=actor,
+        audit_extra={},
+    )
+
+
+def _close(*, organisation, requested_by, now, ip, audit_actor, audit_extra) -> AccountClosure:
+    """What a closure does, whoever asked: the caller holds the account's lock."""
     recipients = invoice_recipients(organisation=organisation)
 
     organisation.status = Organisation.Status.CLOSED
@@ -78,26 +113,25 @@ def closure_confirm(
         renewal_date = subscription.period_end
         subscription.status = Subscription.Status.CANCELLED
         subscription.save(update_fields=["status"])
-    link_used(confirmation, now)
     # Any other pending link (an upgrade) is moot now.
     Confirmation.objects.filter(
         organisation=organisation, status=Confirmation.Status.PENDING
     ).update(status=Confirmation.Status.CANCELLED)
     closure = AccountClosure.objects.create(
         organisation=organisation,
-        requested_by=confirmation.requested_by,
+        requested_by=requested_by,
         closed_at=now,
         anonymise_after=now + timedelta(days=settings.CLOSURE_GRACE_DAYS),
     )
     audit_record(
         organisation=organisation,
         action="closure.confirmed",
-        actor=confirmation.requested_by,
+        actor=audit_actor,
         before={"status": Organisation.Status.ACTIVE},
         after={
             "status": Organisation.Status.CLOSED,
             "anonymise_after": closure.anonymise_after.isoformat(),
-            **link_audit(signed_in, confirmation),
+            **audit_extra,
         },
         ip=ip,
     )
