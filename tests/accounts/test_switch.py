@@ -282,3 +282,57 @@ def test_switching_to_a_closed_account_lands_on_what_the_role_keeps(client_for, 
     response = _choose(client, agency.organisation, tab="invoices")
     assert response.url == reverse("portal:home")
     assert client.get(response.url).status_code == 403
+
+
+# --- A tab still showing the account chosen before ---------------------------------------
+
+
+@pytest.fixture
+def two_owned(owner, other_owner):
+    """Camille Martin owns the festival and, since a merger, the Nordic awards too."""
+    Membership.objects.filter(pk=other_owner.pk).update(role=Membership.Role.MANAGER)
+    return MembershipFactory(
+        user=owner.user, organisation=other_owner.organisation, role=Membership.Role.OWNER
+    )
+
+
+NEW_CONTACT = {"first_name": "Ingrid", "last_name": "Berg", "email": "ingrid@example.com"}
+STALE = "Vous avez changé de compte dans un autre onglet : rien n'a été enregistré."
+
+
+def test_the_pages_say_which_account_their_forms_are_for(client_for, owner, two_owned):
+    client = client_for(owner)
+    _choose(client, owner.organisation)
+    form = text(client.get(reverse("portal:contact_add")))
+    assert f'<input type="hidden" name="account" value="{owner.organisation.pk}">' in form
+    assert f'"X-Portal-Account": "{owner.organisation.pk}"' in form
+
+
+def test_a_form_shown_for_another_account_changes_nothing(client_for, owner, two_owned):
+    client = client_for(owner)
+    _choose(client, owner.organisation)
+    _choose(client, two_owned.organisation)  # in another tab
+    data = {**NEW_CONTACT, "account": owner.organisation.pk}
+    response = client.post(reverse("portal:contact_add"), data, follow=True)
+    assert response.redirect_chain[0] == (reverse("portal:home"), 302)
+    page = text(response)
+    assert STALE in page and "le compte « Nordic Design Awards »" in page
+    assert not BillingContact.objects.exists()
+    assert not AuditEvent.objects.exists()
+    # Sent again from a page of the account now chosen, it is done there.
+    data["account"] = two_owned.organisation_id
+    assert client.post(reverse("portal:contact_add"), data).status_code == 302
+    assert BillingContact.objects.get().organisation == two_owned.organisation
+
+
+def test_an_htmx_request_shown_for_another_account_reloads_the_page(client_for, owner, two_owned):
+    client = client_for(owner)
+    _choose(client, two_owned.organisation)
+    response = client.post(
+        reverse("portal:contact_add"),
+        NEW_CONTACT,
+        headers={"HX-Request": "true", "X-Portal-Account": str(owner.organisation.pk)},
+    )
+    assert response["HX-Redirect"] == reverse("portal:home")
+    assert not BillingContact.objects.exists()
+    assert STALE in text(client.get(CONTACTS))
