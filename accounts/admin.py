@@ -9,6 +9,8 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.utils.html import format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from .audit import journal_action_label, values_display
 from .models import AuditEvent, BillingContact, Membership, User
@@ -20,6 +22,14 @@ def _values_html(values):
     if not pairs:
         return "—"
     return format_html_join(mark_safe("<br>"), "{} : {}", pairs)  # noqa: S308 (a fixed tag)
+
+
+# django-otp's own admin pages would show the TOTP secrets and the recovery codes, and let
+# anyone with the permission add or delete a device without audit or email. Support resets
+# a user's second factor from the account page instead (support.admin, two_factor_reset).
+for _model in (TOTPDevice, StaticDevice):
+    if admin.site.is_registered(_model):
+        admin.site.unregister(_model)
 
 
 @admin.register(User)

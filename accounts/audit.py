@@ -343,6 +343,10 @@ VALUE_LABELS = {
     "subject": _("Objet"),
     "topic": _("Sujet de la demande"),
     "to": _("Destinataire"),
+    "user": _("Utilisateur"),
+    "second_factor": _("Double authentification"),
+    "recovery_codes": _("Codes de secours"),
+    "left": _("Codes de secours restants"),
 }
 # The journal names the events the owner does not see too (support's view of the trail).
 JOURNAL_ACTIONS = {
@@ -374,6 +378,12 @@ JOURNAL_ACTIONS = {
     "payment_reminders.resumed": _("Relances reprises"),
     "support.request_created": _("Demande de support reçue"),
     "support.request_answered": _("Réponse du support envoyée"),
+    "user.signed_in": _("Connexion au portail"),
+    "two_factor.enabled": _("Double authentification activée"),
+    "two_factor.disabled": _("Double authentification désactivée"),
+    "two_factor.recovery_regenerated": _("Codes de secours renouvelés"),
+    "two_factor.recovery_used": _("Code de secours utilisé"),
+    "two_factor.reset": _("Double authentification réinitialisée par le support"),
 }
 
 
@@ -392,6 +402,7 @@ VALUE_CODES = {
     },
     "kind": {"invoice": _("Facture"), "credit_note": _("Avoir")},
     "effective": {"now": _("tout de suite")},
+    "second_factor": {"totp": _("code de l'application"), "recovery": _("code de secours")},
 }
 # Amounts stored as strings ("1020.00") beside a "currency" key: printed like any amount.
 AMOUNT_KEYS = {"total", "estimate_total", "amount", "amount_due", "credit", "returned_to_credit"}

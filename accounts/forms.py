@@ -13,11 +13,15 @@ from .addresses import country_choices
 from .models import BUYER_REFERENCE_MAX_LENGTH, NAME_MAX_LENGTH, ORDER_REFERENCE_MAX_LENGTH
 from .permissions import client_ip
 from .ratelimit import Limit, address_bucket, ratelimit_hit
+from .services.two_factor import TwoFactorProof, two_factor_verify
 
 # Reset emails: at most 3 an hour to one address, at most 20 requests an hour from one
 # client address (whether or not an account has the addresses it asks for).
 PASSWORD_RESET_PER_ACCOUNT = Limit("password_reset.account", 3, timedelta(hours=1))
 PASSWORD_RESET_PER_IP = Limit("password_reset.ip", 20, timedelta(hours=1))
+# Turning two-step sign-in off with the password: 5 tries per quarter of an hour per user,
+# so that a session left open does not let anyone guess the password there.
+TWO_FACTOR_PASSWORD_TRIES = Limit("two_factor.password", 5, timedelta(minutes=15))
 
 
 @contextmanager
@@ -172,3 +176,114 @@ class OrganisationReferencesForm(forms.Form):
         required=False,
         help_text=_("Entité publique recevant ses factures par Chorus Pro : votre code service."),
     )
+
+
+def _code_field(*, label, required: bool = True, numeric: bool = True, help_text=""):
+    attrs = {
+        "autocomplete": "one-time-code",
+        "autocapitalize": "off",
+        "spellcheck": "false",
+        "size": "12",
+    }
+    if numeric:
+        # The phone's number pad; « 123 456 » pasted from an app still reads (spaces go).
+        attrs |= {"inputmode": "numeric", "pattern": "[0-9 ]*"}
+    return forms.CharField(
+        label=label,
+        max_length=32,
+        required=required,
+        strip=True,
+        help_text=help_text,
+        widget=forms.TextInput(attrs=attrs),
+        error_messages={"required": _("Saisissez le code.")},
+    )
+
+
+class TwoFactorCodeMixin:
+    """A form field `code` checked against `two_factor_user`'s second factor, by the one
+    check there is (accounts.services.two_factor_verify): the sign-in's second step, the
+    pages that change the second factor, the confirmation of an upgrade or a closure.
+
+    Checked in `clean_code`, outside any transaction, so a wrong code counts. `proof` is
+    then what the services that need it take (`two_factor_require`)."""
+
+    two_factor_user = None
+    proof: TwoFactorProof | None = None
+
+    def clean_code(self):
+        code = self.cleaned_data.get("code", "")
+        if not code:
+            return code
+        try:
+            self.proof = two_factor_verify(user=self.two_factor_user, code=code)
+        except ValidationError as exc:
+            raise ValidationError(exc.message_dict["code"]) from None
+        return code
+
+
+class TwoFactorCodeForm(TwoFactorCodeMixin, forms.Form):
+    """A code from the app (or, with `recovery`, a recovery code) of `user`."""
+
+    def __init__(self, *args, user, recovery: bool = False, label=None, help_text="", **kwargs):
+        super().__init__(*args, **kwargs)
+        self.two_factor_user = user
+        if recovery:
+            self.fields["code"] = _code_field(
+                label=label or _("Code de secours"),
+                numeric=False,
+                help_text=help_text or _("Un des codes de secours notés à l'activation."),
+            )
+        else:
+            self.fields["code"] = _code_field(
+                label=label or _("Code de vérification"),
+                help_text=help_text
+                or _("Le code à 6 chiffres affiché par votre application d'authentification."),
+            )
+
+
+class TwoFactorEnableForm(forms.Form):
+    """The first code of the app, which the service checks against the new secret."""
+
+    code = _code_field(
+        label=_("Code de vérification"),
+        help_text=_("Le code à 6 chiffres que l'application affiche pour ce compte."),
+    )
+
+
+class TwoFactorDisableForm(TwoFactorCodeMixin, forms.Form):
+    """Turning it off: the password, or a code (from the app or a recovery code)."""
+
+    password = forms.CharField(
+        label=_("Mot de passe"),
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+    code = _code_field(
+        label=_("ou un code de vérification"),
+        required=False,
+        numeric=False,
+        help_text=_("Le code à 6 chiffres de votre application, ou un code de secours."),
+    )
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.two_factor_user = user
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.errors:
+            return cleaned
+        password, code = cleaned.get("password"), cleaned.get("code")
+        if not password and not code:
+            raise ValidationError(_("Saisissez votre mot de passe ou un code de vérification."))
+        if password and not code:
+            # Counted here, outside the service's transaction: a refusal counts too.
+            if not ratelimit_hit(
+                limit=TWO_FACTOR_PASSWORD_TRIES, value=str(self.two_factor_user.pk)
+            ):
+                raise ValidationError(
+                    _("Trop d'essais. Réessayez dans un quart d'heure, ou utilisez un code."),
+                    code="throttled",
+                )
+        return cleaned

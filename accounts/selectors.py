@@ -1,6 +1,7 @@
 from dataclasses import dataclass
 
-from django.db.models import F, Q
+from django.db.models import Exists, F, OuterRef, Q
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from . import hooks
 from .models import BillingContact, Membership, Organisation
@@ -14,10 +15,15 @@ class ContactsPage:
 
 
 def contacts_page(*, organisation: Organisation) -> ContactsPage:
-    """Owner, program managers and billing contacts in two queries, whatever their number."""
+    """Owner, program managers and billing contacts in two queries, whatever their number.
+    Each member tells whether their sign-in has a second factor (`two_factor`: support's
+    console offers to reset it)."""
     members = list(
         Membership.objects.filter(organisation=organisation)
         .select_related("user")
+        .annotate(
+            two_factor=Exists(TOTPDevice.objects.filter(user=OuterRef("user"), confirmed=True))
+        )
         .order_by("user__last_name", "user__first_name", "pk")
     )
     return ContactsPage(

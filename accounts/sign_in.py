@@ -9,8 +9,10 @@ client_ip`, the one place that knows how many proxies stand in front of the port
 import unicodedata
 
 from axes.handlers.database import AxesDatabaseHandler
+from axes.handlers.proxy import AxesProxyHandler
 from axes.helpers import get_client_username
 from axes.models import AccessAttempt
+from django.contrib.auth.signals import user_login_failed
 
 # AccessAttempt.username's length.
 _USERNAME_MAX_LENGTH = 255
@@ -50,3 +52,16 @@ class SignInAttemptHandler(AxesDatabaseHandler):
             return 0
         count, _ = AccessAttempt.objects.filter(username=username).delete()
         return count
+
+
+def sign_in_locked(request, email: str) -> bool:
+    """Whether django-axes refuses sign-ins to this account (or from this address) now: the
+    second step asks it before checking a code, as the backend does before a password."""
+    return AxesProxyHandler.is_locked(request, {"username": email})
+
+
+def sign_in_failed(request, email: str) -> None:
+    """A wrong code at the second step: counted by django-axes like a wrong password, for
+    the account and the address. When it reaches the limit, axes marks the request and its
+    middleware answers with the lockout page."""
+    user_login_failed.send(sender=__name__, credentials={"username": email}, request=request)

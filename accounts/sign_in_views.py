@@ -23,6 +23,8 @@ from .forms import SignInForm
 from .oidc import PortalOIDCBackend, oidc_configured, oidc_setting, provider_metadata
 from .permissions import client_ip
 from .services.sign_in import INACTIVE, UNKNOWN
+from .two_factor import two_factor_enabled
+from .two_factor_views import sign_in_pending_start
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +66,9 @@ class SignInView(auth_views.LoginView):
         return super().post(request, *args, **kwargs)
 
     def form_valid(self, form):
+        if two_factor_enabled(user=form.get_user()):
+            # Not signed in yet: the code step (accounts/two_factor_views.py) finishes.
+            return sign_in_pending_start(self.request, form.get_user(), self.get_success_url())
         response = super().form_valid(form)
         services.sign_in_record(user=form.get_user(), method="password", ip=client_ip(self.request))
         return response

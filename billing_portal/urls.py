@@ -3,7 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.generic import RedirectView
 
-from accounts import sign_in_views
+from accounts import sign_in_views, two_factor_views
 from accounts import urls as accounts_urls
 from accounts.forms import OutboxPasswordResetForm
 from billing_portal import brand, health
@@ -18,6 +18,7 @@ password_only = sign_in_views.password_sign_in_required
 
 auth_patterns = [
     path("login/", sign_in_views.SignInView.as_view(), name="login"),
+    path("login/code/", two_factor_views.sign_in_code, name="login_code"),
     path("logout/", sign_in_views.sign_out, name="logout"),
     path(
         "password-reset/",

@@ -409,17 +409,20 @@ def _deliver_to(invoice: Invoice) -> Delivery | None:
     )
 
 
-def invoice_data(invoice: Invoice) -> Document:
-    """The invoice (or credit note) as EN 16931 business terms, texts in its language."""
+def invoice_data(invoice: Invoice, *, lines: list | None = None) -> Document:
+    """The invoice (or credit note) as EN 16931 business terms, texts in its language.
+    `lines`: its lines in order, when the caller fetched them with others' (an export);
+    else read here."""
     with translation.override(invoice.language):
-        return _data(invoice)
+        return _data(invoice, lines)
 
 
-def _data(invoice: Invoice) -> Document:
+def _data(invoice: Invoice, stored_lines: list | None) -> Document:
     # EN 16931 carries a credit note's sign in its type code: its amounts are positive.
     sign = -1 if invoice.is_credit_note else 1
     category, reason, reason_code = vat_category(invoice)
-    stored_lines = list(invoice.lines.order_by("position"))
+    if stored_lines is None:
+        stored_lines = list(invoice.lines.order_by("position"))
     lines = tuple(
         Line(
             id=line.position,

@@ -1,5 +1,5 @@
-"""Every invoice of a period in one download: a ZIP of the PDFs and their Factur-X XML, and
-a CSV of the list for the accountant (docs/invoices.md, « Exports »).
+"""Every invoice of a period in one download: a ZIP of the PDFs, their Factur-X XML and
+their UBL XML, and a CSV of the list for the accountant (docs/invoices.md, « Exports »).
 
 Both are generators for a StreamingHttpResponse, with flat memory whatever the number of
 invoices: the rows come from one server-side cursor (`iterator(chunk_size=...)`, only the
@@ -25,11 +25,14 @@ from django.utils.translation import pgettext
 
 from accounts.models import Organisation
 
-from . import facturx, pdf
-from .models import Invoice
+from . import facturx, pdf, ubl
+from .models import Invoice, InvoiceLine
 
 # Rows fetched per round trip of the server-side cursor.
 CHUNK_SIZE = 500
+# The ZIP's chunks are whole invoices with their lines (for the UBL): smaller ones, so that
+# what one chunk holds in memory stays a few megabytes.
+ZIP_CHUNK_SIZE = 100
 # Reading the XML out of a PDF (pypdf) leaves reference cycles that only the garbage
 # collector frees. They outlive the young generation, and the full collection that would
 # free them comes later the larger the process: dozens of PDFs (~45 kB each) piled up, so
@@ -114,31 +117,58 @@ def _facturx_xml(invoice: Invoice, content: bytes) -> bytes:
     the snapshot then, as the single download does (invoices.pdf.invoice_facturx_xml)."""
     xml = facturx.xml_from_pdf(content, check_xsd=False)
     if xml is None:
-        xml = pdf.invoice_facturx_xml(Invoice.objects.get(pk=invoice.pk))
+        xml = pdf.invoice_facturx_xml(invoice)
     return xml
 
 
+def _in_chunks(invoices, size: int) -> Iterator[tuple[list[Invoice], dict[int, list]]]:
+    """The cursor's invoices a chunk at a time, with their lines (one query a chunk), by
+    invoice. Not `prefetch_related`: it ties each line back to its invoice, and those
+    reference cycles outlive the young collections like pypdf's (COLLECT_EVERY)."""
+    chunk: list[Invoice] = []
+    for invoice in invoices.iterator(chunk_size=size):
+        chunk.append(invoice)
+        if len(chunk) == size:
+            yield chunk, _lines_of(chunk)
+            chunk = []
+    if chunk:
+        yield chunk, _lines_of(chunk)
+
+
+def _lines_of(chunk: list[Invoice]) -> dict[int, list]:
+    lines: dict[int, list] = {invoice.pk: [] for invoice in chunk}
+    for line in InvoiceLine.objects.filter(invoice__in=list(lines)).order_by("position"):
+        lines[line.invoice_id].append(line)
+    return lines
+
+
 def zip_stream(*, organisation: Organisation, period: Period) -> Iterator[bytes]:
-    """The ZIP of the period: `INV-10682.pdf` and its Factur-X XML for each invoice and
+    """The ZIP of the period: `INV-10682.pdf`, its Factur-X XML and its UBL XML
+    (`INV-10682-ubl.xml`, the same data for the tools that read UBL) for each invoice and
     credit note, yielded piece by piece. A PDF not rendered yet is rendered now, once (as
-    the single download does)."""
-    invoices = (
-        period_invoices(organisation=organisation, period=period)
-        .only("number", "issue_date", "pdf_name")
-        .iterator(chunk_size=CHUNK_SIZE)
-    )
+    the single download does). The UBL is built from the invoice's snapshot, as the single
+    download builds it: the whole rows and their corrected invoice come with the cursor,
+    their lines with one query per chunk of it, never one per invoice."""
+    invoices = period_invoices(organisation=organisation, period=period).select_related("corrects")
     sink = _Sink()
+    count = 0
     with zipfile.ZipFile(sink, mode="w") as archive:
-        for count, invoice in enumerate(invoices, start=1):
-            if count % COLLECT_EVERY == 0:
-                gc.collect(1)
-            with pdf.invoice_pdf_open(invoice) as fh:
-                content = fh.read()
-            archive.writestr(_entry(invoice.pdf_filename, invoice.issue_date), content)
-            yield sink.take()
-            xml = _facturx_xml(invoice, content)
-            archive.writestr(_entry(invoice.facturx_filename, invoice.issue_date), xml)
-            yield sink.take()
+        for chunk, lines in _in_chunks(invoices, ZIP_CHUNK_SIZE):
+            for invoice in chunk:
+                count += 1
+                if count % COLLECT_EVERY == 0:
+                    gc.collect(1)
+                with pdf.invoice_pdf_open(invoice) as fh:
+                    content = fh.read()
+                day = invoice.issue_date
+                archive.writestr(_entry(invoice.pdf_filename, day), content)
+                yield sink.take()
+                xml = _facturx_xml(invoice, content)
+                archive.writestr(_entry(invoice.facturx_filename, day), xml)
+                yield sink.take()
+                xml = ubl.invoice_xml(invoice, lines=lines[invoice.pk])
+                archive.writestr(_entry(invoice.ubl_filename, day), xml)
+                yield sink.take()
     yield sink.take()  # the central directory, written on close
 
 
@@ -182,6 +212,8 @@ def _headers(rates: list[Decimal]) -> list[str]:
         _("Date d'échéance"),
         _("Client"),
         _("N° TVA du client"),
+        _("Référence acheteur"),
+        _("Numéro de bon de commande"),
         _("Montant HT"),
     ]
     vat = [_("TVA %(rate)s %%") % {"rate": _rate(rate)} for rate in rates]
@@ -192,11 +224,12 @@ def csv_stream(*, organisation: Organisation, period: Period) -> Iterator[str]:
     """The period's invoices and credit notes, one row each, in the account's language.
 
     Columns: number, kind, the invoice a credit note corrects, issue and due dates (ISO
-    8601), buyer and its VAT number, amount excluding VAT, then one « TVA <rate> % » column
-    per VAT rate present in the period holding the VAT at that rate (empty for an invoice at
-    another rate), total including VAT, currency, status. Amounts with a point and two
-    decimals, a credit note's negative. UTF-8 with a byte order mark, so Excel reads the
-    accents right."""
+    8601), buyer, its VAT number, its references (BT-10, BT-13), amount excluding VAT, then
+    one « TVA <rate> % » column per VAT rate present in the period holding the VAT at that
+    rate (empty for an invoice at another rate), total including VAT, currency, status.
+    Amounts with a point and two decimals, a credit note's negative. UTF-8 with a byte order
+    mark, so Excel reads the accents right.
+    """
     invoices = period_invoices(organisation=organisation, period=period)
     rates = sorted(
         set(invoices.order_by().values_list("vat_rate", flat=True).distinct()), reverse=True
@@ -211,6 +244,8 @@ def csv_stream(*, organisation: Organisation, period: Period) -> Iterator[str]:
             "due_date",
             "buyer_legal_name",
             "buyer_vat_number",
+            "buyer_reference",
+            "order_reference",
             "subtotal",
             "vat_rate",
             "vat_amount",
@@ -236,6 +271,8 @@ def csv_stream(*, organisation: Organisation, period: Period) -> Iterator[str]:
                     invoice.due_date.isoformat(),
                     _text(invoice.buyer_legal_name),
                     invoice.buyer_vat_number,
+                    _text(invoice.buyer_reference),
+                    _text(invoice.order_reference),
                     _amount(invoice.subtotal),
                     *vat,
                     _amount(invoice.total),

@@ -90,9 +90,10 @@ def _party(parent, tag: str, party: Party):
         _el(legal, "cbc:CompanyLegalForm", party.description)
 
 
-def invoice_xml(invoice: Invoice) -> bytes:
-    """The invoice (or credit note) as UBL 2.1 XML (EN 16931), UTF-8."""
-    return document_xml(invoice_data(invoice))
+def invoice_xml(invoice: Invoice, *, lines: list | None = None) -> bytes:
+    """The invoice (or credit note) as UBL 2.1 XML (EN 16931), UTF-8. `lines`: see
+    `invoices.einvoice.invoice_data`."""
+    return document_xml(invoice_data(invoice, lines=lines))
 
 
 def document_xml(data: Document) -> bytes:

@@ -7,8 +7,9 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
-from accounts.forms import service_errors
+from accounts.forms import TwoFactorCodeForm, service_errors
 from accounts.permissions import client_ip, membership_chosen, portal_view
+from accounts.two_factor import two_factor_enabled
 from invoices.selectors import amount_due_summary
 
 from . import selectors, services, tokens
@@ -224,23 +225,54 @@ CONFIRM_SERVICES = {
 }
 
 
+# Confirmations that ask the owner's code again when their sign-in has a second factor.
+STEP_UP_KINDS = {Confirmation.Kind.UPGRADE, Confirmation.Kind.CLOSURE}
+
+
+def _step_up_form(confirmation, data=None) -> TwoFactorCodeForm | None:
+    """The code field of an upgrade or a closure whose owner has a second factor: the code
+    of the owner who asked (the link's author, checked to still be the owner), whoever
+    opened the link, signed in or not."""
+    owner = confirmation.requested_by
+    if confirmation.kind not in STEP_UP_KINDS or not two_factor_enabled(user=owner):
+        return None
+    return TwoFactorCodeForm(
+        data,
+        user=owner,
+        help_text=_(
+            "La double authentification protège la connexion de %(email)s : saisissez le "
+            "code à 6 chiffres de son application d'authentification (ou un code de secours)."
+        )
+        % {"email": owner.email},
+    )
+
+
 @never_cache
 @require_http_methods(["GET", "POST"])
 def confirm(request, token):
-    """An emailed confirmation link. The token is the only credential.
+    """An emailed confirmation link. The token is the only credential, with, for an upgrade
+    or a closure, the owner's code when their sign-in has a second factor (the step-up).
 
     GET shows what will happen and a « Confirmer » button, and changes nothing (mail
     scanners open links); POST applies it, once. Whoever is signed in, or nobody, does not
-    matter: the action is the requester's, checked to still be the account's owner.
+    matter: the action is the requester's, checked to still be the account's owner. A
+    wrong or missing code shows the page again with the message; the link stays usable.
     """
     confirmation = tokens.confirmation_find(token)
     if confirmation is None:
         return _problem(request, LinkProblem.UNKNOWN)
     signed_in = request.user if request.user.is_authenticated else None
     if request.method == "POST":
+        step_up = None
+        if tokens.confirmation_problem(confirmation) is None:
+            # A dead link says so (below) before any code is asked or counted.
+            step_up = _step_up_form(confirmation, request.POST)
+            if step_up is not None and not step_up.is_valid():
+                return _confirm_page(request, confirmation, signed_in, step_up)
+        extra = {"second_factor": step_up.proof} if step_up is not None else {}
         try:
             CONFIRM_SERVICES[confirmation.kind](
-                token=token, ip=client_ip(request), signed_in=signed_in
+                token=token, ip=client_ip(request), signed_in=signed_in, **extra
             )
         except LinkError as exc:
             if exc.problem != LinkProblem.USED:
@@ -249,7 +281,10 @@ def confirm(request, token):
         except (ValidationError, PermissionDenied):
             return _problem(request, LinkProblem.STALE, confirmation)
         return redirect("subscription_confirm", token=token)
+    return _confirm_page(request, confirmation, signed_in, _step_up_form(confirmation))
 
+
+def _confirm_page(request, confirmation, signed_in, step_up):
     problem = tokens.confirmation_problem(confirmation)
     if problem and problem != LinkProblem.USED:
         return _problem(request, problem, confirmation)
@@ -258,6 +293,7 @@ def confirm(request, token):
         "done": problem == LinkProblem.USED,
         "other_user": signed_in is not None and signed_in.pk != confirmation.requested_by_id,
         "grace_days": settings.CLOSURE_GRACE_DAYS,
+        "step_up": step_up,
     }
     if confirmation.mandate_id:
         context.update(mandate_confirm_context(confirmation))

@@ -186,6 +186,11 @@ class OrganisationAdmin(ThroughServicesOnly, admin.ModelAdmin):
                 "<int:pk>/contacts/add/", self.add_contact_view, "accounts_organisation_add_contact"
             ),
             view(
+                "<int:pk>/members/<int:membership_pk>/two-factor-reset/",
+                self.two_factor_reset_view,
+                "accounts_organisation_two_factor_reset",
+            ),
+            view(
                 "<int:pk>/contacts/<int:contact_pk>/remove/",
                 self.remove_contact_view,
                 "accounts_organisation_remove_contact",
@@ -399,6 +404,39 @@ class OrganisationAdmin(ThroughServicesOnly, admin.ModelAdmin):
                 **_without_reason(organisation),
                 "question": _("Supprimer le contact %(name)s ?") % {"name": contact.full_name},
                 "submit_label": _("Supprimer"),
+            },
+        )
+
+    def two_factor_reset_view(self, request, pk, membership_pk):
+        """A member lost their phone and their recovery codes: support, having checked who
+        is asking (docs/support.md), turns their second step off. Audited with the reason,
+        and the member is told by email."""
+        membership = get_object_or_404(
+            Membership.objects.select_related("user"), organisation_id=pk, pk=membership_pk
+        )
+        user = membership.user
+
+        def action(organisation, data, **who):
+            account_services.two_factor_reset(user=user, reason=data["reason"], **who)
+
+        return self._support_form_view(
+            request,
+            pk,
+            title=_("Réinitialiser la double authentification de %(email)s")
+            % {"email": user.email},
+            form=lambda data, organisation: SupportReasonForm(data),
+            action=action,
+            success=_(
+                "La double authentification de %(email)s est désactivée ; un e-mail l'en informe."
+            )
+            % {"email": user.email},
+            context=lambda organisation: {
+                "question": _(
+                    "Vérifiez d'abord l'identité de la personne (par exemple un rappel au numéro "
+                    "connu du compte). Sa connexion ne demandera plus que son mot de passe ; "
+                    "elle pourra réactiver la double authentification avec son nouveau téléphone."
+                ),
+                "submit_label": _("Réinitialiser"),
             },
         )
 

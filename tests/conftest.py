@@ -17,6 +17,7 @@ from .factories import (
     SubscriptionFactory,
     UserFactory,
 )
+from .two_factor import clock  # noqa: F401 (the fixture of the two-step sign-in's clock)
 
 IN_CI = bool(os.environ.get("CI"))
 

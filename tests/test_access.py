@@ -64,6 +64,7 @@ def _expect(
 # A portal page open to every member; owner-only pages. 302 for anonymous is the login redirect.
 MEMBER_PAGE = _expect(302, 200, 200, 200, 403, 403)
 OWNER_PAGE = _expect(302, 403, 200, 200, 403, 403)
+MEMBER_REDIRECT = _expect(302, 302, 302, 302, 403, 403)
 # Scoped to the owner's account: another account's owner gets 404.
 OWNER_OBJECT = _expect(302, 403, 404, 200, 403, 403)
 # Read only for the owner of a closed account until anonymisation (their own invoices: the
@@ -89,6 +90,13 @@ EXPECTED = {
         # (page, htmx): a browser is redirected, htmx gets the updated fragment.
         "POST": _expect(302, 403, 404, (302, 200), 403, 403),
     },
+    # « Sécurité de la connexion »: every member's own sign-in. Without a second factor (as
+    # here) its pages lead back to the page; a POST to `two_factor_enable` starts enrolment.
+    "portal:security": {"GET": MEMBER_PAGE, "POST": NOT_ALLOWED},
+    "portal:two_factor_enable": {"GET": MEMBER_REDIRECT, "POST": MEMBER_REDIRECT},
+    "portal:two_factor_codes": {"GET": MEMBER_REDIRECT, "POST": MEMBER_REDIRECT},
+    "portal:two_factor_recovery": {"GET": MEMBER_REDIRECT, "POST": MEMBER_REDIRECT},
+    "portal:two_factor_disable": {"GET": MEMBER_REDIRECT, "POST": MEMBER_REDIRECT},
     "portal:invoices": {"GET": CLOSED_READABLE_PAGE, "POST": NOT_ALLOWED},
     "portal:organisation_address": {"GET": OWNER_PAGE, "POST": OWNER_PAGE},
     "portal:organisation_vat": {"GET": OWNER_PAGE, "POST": OWNER_PAGE},
@@ -123,6 +131,12 @@ EXPECTED = {
     "login": {
         "GET": _expect(200, 302, 302, 302, 302, 302),
         "POST": _expect(200, 302, 302, 302, 302, 302),
+    },
+    # The sign-in's second step: without a pending sign-in, back to the sign-in page (or,
+    # signed in, to the portal).
+    "login_code": {
+        "GET": _expect(302, 302, 302, 302, 302, 302, 302, 302),
+        "POST": _expect(302, 302, 302, 302, 302, 302, 302, 302),
     },
     "logout": {
         "GET": _expect(405, 405, 405, 405, 405, 405, 405, 405),

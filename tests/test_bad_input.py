@@ -139,6 +139,35 @@ def test_login_form(client, db, username, password):
     assert response.status_code in (200, 400, 429)
 
 
+@FUZZ
+@given(code=nasty, password=nasty)
+def test_two_factor_code_fields(client, owner, clock, code, password):
+    """The sign-in's code step (app and recovery code) and turning two-step sign-in off:
+    whatever is typed, a message (or the lockout page), never a session, never a 500."""
+    from axes.models import AccessAttempt
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from tests.factories import PASSWORD
+    from tests.two_factor import throttle_passes, two_factor_on
+
+    if not TOTPDevice.objects.filter(user=owner.user).exists():
+        two_factor_on(owner.user, clock)
+    AccessAttempt.objects.all().delete()
+    throttle_passes(owner.user)
+    client.logout()
+    client.post(reverse("login"), {"username": "owner@example.com", "password": PASSWORD})
+    for url in (reverse("login_code"), reverse("login_code") + "?method=recovery"):
+        response = client.post(url, {"code": code})
+        assert response.status_code in (200, 302, 400, 429)  # 400: a NUL byte
+        assert "_auth_user_id" not in client.session
+    client.force_login(owner.user)
+    response = client.post(
+        reverse("portal:two_factor_disable"), {"password": password, "code": code}
+    )
+    assert response.status_code in (200, 400)
+    assert TOTPDevice.objects.filter(user=owner.user, confirmed=True).exists()
+
+
 def test_nul_bytes_get_a_clear_400(owner_client):
     response = owner_client.get(reverse("portal:owner_change"), {"q": "a\x00b"})
     assert response.status_code == 400

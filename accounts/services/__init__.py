@@ -12,6 +12,17 @@ from .organisation import (
 from .ownership import ownership_transfer
 from .people import people_anonymise
 from .sign_in import OidcIdentity, oidc_user_resolve, sign_in_record
+from .two_factor import (
+    TwoFactorProof,
+    TwoFactorRequired,
+    two_factor_disable,
+    two_factor_enable,
+    two_factor_enrol_start,
+    two_factor_recovery_regenerate,
+    two_factor_require,
+    two_factor_reset,
+    two_factor_verify,
+)
 
 __all__ = [
     "OidcIdentity",
@@ -28,4 +39,13 @@ __all__ = [
     "organisation_choose",
     "people_anonymise",
     "sign_in_record",
+    "TwoFactorProof",
+    "TwoFactorRequired",
+    "two_factor_disable",
+    "two_factor_enable",
+    "two_factor_enrol_start",
+    "two_factor_recovery_regenerate",
+    "two_factor_require",
+    "two_factor_reset",
+    "two_factor_verify",
 ]

@@ -2,6 +2,8 @@
 
 from django.contrib.auth.hashers import make_password
 from django.db import transaction
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from ..audit import audit_anonymise
 from ..models import BillingContact, Membership, Organisation, User
@@ -19,7 +21,7 @@ def _anonymous_email(user: User) -> str:
 def people_anonymise(*, organisation: Organisation) -> dict:
     """Erase the personal data of the account's people, in the tables of accounts: users'
     names cleared, email replaced by a unique placeholder, unusable password, no OpenID
-    Connect subject, inactive;
+    Connect subject, no second factor, inactive;
     billing contacts deleted; their names and addresses scrubbed from the audit trail.
 
     A person who is also a member of another account (an agency, a group of companies)
@@ -67,6 +69,10 @@ def people_anonymise(*, organisation: Organisation) -> dict:
                 "oidc_subject",
             ]
         )
+    # Their second factor too: the secret and the recovery codes were theirs. (The people
+    # kept for another account keep theirs: they still sign in.)
+    TOTPDevice.objects.filter(user__in=users).delete()
+    StaticDevice.objects.filter(user__in=users).delete()
     Membership.objects.filter(pk__in=[m.pk for m in kept]).delete()
     contacts_deleted, _by_model = contacts.delete()
     return {

@@ -63,9 +63,13 @@ def oidc_user_resolve(*, identity: OidcIdentity) -> tuple[User | None, str]:
 
 
 @transaction.atomic
-def sign_in_record(*, user: User, method: str, ip: str | None) -> None:
-    """The audit event of a successful sign-in, naming how (``oidc`` or ``password``)."""
-    _audit(user=user, action="user.signed_in", after={"method": method}, ip=ip)
+def sign_in_record(
+    *, user: User, method: str, ip: str | None, second_factor: str | None = None
+) -> None:
+    """The audit event of a successful sign-in, naming how (``oidc`` or ``password``) and,
+    after the second step, with what (``totp`` or ``recovery``)."""
+    after = {"method": method, **({"second_factor": second_factor} if second_factor else {})}
+    _audit(user=user, action="user.signed_in", after=after, ip=ip)
 
 
 def _audit(*, user: User, action: str, after: dict, ip: str | None) -> None:

@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from accounts.audit import audit_record
 from accounts.models import Organisation, User
 from accounts.selectors import invoice_recipients
+from accounts.services import TwoFactorProof, two_factor_require
 from emails.services import email_queue
 from invoices.selectors import amount_due_summary
 from webhooks.services import account_data, webhook_emit
@@ -54,6 +55,7 @@ def closure_confirm(
     token: str,
     ip: str | None = None,
     signed_in: User | None = None,
+    second_factor: TwoFactorProof | None = None,
     now: datetime | None = None,
 ) -> AccountClosure:
     """Close the account the link stands for.
@@ -65,6 +67,8 @@ def closure_confirm(
     """
     now = now or timezone.now()
     confirmation = link_claim(token, kind=Confirmation.Kind.CLOSURE, now=now)
+    # The owner who asked, whoever opened the link: their code if they have a second factor.
+    two_factor_require(user=confirmation.requested_by, proof=second_factor)
     organisation = confirmation.organisation
     recipients = invoice_recipients(organisation=organisation)
 
@@ -97,7 +101,7 @@ def closure_confirm(
         after={
             "status": Organisation.Status.CLOSED,
             "anonymise_after": closure.anonymise_after.isoformat(),
-            **link_audit(signed_in, confirmation),
+            **link_audit(signed_in, confirmation, second_factor),
         },
         ip=ip,
     )

@@ -143,8 +143,10 @@ def link_used(confirmation: Confirmation, now: datetime) -> None:
     confirmation.save(update_fields=["status", "used_at"])
 
 
-def link_audit(signed_in: User | None, confirmation: Confirmation) -> dict:
-    # The link is the credential; who happened to be signed in is kept for the record.
+def link_audit(signed_in: User | None, confirmation: Confirmation, second_factor=None) -> dict:
+    # The link is the credential; who happened to be signed in is kept for the record, and
+    # the owner's second factor when it was asked (accounts.services.two_factor_require).
+    extra = {"second_factor": second_factor.method} if second_factor is not None else {}
     if signed_in is not None and signed_in.pk != confirmation.requested_by_id:
-        return {"signed_in_as": signed_in.email}
-    return {}
+        return {"signed_in_as": signed_in.email, **extra}
+    return extra

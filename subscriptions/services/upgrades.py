@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 
 from accounts.audit import audit_record
 from accounts.models import Organisation, User
+from accounts.services import TwoFactorProof, two_factor_require
 from emails.services import email_queue
 from invoices.exchange_rates import euro_vat
 from invoices.services import invoice_issue
@@ -138,6 +139,7 @@ def upgrade_confirm(
     token: str,
     ip: str | None = None,
     signed_in: User | None = None,
+    second_factor: TwoFactorProof | None = None,
     now: datetime | None = None,
 ) -> Confirmation:
     """Apply the upgrade a link stands for: change the plan now and issue the prorated invoice.
@@ -147,6 +149,8 @@ def upgrade_confirm(
     """
     now = now or timezone.now()
     confirmation = link_claim(token, kind=Confirmation.Kind.UPGRADE, now=now)
+    # The owner who asked, whoever opened the link: their code if they have a second factor.
+    two_factor_require(user=confirmation.requested_by, proof=second_factor)
     organisation = confirmation.organisation
     subscription = subscriptions_locked().get(organisation=organisation)
     old_plan, new_plan = subscription.plan, confirmation.plan
@@ -171,7 +175,7 @@ def upgrade_confirm(
             "invoice": getattr(invoice, "number", None),
             "total": str(quote.totals.total),
             "currency": quote.currency,
-            **link_audit(signed_in, confirmation),
+            **link_audit(signed_in, confirmation, second_factor),
         },
         ip=ip,
     )

@@ -7,6 +7,7 @@ state; the violations of the whole walk are reported together. See docs/accessib
 """
 
 import re
+import time
 
 import pytest
 from django.contrib.auth.tokens import default_token_generator
@@ -14,6 +15,8 @@ from django.template.loader import render_to_string
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from django.utils.translation import override
+from django_otp.plugins.otp_static.models import StaticToken
+from django_otp.plugins.otp_totp.models import TOTPDevice
 from playwright.sync_api import expect
 
 from accounts.models import BillingContact, User
@@ -22,6 +25,7 @@ from subscriptions.models import Plan
 from subscriptions.services import closure_request, upgrade_request
 
 from ..factories import PASSWORD
+from ..two_factor import throttle_passes, totp_code
 
 pytestmark = pytest.mark.browser
 
@@ -267,6 +271,72 @@ def test_subscription_tab_confirmations_and_the_closed_account(walk, demo, langu
     walk.check("closure confirmed")
     walk.goto("/billing/contacts/")  # the closed account
     walk.goto("/billing/invoices/")
+    walk.report()
+
+
+@LANGUAGE
+@JAVASCRIPT
+def test_sign_in_security_the_code_step_and_the_step_up(walk, demo, language, javascript):
+    """« Sécurité de la connexion » in each state, the sign-in's code step (app code and
+    recovery code, refused), and the confirmation page asking the owner's code."""
+    walk = walk(language=language, javascript=javascript)
+    page = walk.page
+    owner = User.objects.get(email="owner@example.com")
+    sign_in(walk, "owner@example.com")
+    page.get_by_test_id("user-menu").click()
+    page.locator("a[href$='/billing/security/']").click()
+    expect(page.get_by_test_id("two-factor-off")).to_be_visible()
+    walk.check("security: off")
+
+    page.locator("form[action$='/security/enable/'] button[type=submit]").first.click()
+    expect(page.get_by_test_id("two-factor-qr")).to_be_visible()
+    walk.check("security: enrolment")
+    enable = page.locator("form:has(#id_code)")
+    enable.locator("#id_code").fill("000000")
+    enable.locator("button[type=submit]").click()
+    expect(page.locator("main .error").first).to_be_visible()
+    walk.check("security: first code refused")
+    key = TOTPDevice.objects.get(user=owner).bin_key
+    page.locator("#id_code").fill(totp_code(key, time.time()))
+    page.locator("form:has(#id_code) button[type=submit]").click()
+    expect(page.get_by_test_id("recovery-codes")).to_be_visible()
+    walk.check("security: recovery codes")
+    codes = list(StaticToken.objects.values_list("token", flat=True))
+    page.locator("form[action$='/security/codes/'] button[type=submit]").click()
+    expect(page.get_by_test_id("two-factor-on")).to_be_visible()
+    walk.check("security: on")
+    for path in ("recovery", "disable"):
+        walk.goto(f"/billing/security/{path}/")
+        page.locator("main form button[type=submit]").click()
+        expect(page.locator("main .error").first).to_be_visible()
+        walk.check(f"security: {path} refused")
+
+    page.context.clear_cookies()
+    page.goto("/accounts/login/")
+    page.locator("#id_username").fill("owner@example.com")
+    page.locator("#id_password").fill(PASSWORD)
+    page.locator("form[action$='/accounts/login/'] button[type=submit]").click()
+    expect(page).to_have_url(re.compile(r"/accounts/login/code/$"))
+    walk.check("code step")
+    page.locator("#id_code").fill("000000")
+    page.locator("main form button[type=submit]").click()
+    expect(page.locator("main .error").first).to_be_visible()
+    walk.check("code step: refused")
+    page.locator("a[href$='?method=recovery']").click()
+    expect(page).to_have_url(re.compile(r"method=recovery$"))
+    walk.check("code step: recovery code")
+    throttle_passes(owner)
+    page.locator("#id_code").fill(codes[0])
+    page.locator("main form button[type=submit]").click()
+    expect(page.get_by_test_id("user-menu")).to_be_visible()
+    walk.check("signed in with a recovery code")
+
+    closure_request(organisation=demo, actor=owner)
+    walk.goto(emailed_link("closure_request"))
+    page.locator("#id_code").fill("000000")
+    page.locator("main form button[type=submit]").first.click()
+    expect(page.get_by_test_id("step-up-error")).to_be_visible()
+    walk.check("step-up: code refused")
     walk.report()
 
 

@@ -115,7 +115,9 @@ def test_download_a_period_as_zip_and_as_csv(new_page, demo, tmp_path, java_scri
     numbers = _lyon_numbers(demo, issued, issued)
     assert "INV-10682" in numbers
     with zipfile.ZipFile(path) as archive:
-        assert archive.namelist() == [f"{n}.{ext}" for n in numbers for ext in ("pdf", "xml")]
+        assert archive.namelist() == [
+            f"{n}{suffix}" for n in numbers for suffix in (".pdf", ".xml", "-ubl.xml")
+        ]
         assert archive.read("INV-10682.pdf").startswith(b"%PDF")
         xml = etree.fromstring(archive.read("INV-10682.xml"))
         assert "INV-10682" in xml.xpath("string(//*[local-name()='ExchangedDocument'])")

@@ -12,18 +12,22 @@ pages' links, the contact form's heading) must not break across lines at any wid
 """
 
 import re
+import time
 
 import pytest
 from django.contrib.auth.tokens import default_token_generator
 from django.template.loader import render_to_string
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
+from django_otp.plugins.otp_totp.models import TOTPDevice
 from playwright.sync_api import expect
 
 from accounts.models import BillingContact, Organisation, User
 from subscriptions.models import Plan
 from subscriptions.services import closure_request, upgrade_request
 
+from ..factories import PASSWORD
+from ..two_factor import totp_code
 from .conftest import login
 
 pytestmark = pytest.mark.browser
@@ -226,6 +230,42 @@ def test_no_page_is_wider_than_the_screen(new_page, demo, widths):
     expect(page.locator("main h1")).to_have_text(re.compile("closed|fermé"))
     page.get_by_test_id("account-menu").locator("summary").click()
     widths.check(page, "closed-account-switcher")
+
+    assert widths.too_wide == [], f"screenshots in {widths.directory}"
+
+
+def test_the_sign_in_security_pages_fit_a_phone(new_page, demo, widths):
+    """« Sécurité de la connexion » in each state, the recovery codes, the sign-in's code
+    step and the confirmation page with the owner's code field."""
+    owner = User.objects.get(email="owner@example.com")
+    page = _phone(new_page)
+    login(page, "owner@example.com")
+    widths.visit(page, "/billing/security/", "security-off")
+    page.locator("form[action$='/security/enable/'] button[type=submit]").first.click()
+    expect(page.get_by_test_id("two-factor-qr")).to_be_visible()
+    widths.check(page, "security-enrolment")
+    key = TOTPDevice.objects.get(user=owner).bin_key
+    page.locator("#id_code").fill(totp_code(key, time.time()))
+    page.locator("form:has(#id_code) button[type=submit]").click()
+    expect(page.get_by_test_id("recovery-codes")).to_be_visible()
+    widths.check(page, "security-recovery-codes")
+    for url, name in [
+        ("/billing/security/", "security-on"),
+        ("/billing/security/recovery/", "security-recovery"),
+        ("/billing/security/disable/", "security-disable"),
+    ]:
+        widths.visit(page, url, name)
+    closure = closure_request(organisation=demo, actor=owner)
+    widths.visit(page, f"/confirm/{closure.token}/", "confirm-closure-step-up")
+
+    signed_out = _phone(new_page)
+    signed_out.goto("/accounts/login/")
+    signed_out.locator("#id_username").fill("owner@example.com")
+    signed_out.locator("#id_password").fill(PASSWORD)
+    signed_out.locator("main form button[type=submit]").click()
+    expect(signed_out.locator("#id_code")).to_be_visible()
+    widths.check(signed_out, "sign-in-code")
+    widths.visit(signed_out, "/accounts/login/code/?method=recovery", "sign-in-recovery-code")
 
     assert widths.too_wide == [], f"screenshots in {widths.directory}"
 

@@ -6,6 +6,7 @@ tests/browser/test_emails.py).
 needs its sample here.
 """
 
+import time
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -14,8 +15,17 @@ from django.conf import settings
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts.services import ownership_transfer
+from accounts.services import (
+    ownership_transfer,
+    two_factor_disable,
+    two_factor_enable,
+    two_factor_enrol_start,
+    two_factor_recovery_regenerate,
+    two_factor_reset,
+    two_factor_verify,
+)
 from emails.models import Email
 from invoices.services import credit_note_issue
 from payments.services import (
@@ -27,11 +37,12 @@ from payments.services import (
 from subscriptions import services as subscriptions
 from support.models import SupportRequest
 from support.services import support_request_create, support_request_reply
-from tests.factories import BillingContactFactory, SubscriptionFactory
+from tests.factories import PASSWORD, BillingContactFactory, SubscriptionFactory
 from tests.payments.conftest import invoice
 from tests.payments.direct_debit import collection, mandate, returned, statement
 from tests.payments.mandates import latest_token, sign, sign_and_confirm
 from tests.subscriptions.conftest import link_token
+from tests.two_factor import totp_code
 
 TEMPLATES = Path(settings.BASE_DIR) / "templates"
 
@@ -206,6 +217,29 @@ def _support_received(**_):
     )
 
 
+def _two_factor_on(owner, **_):
+    device = two_factor_enrol_start(user=owner.user)
+    two_factor_enable(user=owner.user, code=totp_code(device.bin_key, time.time()))
+
+
+def _two_factor_recovery_regenerated(owner, **_):
+    _two_factor_on(owner)
+    key = TOTPDevice.objects.get(user=owner.user).bin_key
+    # The next step's code: the one that enabled it is spent.
+    proof = two_factor_verify(user=owner.user, code=totp_code(key, time.time() + 30))
+    two_factor_recovery_regenerate(user=owner.user, proof=proof)
+
+
+def _two_factor_disabled(owner, **_):
+    _two_factor_on(owner)
+    two_factor_disable(user=owner.user, password=PASSWORD)
+
+
+def _two_factor_reset(owner, support_user, **_):
+    _two_factor_on(owner)
+    two_factor_reset(user=owner.user, actor=support_user, reason="Téléphone perdu")
+
+
 def _password_reset(owner, **_):
     Client().post(reverse("password_reset"), {"email": owner.user.email})
 
@@ -234,6 +268,10 @@ SAMPLES = {
     "support_received": _support_received,
     "support_reply": _support_reply,
     "support_request": _support_request,
+    "two_factor_disabled": _two_factor_disabled,
+    "two_factor_enabled": _two_factor_on,
+    "two_factor_recovery_regenerated": _two_factor_recovery_regenerated,
+    "two_factor_reset": _two_factor_reset,
     "upgrade_confirmed": _upgrade_confirmed,
     "upgrade_request": _upgrade_request,
 }

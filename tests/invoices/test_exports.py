@@ -2,6 +2,7 @@
 
 import csv
 import io
+import math
 import tracemalloc
 import zipfile
 from datetime import date
@@ -15,7 +16,7 @@ from django.urls import reverse
 from lxml import etree
 
 from accounts.models import Membership
-from invoices import pdf
+from invoices import exports, pdf, ubl
 from invoices.models import Invoice
 from tests.factories import InvoiceFactory, MembershipFactory, OrganisationFactory
 
@@ -47,7 +48,12 @@ def history(owner, other_owner):
     organisation = owner.organisation
     # Created in date order: numbers follow the issue dates.
     last_year = InvoiceFactory(organisation=organisation, issue_date=date(2025, 12, 31))
-    january = InvoiceFactory(organisation=organisation, issue_date=date(2026, 1, 15))
+    january = InvoiceFactory(
+        organisation=organisation,
+        issue_date=date(2026, 1, 15),
+        buyer_reference="SERVICE-ACHATS",
+        order_reference="+PO-2026-001",
+    )
     return {
         "2025": last_year,
         "january": january,
@@ -93,7 +99,9 @@ def test_zip_holds_the_pdf_and_xml_of_each_invoice_of_the_year(client_for, owner
     assert archive.testzip() is None
     numbers = [history[key].number for key in ("january", "credit_note", "reverse_charge")]
     assert archive.namelist() == [
-        name for number in numbers for name in (f"{number}.pdf", f"{number}.xml")
+        name
+        for number in numbers
+        for name in (f"{number}.pdf", f"{number}.xml", f"{number}-ubl.xml")
     ]
     for number in numbers:
         invoice = Invoice.objects.get(number=number)
@@ -105,6 +113,11 @@ def test_zip_holds_the_pdf_and_xml_of_each_invoice_of_the_year(client_for, owner
         xml = etree.fromstring(archive.read(f"{number}.xml"))
         assert xml.findtext(f"{RSM}ExchangedDocument/{RAM}ID") == number
         assert archive.read(f"{number}.xml") == pdf.invoice_facturx_xml(invoice)
+        # The UBL, as the single download gives it (its lines and corrected invoice too).
+        assert archive.read(f"{number}-ubl.xml") == ubl.invoice_xml(invoice)
+    credit_note_ubl = etree.fromstring(archive.read(f"{numbers[1]}-ubl.xml"))
+    assert credit_note_ubl.tag.endswith("}CreditNote")
+    assert numbers[0] in etree.tostring(credit_note_ubl).decode()  # the invoice it corrects
     assert history["other"].number not in str(archive.namelist())
 
 
@@ -118,8 +131,10 @@ def test_zip_of_dates_from_to_both_included(client_for, owner, history):
     assert names == [
         f"{history['2025'].number}.pdf",
         f"{history['2025'].number}.xml",
+        f"{history['2025'].number}-ubl.xml",
         f"{history['january'].number}.pdf",
         f"{history['january'].number}.xml",
+        f"{history['january'].number}-ubl.xml",
     ]
 
 
@@ -128,6 +143,7 @@ def test_another_accounts_invoices_never_appear(client_for, other_owner, history
     assert _zip(response).namelist() == [
         f"{history['other'].number}.pdf",
         f"{history['other'].number}.xml",
+        f"{history['other'].number}-ubl.xml",
     ]
     rows = _csv(client_for(other_owner).get(CSV_URL, {"year": "2026"}))
     assert [row[0] for row in rows[1:]] == [history["other"].number]
@@ -185,6 +201,8 @@ def test_csv_lists_the_period_for_the_accountant(client_for, owner, history):
         "Date d'échéance",
         "Client",
         "N° TVA du client",
+        "Référence acheteur",
+        "Numéro de bon de commande",
         "Montant HT",
         "TVA 20 %",
         "TVA 0 %",
@@ -199,25 +217,27 @@ def test_csv_lists_the_period_for_the_accountant(client_for, owner, history):
     assert rows == [
         [
             january.number, "Facture", "", "2026-01-15", "2026-02-14", lyon,
-            "FR44732829320", "100.00", "20.00", "", "120.00", "EUR", "À payer",
+            # A leading « + » would make Excel compute the reference.
+            "FR44732829320", "SERVICE-ACHATS", "'+PO-2026-001",
+            "100.00", "20.00", "", "120.00", "EUR", "À payer",
         ],
         [
             credit_note.number, "Avoir", january.number, "2026-02-01", "2026-03-03", lyon,
-            "FR44732829320", "-100.00", "-20.00", "", "-120.00", "EUR", "Imputé",
+            "FR44732829320", "", "", "-100.00", "-20.00", "", "-120.00", "EUR", "Imputé",
         ],
         [
             reverse_charge.number, "Facture", "", "2026-06-30", "2026-07-30",
             # A leading « = » would make Excel run the name as a formula.
             "'=Festival; « Lumière », Lyon",
-            "DE129273398", "1234.56", "", "0.00", "1234.56", "EUR", "Payée",
+            "DE129273398", "", "", "1234.56", "", "0.00", "1234.56", "EUR", "Payée",
         ],
     ]  # fmt: skip
     # The amounts are the invoices', to the cent.
     for row in rows:
         invoice = Invoice.objects.get(number=row[0])
-        assert Decimal(row[7]) == invoice.subtotal
-        assert Decimal(row[8] or row[9]) == invoice.vat_amount
-        assert Decimal(row[10]) == invoice.total
+        assert Decimal(row[9]) == invoice.subtotal
+        assert Decimal(row[10] or row[11]) == invoice.vat_amount
+        assert Decimal(row[12]) == invoice.total
 
 
 def test_csv_of_an_english_account(client_for, other_owner):
@@ -231,7 +251,8 @@ def test_csv_of_an_english_account(client_for, other_owner):
     assert response["Content-Disposition"].endswith('"invoices-nordic-design-awards-2026.csv"')
     header, row = _csv(response, delimiter=",")
     assert header[:3] == ["Number", "Type", "Corrected invoice"]
-    assert header[8:] == ["VAT 20%", "Total incl. VAT", "Currency", "Status"]
+    assert header[6:9] == ["Customer VAT number", "Buyer reference", "Purchase order number"]
+    assert header[10:] == ["VAT 20%", "Total incl. VAT", "Currency", "Status"]
     assert row[:2] == [invoice.number, "Invoice"]
     assert row[-1] == "Open"
 
@@ -276,16 +297,19 @@ def test_exports_stream_with_flat_memory(client, organisation, tmp_path):
     queries_small, _pieces, peak_small = _download(client, small, ZIP_URL, path)
     queries_large, pieces, peak = _download(client, large, ZIP_URL, path)
 
-    # The same queries for 2,000 invoices as for 200: one cursor, never one per invoice.
-    assert queries_large == queries_small
-    # Handed out as it is written: two pieces per invoice, then the central directory.
-    assert pieces == 2 * 2_000 + 1
+    # One cursor, and one query per chunk of it for the lines (the UBL): 2,000 invoices
+    # are eighteen chunks more than 200, never one query per invoice.
+    size = exports.ZIP_CHUNK_SIZE
+    chunks = math.ceil(2_000 / size) - math.ceil(200 / size)
+    assert queries_large - queries_small == chunks == 18
+    # Handed out as it is written: three pieces per invoice, then the central directory.
+    assert pieces == 3 * 2_000 + 1
     with zipfile.ZipFile(path) as archive:
-        assert len(archive.namelist()) == 4_000
-        assert archive.read(archive.namelist()[-2]).startswith(b"%PDF")
+        assert len(archive.namelist()) == 6_000
+        assert archive.read(archive.namelist()[-3]).startswith(b"%PDF")
     # Everything at once would be 2,000 PDFs (~90 MB). What grows is the ZIP's directory,
-    # written last: under 1 kB a file (3,600 more files here), never a PDF's ~46 kB.
-    assert peak - peak_small < 3_600 * 1_000, (peak_small, peak)
+    # written last: under 1 kB a file (5,400 more files here), never a PDF's ~46 kB.
+    assert peak - peak_small < 5_400 * 1_000, (peak_small, peak)
     assert peak < 8_000_000 < 2_000 * pdf_size, peak
 
     queries_small, _pieces, peak_small = _download(client, small, CSV_URL, path)
