@@ -39,6 +39,7 @@ SUPPORT_PERMISSIONS = {
     ],
     "support": ["supportrequest"],
     "webhooks": ["webhookendpoint", "webhookevent", "webhookdelivery"],
+    "api": ["apiclient", "apikey", "clientaccount"],
 }
 # Support maintains the exchange rates (invoices.admin) and the pricing page's features
 # (subscriptions.admin): adds, corrects and removes them.
@@ -55,7 +56,11 @@ SUPPORT_CHANGE = {
     "email",
     "supportrequest",
     "webhookdelivery",
+    # The host's API clients and keys (api.admin): support makes keys and revokes them.
+    "apiclient",
+    "apikey",
 }
+SUPPORT_ADD = {"apiclient", "apikey"}
 
 
 def _user(email, first_name, last_name, **extra):
@@ -89,6 +94,7 @@ def support_group() -> Group:
     for models in SUPPORT_PERMISSIONS.values():
         for model in models:
             actions = ["view"] + (["change"] if model in SUPPORT_CHANGE else [])
+            actions += ["add"] if model in SUPPORT_ADD else []
             if model in SUPPORT_MAINTAIN:
                 actions += ["add", "change", "delete"]
             wanted += [f"{action}_{model}" for action in actions]

@@ -64,6 +64,10 @@ INSTALLED_APPS = [
     "payments",
     "subscriptions",
     "support",
+    "api",
+    # The API's OpenAPI schema and docs page (api/routes.py); its Swagger UI is served from
+    # our static files, no CDN.
+    "ninja",
 ]
 
 MIDDLEWARE = [
@@ -74,6 +78,9 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
+    # /api/ only, in the request's language: every error as problem details, and the
+    # Idempotency-Key of a POST (api/middleware.py).
+    "api.middleware.ApiMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -501,6 +508,10 @@ CELERY_BEAT_SCHEDULE.update(
 
 # --- Rate limits (accounts.ratelimit) ---
 # Counters whose window has ended are removed every hour.
+CELERY_BEAT_SCHEDULE["api-idempotency-purge"] = {
+    "task": "api.tasks.idempotency_purge_run",
+    "schedule": 3600.0,
+}
 CELERY_BEAT_SCHEDULE["accounts-ratelimit-purge"] = {
     "task": "accounts.tasks.ratelimit_purge_run",
     "schedule": 3600.0,

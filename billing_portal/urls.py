@@ -6,6 +6,7 @@ from django.views.generic import RedirectView
 from accounts import sign_in_views, two_factor_views
 from accounts import urls as accounts_urls
 from accounts.forms import OutboxPasswordResetForm
+from api.routes import api
 from billing_portal import brand, health
 from invoices import urls as invoices_urls
 from subscriptions import urls as subscriptions_urls
@@ -63,6 +64,7 @@ urlpatterns = [
     *subscriptions_urls.public_patterns,
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
+    path("api/v1/", api.urls),
     path("brand.css", brand.brand_css, name="brand_css"),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),

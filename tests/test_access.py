@@ -73,6 +73,8 @@ CLOSED_READABLE_PAGE = _expect(302, 403, 200, 200, 403, 403, 200)
 CLOSED_READABLE_OBJECT = _expect(302, 403, 404, 200, 403, 403, 404)
 PUBLIC = _expect(200, 200, 200, 200, 200, 200, 200, 200)
 NOT_ALLOWED = _expect(302, 405, 405, 405, 405, 405, 405)
+API_KEY_ONLY = _expect(401, 401, 401, 401, 401, 401, 401, 401)
+API_NOT_ALLOWED = _expect(405, 405, 405, 405, 405, 405, 405, 405)
 
 EXPECTED = {
     "root": {"GET": _expect(302, 302, 302, 302, 302, 302, 302, 302)},
@@ -165,6 +167,26 @@ EXPECTED = {
         "GET": _expect(302, 302, 302, 302, 302, 302, 302, 302),
         "POST": _expect(302, 302, 302, 302, 302, 302, 302, 302),
     },
+    # The provisioning API takes an API key, never a portal session: 401 for every role
+    # (tests/api covers keys, scopes and other clients' accounts); a method it does not
+    # serve is a 405 before that. Its schema and docs page are public.
+    "api:accounts": {"GET": API_KEY_ONLY, "POST": API_KEY_ONLY},
+    "api:account": {"GET": API_KEY_ONLY, "PATCH": API_KEY_ONLY, "POST": API_NOT_ALLOWED},
+    "api:account_close": {"GET": API_NOT_ALLOWED, "POST": API_KEY_ONLY},
+    "api:subscription": {"GET": API_KEY_ONLY, "POST": API_NOT_ALLOWED},
+    "api:subscription_plan": {"GET": API_NOT_ALLOWED, "PUT": API_KEY_ONLY},
+    "api:members": {"GET": API_KEY_ONLY, "POST": API_KEY_ONLY},
+    "api:member": {
+        "GET": API_KEY_ONLY,
+        "PATCH": API_KEY_ONLY,
+        "DELETE": API_KEY_ONLY,
+        "POST": API_NOT_ALLOWED,
+    },
+    "api:invoices": {"GET": API_KEY_ONLY, "POST": API_NOT_ALLOWED},
+    # django-ninja's root, which only names the API's prefix: not found (a problem).
+    "api:api-root": {"GET": _expect(404, 404, 404, 404, 404, 404, 404, 404)},
+    "api:openapi-json": {"GET": PUBLIC, "POST": API_NOT_ALLOWED},
+    "api:openapi-view": {"GET": PUBLIC, "POST": API_NOT_ALLOWED},
 }
 
 # Example arguments for URLs that take some; `contact` is a billing contact of the
@@ -179,7 +201,26 @@ URL_KWARGS = {
     "portal:invoice_facturx": lambda objs: {"number": objs["invoice"].number},
     "portal:invoice_ubl": lambda objs: {"number": objs["invoice"].number},
     "portal:mandate_pdf": lambda objs: {"reference": objs["mandate"].reference},
+    **{
+        f"api:{name}": lambda objs: {"account_id": _owners_membership(objs).organisation_id}
+        for name in (
+            "account",
+            "account_close",
+            "subscription",
+            "subscription_plan",
+            "members",
+            "invoices",
+        )
+    },
+    "api:member": lambda objs: {
+        "account_id": _owners_membership(objs).organisation_id,
+        "member_id": _owners_membership(objs).pk,
+    },
 }
+
+
+def _owners_membership(objs):
+    return Membership.objects.get(user=objs["owner"], role=Membership.Role.OWNER)
 
 
 def _walk(patterns, namespace=""):

@@ -10,7 +10,16 @@ from django.urls import reverse
 from accounts.models import Organisation
 from tests.factories import MembershipFactory, OrganisationFactory
 
-OUR_APPS = {"accounts", "emails", "invoices", "payments", "subscriptions", "support", "webhooks"}
+OUR_APPS = {
+    "accounts",
+    "emails",
+    "invoices",
+    "payments",
+    "subscriptions",
+    "support",
+    "webhooks",
+    "api",
+}
 ROLES = ("anonymous", "manager", "other_owner", "owner", "closed_member", "support")
 
 

@@ -23,6 +23,7 @@ LAYERS = [
     "payments",
     "subscriptions",
     "support",
+    "api",
 ]
 COMPOSITION_ROOTS = {"billing_portal.urls"}
 

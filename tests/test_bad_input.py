@@ -341,3 +341,46 @@ def test_markup_in_names_is_escaped_in_pages_emails_and_pdfs(
     assert evil in text  # printed literally as text, never interpreted
     detail = owner_client.get(reverse("portal:invoice_detail", args=[invoice.number]))
     assert evil not in detail.content.decode()
+
+
+@pytest.fixture
+def api_key(owner, support_user):
+    """A key of an API client that created the owner's account."""
+    from api import services
+    from api.models import SCOPES, ClientAccount
+
+    api_client = services.client_create(name="Host", actor=support_user)
+    ClientAccount.objects.create(client=api_client, organisation=owner.organisation)
+    return services.key_create(
+        client=api_client, name="k", scopes=list(SCOPES), actor=support_user
+    ).secret
+
+
+@FUZZ
+@given(email=nasty, first=nasty, last=nasty, name=nasty, external=nasty, member=nasty)
+def test_api_inputs(client, owner, api_key, email, first, last, name, external, member):
+    """The provisioning API: a problem (4xx, problem+json) or a change, never a 500; a
+    refused request changes nothing. Enforcing CSRF checks: a key, not a cookie, is the
+    credential, so no token is asked for."""
+    from django.test import Client
+
+    api_client = Client(enforce_csrf_checks=True)
+    account = f"/api/v1/accounts/{owner.organisation.pk}"
+    headers = {"Authorization": f"Bearer {api_key}"}
+    calls = [
+        ("post", f"{account}/members", {"email": email, "first_name": first, "last_name": last}),
+        ("patch", account, {"name": name, "external_id": external}),
+        ("get", f"/api/v1/accounts?cursor={quote(member)}", None),
+        ("get", f"{account}/members/{quote(member, safe='')}", None),
+    ]
+    for method, url, body in calls:
+        with transaction.atomic():
+            before = (Membership.objects.count(), AuditEvent.objects.count())
+            kwargs = {"content_type": "application/json", "data": body} if body else {}
+            response = getattr(api_client, method)(url, headers=headers, **kwargs)
+            after = (Membership.objects.count(), AuditEvent.objects.count())
+            transaction.set_rollback(True)
+        assert response.status_code < 500, (method, url, response.content)
+        if response.status_code >= 400:
+            assert response["Content-Type"] == "application/problem+json"
+            assert after == before

@@ -2,15 +2,19 @@
 
 from .choice import organisation_choose
 from .contacts import contact_add, contact_remove, contact_update
+from .members import member_add, member_remove, member_update
 from .organisation import (
+    clean_currency,
+    organisation_create,
     organisation_update_address,
     organisation_update_delivery_address,
+    organisation_update_profile,
     organisation_update_references,
     organisation_update_siren,
     organisation_update_vat,
 )
 from .ownership import ownership_transfer
-from .people import people_anonymise
+from .people import machine_user_create, people_anonymise
 from .sign_in import OidcIdentity, oidc_user_resolve, sign_in_record
 from .two_factor import (
     TwoFactorProof,
@@ -26,11 +30,18 @@ from .two_factor import (
 
 __all__ = [
     "OidcIdentity",
+    "clean_currency",
     "contact_add",
     "contact_remove",
     "contact_update",
+    "machine_user_create",
+    "member_add",
+    "member_remove",
+    "member_update",
+    "organisation_create",
     "organisation_update_address",
     "organisation_update_delivery_address",
+    "organisation_update_profile",
     "organisation_update_references",
     "organisation_update_siren",
     "organisation_update_vat",

@@ -1,5 +1,8 @@
 """The organisation's details printed on its invoices (Factures tab)."""
 
+import re
+
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
@@ -299,6 +302,151 @@ def organisation_update_references(
         organisation,
         new,
         action="organisation.references_changed",
+        actor=actor,
+        by_support=by_support,
+        ip=ip,
+    )
+
+
+NAME_MAX_LENGTHS = {"name": 200}
+
+
+def _clean_name(name) -> str:
+    cleaned, errors = _clean_text({"name": name}, NAME_MAX_LENGTHS)
+    if not cleaned["name"] and "name" not in errors:
+        errors["name"] = _("Ce champ est obligatoire.")
+    if errors:
+        raise ValidationError(errors)
+    return cleaned["name"]
+
+
+def _clean_language(language) -> str:
+    codes = [code for code, _name in settings.LANGUAGES]
+    if language not in codes:
+        raise ValidationError(
+            {
+                "language": _("Choisissez une langue parmi : %(codes)s.")
+                % {"codes": ", ".join(codes)}
+            }
+        )
+    return language
+
+
+def clean_currency(currency) -> str:
+    """A currency code as stored: three capital letters (ISO 4217). Whether a plan has a
+    price in it is the subscriptions app's question (subscriptions.pricing.plan_price)."""
+    code = str(currency or "").strip().upper()
+    if not re.fullmatch(r"[A-Z]{3}", code):
+        raise ValidationError({"currency": _("Indiquez un code de devise ISO 4217 (ex. EUR).")})
+    return code
+
+
+@transaction.atomic
+def organisation_create(
+    *,
+    name: str,
+    address_line1: str,
+    address_line2: str = "",
+    postal_code: str = "",
+    city: str,
+    country: str,
+    vat_number: str = "",
+    siren: str = "",
+    currency: str,
+    language: str,
+    actor: User | None,
+    ip: str | None = None,
+) -> Organisation:
+    """A new customer account, with its identity checked as the portal's forms check it:
+    address (postcode per country), VAT number against the country, SIREN (required in
+    France, else taken from the French VAT number), currency code and language.
+
+    Raises ValidationError with every field in error at once; creates nothing then. The
+    account has no member yet and no subscription: subscriptions.services.account_create
+    builds a whole account from this.
+    """
+    errors: dict = {}
+    new = {}
+    for check in (
+        lambda: new.update(name=_clean_name(name)),
+        lambda: new.update(
+            _clean_address(
+                {
+                    "address_line1": address_line1,
+                    "address_line2": address_line2,
+                    "postal_code": postal_code,
+                    "city": city,
+                    "country": country,
+                }
+            )
+        ),
+        lambda: new.update(currency=clean_currency(currency)),
+        lambda: new.update(language=_clean_language(language)),
+    ):
+        try:
+            check()
+        except ValidationError as exc:
+            errors.update(exc.message_dict)
+    country = str(country or "").strip().upper()
+    if is_country(country):
+        try:
+            new["vat_number"] = normalize_vat_number(vat_number, country)
+        except ValidationError as exc:
+            errors["vat_number"] = exc.messages
+        inside = siren_of_vat_number(new.get("vat_number", ""), country)
+        try:
+            new["siren"] = normalize_siren(siren or inside, country)
+        except ValidationError as exc:
+            errors["siren"] = exc.messages
+        if new.get("siren") and inside and new["siren"] != inside:
+            errors["siren"] = [
+                _("Ce SIREN ne correspond pas au numéro de TVA, qui contient le SIREN %(inside)s.")
+                % {"inside": inside}
+            ]
+    if errors:
+        raise ValidationError(errors)
+    organisation = Organisation.objects.create(**new)
+    audit_record(
+        organisation=organisation,
+        action="organisation.created",
+        actor=actor,
+        after=new,
+        ip=ip,
+    )
+    return organisation
+
+
+@transaction.atomic
+def organisation_update_profile(
+    *,
+    organisation: Organisation,
+    name: str | None = None,
+    language: str | None = None,
+    actor: User | None,
+    by_support: bool = False,
+    ip: str | None = None,
+) -> Organisation:
+    """Rename the account or change the language of its emails and next invoices (None:
+    unchanged). Raises ValidationError per field; saves nothing then."""
+    organisation = lock_account(organisation)
+    require_open(organisation)
+    new, errors = {}, {}
+    if name is not None:
+        try:
+            new["name"] = _clean_name(name)
+        except ValidationError as exc:
+            errors.update(exc.message_dict)
+    if language is not None:
+        try:
+            new["language"] = _clean_language(language)
+        except ValidationError as exc:
+            errors.update(exc.message_dict)
+    if errors:
+        raise ValidationError(errors)
+    return _organisation_change(
+        organisation,
+        new,
+        action="organisation.profile_changed",
         actor=actor,
         by_support=by_support,
         ip=ip,

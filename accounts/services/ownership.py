@@ -20,6 +20,7 @@ def ownership_transfer(
     new_owner_membership_id: int | str | None,
     actor: User,
     by_support: bool = False,
+    by_host: bool = False,
     reason: str = "",
     ip: str | None = None,
 ) -> Membership:
@@ -27,11 +28,13 @@ def ownership_transfer(
 
     Raises ValidationError (field "new_owner") for a choice that is not a current program
     manager of this account, PermissionDenied when the actor is no longer the owner.
+    `by_host`: the host SaaS asks, through its provisioning API (api/): it provisions the
+    account's people, so it may hand the account over as support may.
     """
     organisation = lock_account(organisation)
     members = {m.pk: m for m in organisation.memberships.select_related("user").order_by("pk")}
     current = next((m for m in members.values() if m.role == Membership.Role.OWNER), None)
-    if not by_support and (current is None or current.user_id != actor.pk):
+    if not (by_support or by_host) and (current is None or current.user_id != actor.pk):
         raise PermissionDenied(_("Seul le propriétaire du compte peut le transférer."))
     try:
         new_owner = members.get(int(new_owner_membership_id))

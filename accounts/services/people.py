@@ -1,5 +1,7 @@
 """Erasing the personal data of a closed account's people."""
 
+import secrets
+
 from django.contrib.auth.hashers import make_password
 from django.db import transaction
 from django_otp.plugins.otp_static.models import StaticDevice
@@ -80,3 +82,19 @@ def people_anonymise(*, organisation: Organisation) -> dict:
         "memberships_removed": len(kept),
         "billing_contacts_deleted": contacts_deleted,
     }
+
+
+@transaction.atomic
+def machine_user_create(*, label: str) -> User:
+    """A user that stands for a machine client (an API client of the host) as the author of
+    its changes in the audit trail: inactive, without password, never a member, so it
+    signs in nowhere. Its names are what the trail prints: « API <label> »."""
+    user = User(
+        email=f"client-{secrets.token_hex(8)}@api.invalid",
+        first_name="API",
+        last_name=label[:150],
+        is_active=False,
+    )
+    user.set_unusable_password()
+    user.save()
+    return user

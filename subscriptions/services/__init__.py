@@ -2,8 +2,9 @@
 
 One module per noun: links (confirmation links), upgrades, closure (and reopening),
 mandate_links (SEPA mandates signed and revoked by the owner), anonymisation, renewals,
-support_plans (support's plan change), resend (support sends a link again), features
-(support's rows of the pricing page's comparison). Upgrades and closures take two steps:
+support_plans (support's and the host's plan change), signup (the host creates an account),
+resend (support sends a link again), features (support's rows of the pricing page's
+comparison). Upgrades and closures take two steps:
 `*_request` stores a Confirmation and emails its link to the owner; `*_confirm` applies it
 when the owner posts the link's form. Renewals, reminders and anonymisation are run by the
 periodic tasks in tasks.py. Prices, quotes and the one downgrade rule are in
@@ -11,7 +12,7 @@ subscriptions/pricing.py.
 """
 
 from .anonymisation import account_anonymise
-from .closure import account_reopen, closure_confirm, closure_request
+from .closure import account_close, account_reopen, closure_confirm, closure_request
 from .features import FeatureCell, feature_cell_clean, feature_delete, feature_save
 from .links import IssuedLink, confirmations_cancel_for_former_owner
 from .mandate_links import (
@@ -22,13 +23,17 @@ from .mandate_links import (
 )
 from .renewals import renewal_issue, renewal_remind
 from .resend import confirmation_resend
-from .support_plans import plan_change_by_support
+from .signup import account_create, account_currency_change
+from .support_plans import plan_change_by_host, plan_change_by_support
 from .upgrades import upgrade_confirm, upgrade_request
 
 __all__ = [
     "FeatureCell",
     "IssuedLink",
     "account_anonymise",
+    "account_close",
+    "account_create",
+    "account_currency_change",
     "account_reopen",
     "closure_confirm",
     "closure_request",
@@ -41,6 +46,7 @@ __all__ = [
     "mandate_request",
     "mandate_revoke_confirm",
     "mandate_revoke_request",
+    "plan_change_by_host",
     "plan_change_by_support",
     "renewal_issue",
     "renewal_remind",

@@ -69,7 +69,38 @@ def closure_confirm(
     confirmation = link_claim(token, kind=Confirmation.Kind.CLOSURE, now=now)
     # The owner who asked, whoever opened the link: their code if they have a second factor.
     two_factor_require(user=confirmation.requested_by, proof=second_factor)
-    organisation = confirmation.organisation
+    link_used(confirmation, now)
+    return _close(
+        organisation=confirmation.organisation,
+        requested_by=confirmation.requested_by,
+        now=now,
+        ip=ip,
+        audit_actor=confirmation.requested_by,
+        audit_extra=link_audit(signed_in, confirmation, second_factor),
+    )
+
+
+@transaction.atomic
+def account_close(
+    *, organisation: Organisation, actor: User, ip: str | None = None, now: datetime | None = None
+) -> AccountClosure:
+    """The host closes an account through its provisioning API (api/): the closure the
+    owner's confirmed link makes, at once, without a link (the host asked its customer).
+    ValidationError when the account is already closed."""
+    organisation = lock_account(organisation)
+    require_open(organisation)
+    return _close(
+        organisation=organisation,
+        requested_by=actor,
+        now=now or timezone.now(),
+        ip=ip,
+        audit_actor=actor,
+        audit_extra={},
+    )
+
+
+def _close(*, organisation, requested_by, now, ip, audit_actor, audit_extra) -> AccountClosure:
+    """What a closure does, whoever asked: the caller holds the account's lock."""
     recipients = invoice_recipients(organisation=organisation)
 
     organisation.status = Organisation.Status.CLOSED
@@ -82,26 +113,25 @@ def closure_confirm(
         renewal_date = subscription.period_end
         subscription.status = Subscription.Status.CANCELLED
         subscription.save(update_fields=["status"])
-    link_used(confirmation, now)
     # Any other pending link (an upgrade) is moot now.
     Confirmation.objects.filter(
         organisation=organisation, status=Confirmation.Status.PENDING
     ).update(status=Confirmation.Status.CANCELLED)
     closure = AccountClosure.objects.create(
         organisation=organisation,
-        requested_by=confirmation.requested_by,
+        requested_by=requested_by,
         closed_at=now,
         anonymise_after=now + timedelta(days=settings.CLOSURE_GRACE_DAYS),
     )
     audit_record(
         organisation=organisation,
         action="closure.confirmed",
-        actor=confirmation.requested_by,
+        actor=audit_actor,
         before={"status": Organisation.Status.ACTIVE},
         after={
             "status": Organisation.Status.CLOSED,
             "anonymise_after": closure.anonymise_after.isoformat(),
-            **link_audit(signed_in, confirmation, second_factor),
+            **audit_extra,
         },
         ip=ip,
     )

@@ -1,4 +1,5 @@
-"""Support changes an account's plan (downgrades included), from the account's admin page."""
+"""Support changes an account's plan (downgrades included), from the account's admin page;
+the host changes it through its provisioning API (api/), by the same rules."""
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
@@ -11,7 +12,7 @@ from accounts.selectors import account_owner
 from emails.services import email_queue
 
 from ..models import Plan, Subscription
-from ..pricing import plan_change_kind
+from ..pricing import plan_change_kind, plan_price
 from ._guards import lock_account, require_open, subscriptions_locked
 from .upgrades import upgrade_apply
 
@@ -43,6 +44,50 @@ def plan_change_by_support(
         raise PermissionDenied(_("Seule l'équipe support peut changer le forfait ainsi."))
     if not reason.strip():
         raise ValidationError({"reason": _("Indiquez la raison du changement.")})
+    return _plan_change(
+        organisation=organisation,
+        plan=plan,
+        actor=actor,
+        by_support=True,
+        reason=reason.strip(),
+        immediately=immediately,
+        ip=ip,
+    )
+
+
+@transaction.atomic
+def plan_change_by_host(
+    *,
+    organisation: Organisation,
+    plan: Plan,
+    actor: User,
+    immediately: bool | None = None,
+    ip: str | None = None,
+) -> Subscription:
+    """The host changes an account's plan through its provisioning API: as support does
+    (an upgrade now with its prorated invoice, or any change at the next renewal; never a
+    downgrade now), with no reason to give. `immediately=None` chooses: an upgrade now, a
+    downgrade at the renewal. The plan needs a price in the account's currency."""
+    subscription = Subscription.objects.select_related("plan").filter(organisation=organisation)
+    subscription = subscription.first()
+    try:
+        plan_price(plan, organisation.currency)
+    except ValidationError as exc:
+        raise ValidationError({"plan": exc.messages}) from None
+    if immediately is None and subscription is not None:
+        immediately = plan_change_kind(current=subscription.plan, target=plan) == "upgrade"
+    return _plan_change(
+        organisation=organisation,
+        plan=plan,
+        actor=actor,
+        by_support=False,
+        reason="",
+        immediately=bool(immediately),
+        ip=ip,
+    )
+
+
+def _plan_change(*, organisation, plan, actor, by_support, reason, immediately, ip):
     organisation = lock_account(organisation)
     require_open(organisation)
     subscription = subscriptions_locked().filter(organisation=organisation).first()
@@ -64,7 +109,7 @@ def plan_change_by_support(
             plan=plan,
             today=timezone.localdate(),
             actor=actor,
-            by_support=True,
+            by_support=by_support,
             ip=ip,
         )
     else:
@@ -76,14 +121,14 @@ def plan_change_by_support(
         organisation=organisation,
         action="plan.changed",
         actor=actor,
-        support=True,
+        support=by_support,
         before={"plan": old_plan.code, "next_plan": old_next.code if old_next else None},
         after={
             "plan": subscription.plan.code,
             "next_plan": subscription.next_plan.code if subscription.next_plan else None,
             "effective": "now" if immediately else subscription.period_end.isoformat(),
             "invoice": getattr(invoice, "number", None),
-            "reason": reason.strip(),
+            **({"reason": reason} if reason else {}),
         },
         ip=ip,
     )
