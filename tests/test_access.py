@@ -220,7 +220,10 @@ URL_KWARGS = {
 
 
 def _owners_membership(objs):
-    return Membership.objects.get(user=objs["owner"], role=Membership.Role.OWNER)
+    # The example account (its contact's): the owner may own a second one (pairs below).
+    return Membership.objects.get(
+        user=objs["owner"], organisation_id=objs["contact"].organisation_id
+    )
 
 
 def _walk(patterns, namespace=""):
