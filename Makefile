@@ -59,9 +59,9 @@ worker: $(STAMP)
 # then times the batch runs over one and two Celery workers (bench/batches.py, writes
 # docs/performance-batches.md; BATCH_ARGS="--rows 300") and runs the stalled-broker check
 # (`make bench-broker`).
-# It also imports a 50,000-credit camt.053 (bench/statement.py, bench/imports.py): ~100 s of
-# CPU (over the 60 s target: docs/payments.md, Scale), then its receipts are sent in-process
-# for some minutes more; BENCH_ARGS="--statement-entries 5000" for a shorter run.
+# It also imports a 50,000-credit camt.053 (bench/statement.py, bench/imports.py): ~75 s of
+# CPU (over the 60 s target: docs/payments.md, Scale), then its receipts are rendered and
+# sent in-process for ~15 minutes more; BENCH_ARGS="--statement-entries 5000" for a shorter run.
 # BENCH_ARGS passes options, e.g. BENCH_ARGS="--keep" (see python -m bench.run --help).
 bench: $(STAMP)
 	command -v wrk >/dev/null && dpkg -s libharfbuzz-subset0 >/dev/null 2>&1 \

@@ -1,7 +1,7 @@
 """`make bench`: seed, serve, load, measure, report. One command, about six minutes, plus
-the import of a 50,000-credit bank statement (bench/imports.py; ~2 ms of CPU a credit,
-under two minutes, then the sending of its receipts in-process: docs/payments.md, Scale;
---statement-entries to shorten it).
+the import of a 50,000-credit bank statement (bench/imports.py; ~1.5 ms of CPU a credit,
+about 75 s, then the rendering and sending of its receipts in-process, ~15 minutes:
+docs/payments.md, Scale; --statement-entries to shorten it).
 
     python -m bench.run                 # the whole benchmark, then cleans up
     python -m bench.run --keep          # keep the database (and var/bench/) afterwards

@@ -30,7 +30,8 @@ class EmailAdmin(admin.ModelAdmin):
                 "Contenu masqué : ce message contient un lien personnel (confirmation ou "
                 "réinitialisation du mot de passe) que seul son destinataire doit voir."
             )
-        return obj.body_text
+        # An email rendered when sent, not yet sent: what the send will write.
+        return services.email_content(obj)["body_text"]
 
     def has_add_permission(self, request):
         return False

@@ -30,6 +30,12 @@ class Email(models.Model):
     # Where an answer goes when it is not the sender (a support request: its author).
     reply_to = models.EmailField(_("répondre à"), max_length=254, blank=True)
     subject = models.CharField(_("objet"), max_length=255)
+    # An email rendered when it is sent (emails.services.email_queue_many with
+    # render_on_send): the values its template prints (emails.context) and the language;
+    # its subject and bodies are empty until the send writes them. None: rendered when
+    # queued.
+    context = models.JSONField(_("contexte"), null=True, blank=True)
+    language = models.CharField(_("langue"), max_length=10, blank=True)
     body_text = models.TextField(_("texte"))
     body_html = models.TextField(_("HTML"), blank=True)
     # [{"storage": "documents", "name": "...", "filename": "INV-1.pdf", "mimetype": "..."}]

@@ -25,6 +25,7 @@ from django.utils.translation import gettext, gettext_noop
 
 from billing_portal.queue import enqueue_on_commit
 
+from .context import context_dump, context_load
 from .hooks import attachment_renderers
 from .layout import layout_context, render_html, render_text
 from .models import Email
@@ -96,25 +97,36 @@ def _rendered(*, template: str, context: dict, language: str) -> dict:
         }
 
 
-def email_queue_many(*, messages: Iterable[dict]) -> list[Email]:
+def email_queue_many(*, messages: Iterable[dict], render_on_send: bool = False) -> list[Email]:
     """Queue many emails of a batch (a reminder run) in one INSERT and one task message,
     whatever their number. Each dict holds email_queue's arguments (`to`, `template`,
-    `context`, `language`, optionally `organisation` and `attachments`)."""
+    `context`, `language`, optionally `organisation` and `attachments`).
+
+    With `render_on_send`, nothing is rendered now: each row keeps its template, language
+    and context, and the send renders it (a bank statement's thousands of receipts, written
+    in its transaction). The context then holds values only (emails.context: the numbers
+    and words the template prints, as they are now), never rows to read again later."""
     rows = []
     for message in messages:
-        content = _rendered(
-            template=message["template"], context=message["context"], language=message["language"]
-        )
+        if render_on_send:
+            content = {
+                "kind": message["template"],
+                "context": context_dump(message["context"]),
+                "language": message["language"],
+            }
+        else:
+            content = _rendered(
+                template=message["template"],
+                context=message["context"],
+                language=message["language"],
+            )
+            content["subject"] = content["subject"][:255]
         rows += [
             Email(
                 organisation=message.get("organisation"),
                 to=addr,
-                subject=content["subject"][:255],
-                body_text=content["body_text"],
-                body_html=content["body_html"],
-                from_email=content["from_email"],
-                kind=content["kind"],
                 attachments=list(message.get("attachments", ())),
+                **content,
             )
             for addr in _addresses(message["to"])
         ]
@@ -122,6 +134,26 @@ def email_queue_many(*, messages: Iterable[dict]) -> list[Email]:
     if rows:
         enqueue_on_commit(SEND_BATCH_TASK, [row.pk for row in rows])
     return rows
+
+
+def email_content(email: Email) -> dict:
+    """The subject, bodies and sender of `email`: as stored, or, for an email rendered when
+    sent that is not yet, rendered from its context (what the send will write)."""
+    if email.context is None or email.body_text:
+        return {
+            "subject": email.subject,
+            "body_text": email.body_text,
+            "body_html": email.body_html,
+            "from_email": email.from_email,
+        }
+    content = _rendered(
+        template=email.kind,
+        context=context_load(email.context),
+        language=email.language or settings.LANGUAGE_CODE,
+    )
+    del content["kind"]
+    content["subject"] = content["subject"][:255]
+    return content
 
 
 def _addresses(to: Iterable[str]) -> list[str]:
@@ -193,6 +225,11 @@ def _message_id(email: Email) -> str:
 
 
 def _message(email: Email) -> EmailMultiAlternatives:
+    """The message of `email`; an email rendered when sent is rendered first, and its
+    content kept on the row (email_send writes it once sent)."""
+    if email.context is not None and not email.body_text:
+        for field, value in email_content(email).items():
+            setattr(email, field, value)
     message = EmailMultiAlternatives(
         subject=email.subject,
         body=email.body_text,
@@ -254,6 +291,9 @@ def email_send(*, email_id: int) -> bool:
             email.last_error = ""
             email.next_attempt_at = None
             fields = ["status", "sent_at", "last_error", "next_attempt_at"]
+            if email.context is not None:
+                # Rendered by this send: the row keeps what was sent, as any other.
+                fields += ["subject", "body_text", "body_html", "from_email"]
             if email.redact_after_send:
                 email.body_text, email.body_html = REDACTED_BODY, ""
                 fields += ["body_text", "body_html"]

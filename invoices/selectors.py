@@ -139,6 +139,26 @@ def closed_account(*, organisation: Organisation) -> ClosedAccount | None:
     )
 
 
+# What recording payments reads of an invoice (its amounts, status, dates and number), and
+# no more: not the seller's and buyer's snapshots (addresses are JSON), which a bank
+# statement's thousands of invoices would decode for nothing. `.only(*SETTLEMENT_FIELDS)`.
+SETTLEMENT_FIELDS = (
+    "number",
+    "sequence",
+    "organisation",
+    "kind",
+    "status",
+    "issue_date",
+    "due_date",
+    "currency",
+    "language",
+    "total",
+    "amount_paid",
+    "paid_on",
+    "returned_to_credit",
+)
+
+
 def with_credit_sums(invoices: QuerySet) -> QuerySet:
     """`invoices` with what their credit notes take off each (`credited_sum`) and what of
     that went back to the account's credit (`returned_sum`), read by Invoice.amount_due and

@@ -236,7 +236,7 @@ def read(data: bytes) -> BankFile:
         if account not in result.account_ibans:
             result.account_ibans.append(account)
         for entry in report.iterfind("c:Ntry", ns):
-            credits = _entry_credits(entry, ns, account)
+            credits = _entry_credits(entry, ns["c"], account)
             if credits is None:
                 result.ignored += 1
             else:
@@ -244,61 +244,96 @@ def read(data: bytes) -> BankFile:
     return result
 
 
-def _text(element, path: str, ns) -> str:
-    if element is None:
-        return ""
-    return " ".join((element.findtext(path, "", ns) or "").split())
+class _Node:
+    """An element's descendants in the message's namespace, by their path of local names
+    ("Refs/AcctSvcrRef"), in document order: read in one walk, where each `findtext` of a
+    path would walk the element again (a credit reads some twenty paths). Below a path of
+    `cut`, nothing is read (a transaction's details are a _Node of their own)."""
+
+    __slots__ = ("element", "found")
+
+    def __init__(self, element, namespace: str, cut: frozenset = frozenset()):
+        self.element = element
+        self.found: dict[str, list] = {}
+        if element is not None:
+            self._walk(element, "", f"{{{namespace}}}", len(namespace) + 2, cut)
+
+    def _walk(self, element, prefix, tag_start, skip, cut):
+        for child in element:
+            tag = child.tag
+            if not isinstance(tag, str) or not tag.startswith(tag_start):
+                continue
+            path = prefix + tag[skip:]
+            self.found.setdefault(path, []).append(child)
+            if path not in cut:
+                self._walk(child, path + "/", tag_start, skip, cut)
+
+    def find(self, path: str):
+        elements = self.found.get(path)
+        return elements[0] if elements else None
+
+    def all(self, path: str) -> list:
+        return self.found.get(path, [])
+
+    def text(self, path: str) -> str:
+        """The text of the first element at `path`, its spaces collapsed; "" if none."""
+        element = self.find(path)
+        if element is None:
+            return ""
+        return " ".join((element.text or "").split())
 
 
-def _status(entry, ns) -> str:
+def _status(entry: _Node) -> str:
     # 001.02: <Sts>BOOK</Sts>; 001.08: <Sts><Cd>BOOK</Cd></Sts>.
-    return _text(entry, "c:Sts/c:Cd", ns) or _text(entry, "c:Sts", ns)
+    return entry.text("Sts/Cd") or entry.text("Sts")
 
 
-def _amount(element, ns, path: str) -> tuple[Decimal, str] | None:
-    node = element.find(path, ns) if element is not None else None
-    if node is None:
+def _amount(node: _Node, path: str) -> tuple[Decimal, str] | None:
+    element = node.find(path)
+    if element is None:
         return None
-    amount = Decimal(node.text.strip())
+    amount = Decimal(element.text.strip())
     if amount != amount.quantize(CENT):
         raise _error(
             _("Montant de plus de deux décimales (ligne %(line)s) : %(amount)s.")
-            % {"line": node.sourceline, "amount": amount}
+            % {"line": element.sourceline, "amount": amount}
         )
-    return amount, node.get("Ccy")
+    return amount, element.get("Ccy")
 
 
-def _entry_credits(entry, ns, account: str) -> list[Credit] | None:
+_DETAILS = "NtryDtls/TxDtls"
+
+
+def _entry_credits(element, namespace: str, account: str) -> list[Credit] | None:
     """The credits (or returned direct debits) of one booked entry, or None for an entry
     that is neither (another debit, pending or for information only, another reversal)."""
-    details = entry.findall("c:NtryDtls/c:TxDtls", ns)
-    direction = _text(entry, "c:CdtDbtInd", ns)
-    reversal = _text(entry, "c:RvslInd", ns).lower() in {"true", "1"}
-    if _status(entry, ns) != "BOOK":
+    entry = _Node(element, namespace, cut=frozenset({_DETAILS}))
+    details = [_Node(tx, namespace) for tx in entry.all(_DETAILS)]
+    direction = entry.text("CdtDbtInd")
+    reversal = entry.text("RvslInd").lower() in {"true", "1"}
+    if _status(entry) != "BOOK":
         return None
     # A debit is ours to read only when it takes back a direct debit: a reversal, or
     # transactions with return information. Fees, transfers made, a reversed debit: ignored.
     is_return = direction == "DBIT" and (
-        reversal or any(tx.find("c:RtrInf", ns) is not None for tx in details)
+        reversal or any(tx.find("RtrInf") is not None for tx in details)
     )
     if not is_return and (direction != "CRDT" or reversal):
         return None
-    entry_amount, currency = _amount(entry, ns, "c:Amt")
+    entry_amount, currency = _amount(entry, "Amt")
     booked = (
-        _text(entry, "c:BookgDt/c:Dt", ns)
-        or _text(entry, "c:BookgDt/c:DtTm", ns)[:10]
-        or _text(entry, "c:ValDt/c:Dt", ns)
-        or _text(entry, "c:ValDt/c:DtTm", ns)[:10]
+        entry.text("BookgDt/Dt")
+        or entry.text("BookgDt/DtTm")[:10]
+        or entry.text("ValDt/Dt")
+        or entry.text("ValDt/DtTm")[:10]
     )
     if not booked:
         raise _error(
-            _("Écriture comptabilisée sans date (ligne %(line)s).") % {"line": entry.sourceline}
+            _("Écriture comptabilisée sans date (ligne %(line)s).") % {"line": element.sourceline}
         )
-    entry_reference = _text(entry, "c:AcctSvcrRef", ns)
-    notes = _text(entry, "c:AddtlNtryInf", ns)
-    amounts = [
-        _amount(tx, ns, "c:Amt") or _amount(tx, ns, "c:AmtDtls/c:TxAmt/c:Amt") for tx in details
-    ]
+    entry_reference = entry.text("AcctSvcrRef")
+    notes = entry.text("AddtlNtryInf")
+    amounts = [_amount(tx, "Amt") or _amount(tx, "AmtDtls/TxAmt/Amt") for tx in details]
     # A batch is split into its transactions when each says its amount and they add up to
     # the entry's; otherwise the entry is one credit, described by its first transaction.
     split = (
@@ -308,19 +343,21 @@ def _entry_credits(entry, ns, account: str) -> list[Credit] | None:
         and sum(amount for amount, _ccy in amounts) == entry_amount
     )
     parts = (
-        list(zip(details, amounts, strict=True)) if split else [(next(iter(details), None), None)]
+        list(zip(details, amounts, strict=True))
+        if split
+        else [(details[0] if details else _Node(None, namespace), None)]
     )
     credits = []
     for position, (tx, tx_amount) in enumerate(parts, start=1):
-        tx_reference = _text(tx, "c:Refs/c:AcctSvcrRef", ns)
-        end_to_end = _text(tx, "c:Refs/c:EndToEndId", ns)
+        tx_reference = tx.text("Refs/AcctSvcrRef")
+        end_to_end = tx.text("Refs/EndToEndId")
         if end_to_end.upper() == "NOTPROVIDED":
             end_to_end = ""
         remittance = " ".join(
             part
             for part in [
-                *(" ".join(u.text.split()) for u in _all(tx, "c:RmtInf/c:Ustrd", ns)),
-                _text(tx, "c:AddtlTxInf", ns),
+                *(" ".join(u.text.split()) for u in tx.all("RmtInf/Ustrd") if u.text),
+                tx.text("AddtlTxInf"),
                 notes,
             ]
             if part
@@ -335,28 +372,22 @@ def _entry_credits(entry, ns, account: str) -> list[Credit] | None:
             currency=currency,
             booked_on=date.fromisoformat(booked),
             payer_name=(
-                _text(tx, "c:RltdPties/c:Dbtr/c:Pty/c:Nm", ns)  # 001.08
-                or _text(tx, "c:RltdPties/c:Dbtr/c:Nm", ns)  # 001.02
-                or _text(tx, "c:RltdPties/c:UltmtDbtr/c:Pty/c:Nm", ns)
-                or _text(tx, "c:RltdPties/c:UltmtDbtr/c:Nm", ns)
+                tx.text("RltdPties/Dbtr/Pty/Nm")  # 001.08
+                or tx.text("RltdPties/Dbtr/Nm")  # 001.02
+                or tx.text("RltdPties/UltmtDbtr/Pty/Nm")
+                or tx.text("RltdPties/UltmtDbtr/Nm")
             )[:140],
-            payer_iban=_text(tx, "c:RltdPties/c:DbtrAcct/c:Id/c:IBAN", ns),
-            creditor_reference=_text(tx, "c:RmtInf/c:Strd/c:CdtrRefInf/c:Ref", ns),
+            payer_iban=tx.text("RltdPties/DbtrAcct/Id/IBAN"),
+            creditor_reference=tx.text("RmtInf/Strd/CdtrRefInf/Ref"),
             remittance=remittance,
             is_return=is_return,
-            return_reason=(
-                _text(tx, "c:RtrInf/c:Rsn/c:Cd", ns) or _text(tx, "c:RtrInf/c:Rsn/c:Prtry", ns)
-            )[:4]
+            return_reason=(tx.text("RtrInf/Rsn/Cd") or tx.text("RtrInf/Rsn/Prtry"))[:4]
             if is_return
             else "",
         )
         key = _key(credit, entry_reference, tx_reference, position if split else 0)
         credits.append(replace(credit, key=key))
     return credits
-
-
-def _all(element, path, ns):
-    return [] if element is None else [e for e in element.iterfind(path, ns) if e.text]
 
 
 def _key(credit: Credit, entry_reference: str, tx_reference: str, position: int) -> str:

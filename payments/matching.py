@@ -225,6 +225,12 @@ def _match_by_payer(entries: list[BankEntry], matches: dict[int, Match]) -> None
         accounts_of[entry.pk] = accounts
     single = {next(iter(a)) for a in accounts_of.values() if len(a) == 1}
     open_invoices = _open_invoices(single)
+    # Each account's open invoices by what they ask: a credit finds those of its amount
+    # without walking the account's thousands of open invoices.
+    asking: dict[tuple, list[Invoice]] = defaultdict(list)
+    for account, invoices in open_invoices.items():
+        for invoice in invoices:
+            asking[account, invoice.currency, invoice.amount_due].append(invoice)
     names = dict(Organisation.objects.filter(pk__in=single).values_list("pk", "name"))
     for entry in entries:
         accounts = accounts_of[entry.pk]
@@ -236,11 +242,7 @@ def _match_by_payer(entries: list[BankEntry], matches: dict[int, Match]) -> None
             matches[entry.pk] = earlier or Match(reason=Reason.SEVERAL_PAYERS)
             continue
         (account,) = accounts
-        same = [
-            invoice
-            for invoice in open_invoices.get(account, [])
-            if invoice.currency == entry.currency and invoice.amount_due == entry.amount
-        ]
+        same = asking.get((account, entry.currency, entry.amount), [])
         if len(same) == 1:
             matches[entry.pk] = Match(
                 organisation_id=account, invoices=same, rule=BankEntry.Rule.AMOUNT

@@ -15,7 +15,7 @@ from billing_portal.bulk import rows_update
 from webhooks.services import webhook_emit, webhook_emit_many
 
 from ..models import Invoice, InvoiceStatusEvent
-from ..selectors import with_credit_sums
+from ..selectors import SETTLEMENT_FIELDS, with_credit_sums
 from ..webhooks import invoice_data
 from .history import lifecycle_day_time, lifecycle_portal_event
 
@@ -170,6 +170,7 @@ def invoices_payments_record(
         for invoice in with_credit_sums(
             Invoice.objects.select_for_update(of=("self",))
             .select_related("organisation")
+            .only(*SETTLEMENT_FIELDS, "organisation__name")
             .filter(pk__in=wanted)
             .order_by("pk")
         )

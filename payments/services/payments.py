@@ -175,7 +175,7 @@ def payments_record(
                 _ledger.receipt(payment, allocations, credit[key], owners[payment.organisation_id])
             )
     audit_record_many(events=events)
-    email_queue_many(messages=receipts)
+    email_queue_many(messages=receipts, render_on_send=True)
     webhook_emit_many(
         (
             "payment.recorded",

@@ -13,6 +13,7 @@ from stdnum import iban as iban_number
 from accounts.audit import audit_record
 from accounts.models import Organisation
 from billing_portal.bulk import rows_update
+from billing_portal.collector import large_batch
 from invoices.models import Invoice
 
 from .. import camt, matching
@@ -23,8 +24,10 @@ from .payments import Received, payment_record, payments_record
 
 BATCH = 1000
 # Matched credits are recorded this many at a time (payments_record): a fixed number of
-# queries for each chunk, whatever the number of credits in it.
-CHUNK = 1000
+# queries for each chunk, whatever the number of credits in it. 5,000 rather than 1,000:
+# each chunk's fixed work (its locks, reads of open invoices, savepoints) five times less
+# often, ~5 % of a 50,000-credit file's time (docs/payments.md, Scale).
+CHUNK = 5000
 
 
 def _our_accounts() -> set[str]:
@@ -59,6 +62,11 @@ def statement_import(*, data: bytes, file_name: str, actor, ip: str | None = Non
     another, even from an import running at the same moment) is skipped: the unique index
     on `entry_key` decides, and the import that did not insert it records nothing for it.
     """
+    with large_batch():
+        return _imported(data=data, file_name=file_name, actor=actor, ip=ip)
+
+
+def _imported(*, data: bytes, file_name: str, actor, ip: str | None) -> BankStatement:
     bank_file = camt.read(data)
     _check_accounts(bank_file)
     statement = BankStatement.objects.create(
@@ -219,7 +227,7 @@ def _collection_booked(entry: BankEntry, collection: Collection, *, actor, ip) -
 
 def _payer_iban(value: str) -> str:
     # The bank's word, kept when it is a valid IBAN (a proprietary account id is not one).
-    return iban_number.compact(value) if value and iban_number.is_valid(value) else ""
+    return (_ledger.valid_iban(value) or "") if value else ""
 
 
 def _entry(statement: BankStatement, credit: camt.Credit) -> BankEntry:

@@ -27,6 +27,7 @@ from accounts.services import (
     two_factor_verify,
 )
 from emails.models import Email
+from emails.services import email_content
 from invoices.services import credit_note_issue
 from payments.services import (
     collections_prenotify,
@@ -289,4 +290,7 @@ def sample(kind: str, **people) -> Email:
     SAMPLES[kind](**people)
     email = Email.objects.filter(kind=kind).order_by("pk").last()
     assert email is not None, f"the flow of {kind} sent no email of that kind"
+    # An email rendered when sent (a receipt): what its send will write, not saved.
+    for field, value in email_content(email).items():
+        setattr(email, field, value)
     return email

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from accounts.models import AuditEvent
 from emails.models import Email
+from emails.services import email_content, email_send
 from invoices.models import InvoiceStatusEvent
 from invoices.services import credit_note_issue, invoice_issue
 from invoices.totals import LineSpec
@@ -91,11 +92,24 @@ def test_a_partial_payment_leaves_the_rest_due(owner, lyon):
         Decimal("4200.00"),
     )
     assert partly.paid_on is None and "paid" not in codes(partly)
-    body = Email.objects.get(kind="payment_received").body_text
-    assert "reste à payer 4\xa0200,00\xa0€" in body
+    first = Email.objects.get(kind="payment_received")
+    assert "reste à payer 4\xa0200,00\xa0€" in email_content(first)["body_text"]
     pay(owner.organisation, "4200.00", [target], received_on=date(2026, 2, 12))
     paid = fresh(target)
     assert (paid.status, paid.paid_on, paid.amount_due) == ("paid", date(2026, 2, 12), 0)
+    # The first receipt, sent only now (rendered when sent): still what its payment left.
+    assert email_send(email_id=first.pk)
+    (message,) = mail.outbox
+    assert "Facture INV-10682 : 3\xa0000,00\xa0€ imputés, reste à payer 4\xa0200,00\xa0€." in (
+        message.body
+    )
+    assert message.subject == "Paiement reçu : 3 000,00 €"
+    first.refresh_from_db()
+    assert (first.status, first.body_text, first.subject) == (
+        "sent",
+        message.body,
+        "Paiement reçu : 3 000,00 €",
+    )
 
 
 def test_an_overpayment_pays_the_oldest_open_invoices_then_becomes_credit(owner, lyon):
@@ -114,7 +128,7 @@ def test_an_overpayment_pays_the_oldest_open_invoices_then_becomes_credit(owner,
     assert all(fresh(i).status == "paid" for i in lyon.values())
     assert credit_balances(organisation=owner.organisation) == [(Decimal("800.00"), "EUR")]
     receipt = Email.objects.filter(kind="payment_received").order_by("pk").last()
-    assert "Avoir disponible : 800,00\xa0€." in receipt.body_text
+    assert "Avoir disponible : 800,00\xa0€." in email_content(receipt)["body_text"]
 
 
 def test_without_an_invoice_named_the_oldest_open_one_is_paid_first(owner, lyon):

@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from accounts.models import AuditEvent
 from emails.models import Email
+from emails.services import email_content
 from invoices.models import Invoice, InvoiceStatusEvent
 from invoices.services import credit_note_issue
 from payments.models import (
@@ -72,6 +73,24 @@ def one_by_one(*, payments, actor=None, by_support=False, ip=None):
 def _when(moment):
     # A step dated today is dated now: the moment of each run, not compared.
     return "now" if timezone.localtime(moment).date() == timezone.localdate() else moment
+
+
+def _email_row(e: Email) -> tuple:
+    content = email_content(e)
+    return (
+        e.organisation_id,
+        e.kind,
+        e.to,
+        content["from_email"],
+        content["subject"],
+        content["body_text"],
+        content["body_html"],
+        e.attachments,
+        e.reply_to,
+        e.redact_after_send,
+        e.context,
+        e.language,
+    )
 
 
 def rows() -> dict:
@@ -130,21 +149,8 @@ def rows() -> dict:
             (e.action, e.organisation_id, e.actor_label, e.before, after(e), e.ip_address)
             for e in AuditEvent.objects.order_by("action", "pk")
         ],
-        "emails": [
-            (
-                e.organisation_id,
-                e.kind,
-                e.to,
-                e.from_email,
-                e.subject,
-                e.body_text,
-                e.body_html,
-                e.attachments,
-                e.reply_to,
-                e.redact_after_send,
-            )
-            for e in Email.objects.order_by("pk")
-        ],
+        # What each email says: rendered from its context when it is rendered at send.
+        "emails": [_email_row(e) for e in Email.objects.order_by("pk")],
         "entries": list(
             BankEntry.objects.order_by("entry_key").values_list(
                 "entry_key", "status", "rule", "queue_reason", "queue_detail"
