@@ -1,5 +1,6 @@
 """Every change to an account, its members and its billing contacts goes through here."""
 
+from .choice import organisation_choose
 from .contacts import contact_add, contact_remove, contact_update
 from .members import member_add, member_remove, member_update
 from .organisation import (
@@ -46,6 +47,7 @@ __all__ = [
     "organisation_update_vat",
     "ownership_transfer",
     "oidc_user_resolve",
+    "organisation_choose",
     "people_anonymise",
     "sign_in_record",
     "TwoFactorProof",
