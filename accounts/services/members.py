@@ -62,9 +62,9 @@ def member_add(
 ) -> Membership:
     """Add a person to the account as a program manager, or as its owner when it has none.
 
-    A person already known (a former member) keeps their user row, with the names given
-    now; a member of another account joins this one too (a person may belong to several,
-    docs/architecture.md, Permissions). Raises ValidationError per field: an invalid email
+    A person already known keeps their user row: a former member with the names given now;
+    a member of another account joins this one too, with the names they have (a person may
+    belong to several, docs/architecture.md, Permissions). Raises ValidationError per field: an invalid email
     or name, a person already a member of this account, an owner when the account has one (a
     program manager becomes the owner through `ownership_transfer`). Saves nothing then.
     """
@@ -95,7 +95,10 @@ def member_add(
                 {"email": _("Cette adresse appartient à un utilisateur désactivé.")},
                 code="inactive",
             )
-        if (user.first_name, user.last_name) != (first_name, last_name):
+        # The names are the person's: a member of another account keeps theirs (this
+        # account's input never renames them there); a former member gets the names given.
+        member_elsewhere = Membership.objects.filter(user=user).exists()
+        if not member_elsewhere and (user.first_name, user.last_name) != (first_name, last_name):
             user.first_name, user.last_name = first_name, last_name
             user.save(update_fields=["first_name", "last_name"])
     try:
