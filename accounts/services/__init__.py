@@ -14,7 +14,7 @@ from .organisation import (
     organisation_update_vat,
 )
 from .ownership import ownership_transfer
-from .people import machine_user_create, people_anonymise
+from .people import machine_user_create, people_anonymise, user_update_by_support
 from .sign_in import OidcIdentity, oidc_user_resolve, sign_in_record
 from .two_factor import (
     TwoFactorProof,
@@ -49,6 +49,7 @@ __all__ = [
     "oidc_user_resolve",
     "organisation_choose",
     "people_anonymise",
+    "user_update_by_support",
     "sign_in_record",
     "TwoFactorProof",
     "TwoFactorRequired",

@@ -64,9 +64,10 @@ def member_add(
 
     A person already known keeps their user row: a former member with the names given now;
     a member of another account joins this one too, with the names they have (a person may
-    belong to several, docs/architecture.md, Permissions). Raises ValidationError per field: an invalid email
-    or name, a person already a member of this account, an owner when the account has one (a
-    program manager becomes the owner through `ownership_transfer`). Saves nothing then.
+    belong to several, docs/architecture.md, Permissions). Raises ValidationError per
+    field: an invalid email or name, a person already a member of this account, an owner
+    when the account has one (a program manager becomes the owner through
+    `ownership_transfer`). Saves nothing then.
     """
     organisation = lock_account(organisation)
     require_open(organisation)

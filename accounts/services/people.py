@@ -7,7 +7,7 @@ from django.db import transaction
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from ..audit import audit_anonymise
+from ..audit import audit_anonymise, audit_record
 from ..models import BillingContact, Membership, Organisation, User
 
 # Anonymisation (called by subscriptions.services.account_anonymise once a closed account's
@@ -98,3 +98,39 @@ def machine_user_create(*, label: str) -> User:
     user.set_unusable_password()
     user.save()
     return user
+
+
+# What support may change on a person from the admin's user page, and the audit keeps.
+USER_SUPPORT_FIELDS = ("email", "first_name", "last_name", "is_active")
+
+
+@transaction.atomic
+def user_update_by_support(
+    *, user: User, before: dict, actor: User, ip: str | None = None
+) -> list[str]:
+    """Save the person support changed in the admin (`user` holds the new values, `before`
+    the ones the form was opened with) and record « user.updated » in the journal of every
+    account they belong to — or one journal entry without account, for a person of none —
+    naming the support user, with the fields before and after. An email changes where the
+    person signs in and receives the billing emails: it must never change unseen. Returns
+    the fields changed (none: nothing is written)."""
+    changed = [name for name in USER_SUPPORT_FIELDS if before.get(name) != getattr(user, name)]
+    user.save()
+    if not changed:
+        return []
+    old = {name: before.get(name) for name in changed}
+    new = {name: getattr(user, name) for name in changed}
+    organisations = list(
+        Organisation.objects.filter(memberships__user=user).order_by("pk").distinct()
+    ) or [None]
+    for organisation in organisations:
+        audit_record(
+            organisation=organisation,
+            action="user.updated",
+            actor=actor,
+            support=True,
+            before=old,
+            after=new,
+            ip=ip,
+        )
+    return changed
