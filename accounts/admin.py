@@ -14,6 +14,8 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from .audit import journal_action_label, values_display
 from .models import AuditEvent, BillingContact, Membership, User
+from .permissions import client_ip
+from .services.people import USER_SUPPORT_FIELDS, user_update_by_support
 
 
 def _values_html(values):
@@ -55,6 +57,14 @@ class UserAdmin(DjangoUserAdmin):
             },
         )
     ]
+
+    def save_model(self, request, obj, form, change):
+        """A change goes through the service, which records it in the journal of each of
+        the person's accounts (an email changes where they sign in and get the invoices)."""
+        if not change:
+            return super().save_model(request, obj, form, change)
+        before = {name: form.initial.get(name) for name in USER_SUPPORT_FIELDS}
+        user_update_by_support(user=obj, before=before, actor=request.user, ip=client_ip(request))
 
     def get_readonly_fields(self, request, obj=None):
         # The OpenID Connect subject is bound by the first sign-in only (docs/integration.md).

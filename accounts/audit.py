@@ -304,6 +304,7 @@ VALUE_LABELS = {
     "first_name": _("Prénom"),
     "last_name": _("Nom"),
     "email": _("Adresse e-mail"),
+    "is_active": _("Peut se connecter"),
     "owner": _("Propriétaire du compte"),
     "status": _("Statut"),
     "reason": _("Raison"),
@@ -394,6 +395,7 @@ JOURNAL_ACTIONS = {
     "member.added": _("Membre ajouté"),
     "member.updated": _("Membre modifié"),
     "member.removed": _("Membre retiré"),
+    "user.updated": _("Personne modifiée par le support"),
     "api_client.created": _("Client de l'API créé"),
     "api_client.changed": _("Client de l'API modifié"),
     "api_key.created": _("Clé d'API créée"),
@@ -491,12 +493,20 @@ def values_display(values: dict | None, plan_names: dict[str, str] | None = None
 ANONYMISED = gettext_noop("[anonymisé]")
 
 
-def audit_anonymise(*, organisation, personal_values: set[str]) -> int:
+def audit_anonymise(
+    *, organisation, personal_values: set[str], unlink_actor_ids: set[int] = frozenset()
+) -> int:
     """Erase people's names and addresses from an account's audit trail (GDPR erasure).
 
     The one exception to append-only: the events stay (what happened, when), but values
-    that identify a person are replaced. Uses update(), not save(), deliberately.
+    that identify a person are replaced. Uses update(), not save(), deliberately. The
+    events of `unlink_actor_ids` (people who keep their user for another account) lose
+    their actor too: the anonymised trail must not lead back to a live user.
     """
+    if unlink_actor_ids:
+        AuditEvent.objects.filter(organisation=organisation, actor_id__in=unlink_actor_ids).update(
+            actor=None
+        )
     personal = {value.strip().lower() for value in personal_values if value and value.strip()}
 
     def scrub(data):

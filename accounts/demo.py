@@ -77,7 +77,7 @@ def _account(name, members, contacts=(), **fields):
     organisation, _created = Organisation.objects.get_or_create(name=name, defaults=fields)
     for user, role in members:
         Membership.objects.get_or_create(
-            user=user, defaults={"organisation": organisation, "role": role}
+            user=user, organisation=organisation, defaults={"role": role}
         )
     for first_name, last_name, email in contacts:
         BillingContact.objects.get_or_create(
@@ -137,7 +137,9 @@ def seed():
     other = _user("other@example.com", "Erik", "Lund")
     nordic = _account(
         "Nordic Design Awards",
-        [(other, Membership.Role.OWNER)],
+        # Camille Martin also manages this account's programme: the header's switcher
+        # shows in the demo (a person with several accounts).
+        [(other, Membership.Role.OWNER), (owner, Membership.Role.MANAGER)],
         address_line1="Sveavägen 24",
         postal_code="111 57",
         city="Stockholm",

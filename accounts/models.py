@@ -143,12 +143,16 @@ class Membership(models.Model):
         on_delete=models.CASCADE,
         related_name="memberships",
     )
-    # One account per user: the portal always knows which account a request is about.
-    user = models.OneToOneField(
-        User, verbose_name=_("utilisateur"), on_delete=models.CASCADE, related_name="membership"
+    # A person may belong to several accounts (an agency, a group of companies), once each;
+    # each request is about the one chosen in the session (accounts.permissions).
+    user = models.ForeignKey(
+        User, verbose_name=_("utilisateur"), on_delete=models.CASCADE, related_name="memberships"
     )
     role = models.CharField(_("rôle"), max_length=10, choices=Role.choices, default=Role.MANAGER)
     created_at = models.DateTimeField(_("ajouté le"), auto_now_add=True)
+    # When the person last chose this account in the header's switcher: the account a new
+    # session opens on (accounts.selectors.user_memberships). Navigation, not audited.
+    chosen_at = models.DateTimeField(_("choisi le"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("membre")
@@ -159,6 +163,11 @@ class Membership(models.Model):
                 condition=models.Q(role="owner"),
                 name="one_owner_per_account",
                 violation_error_message=_("Ce compte a déjà un propriétaire."),
+            ),
+            models.UniqueConstraint(
+                fields=["organisation", "user"],
+                name="one_membership_per_user_and_account",
+                violation_error_message=_("Cette personne est déjà membre de ce compte."),
             ),
         ]
 

@@ -4,20 +4,49 @@ import ipaddress
 from functools import wraps
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
+from django_htmx.http import HttpResponseClientRedirect
 
 from .models import Membership
+from .selectors import user_memberships
+
+# The session key naming the account a person chose in the header's switcher.
+ACCOUNT_SESSION_KEY = "account_id"
+# The account a page was shown for, sent back with its forms (a hidden field) and its htmx
+# requests (a header on <body>): a change is refused if another one has been chosen since.
+ACCOUNT_FIELD = "account"
+ACCOUNT_HEADER = "X-Portal-Account"
 
 # What the owner of a closed account may still do, until its people are anonymised: read
 # and pay its invoices. Nothing that changes anything.
 READ_METHODS = ("GET", "HEAD")
 
 
+def membership_chosen(request) -> Membership | None:
+    """The signed-in person's membership of the account the request is about: the one
+    chosen in the session (ACCOUNT_SESSION_KEY), else the one they chose last, else their
+    first account by name (accounts.selectors.MEMBERSHIP_ORDER). An id in the session that
+    is not one of their accounts (left since, or never theirs) counts as no choice: the
+    request falls back to one of their own accounts, never another tenant's. None for an
+    anonymous visitor or a user without any account."""
+    if not request.user.is_authenticated:
+        return None
+    memberships = user_memberships(request.user)
+    if not memberships:
+        return None
+    chosen = request.session.get(ACCOUNT_SESSION_KEY)
+    return next((m for m in memberships if m.organisation_id == chosen), memberships[0])
+
+
 def portal_view(*, methods=("GET",), owner_only: bool = False, closed_owner: bool = False):
-    """Sign-in required; the request gets `membership` and `account` (the user's own).
+    """Sign-in required; the request gets `membership` and `organisation`: the user's
+    membership of the account chosen in the session (`membership_chosen`).
 
     Anyone without an account membership (support staff included) gets 403, a program
     manager gets 403 on owner-only views, a member of a closed account the closed page —
@@ -31,11 +60,15 @@ def portal_view(*, methods=("GET",), owner_only: bool = False, closed_owner: boo
         @wraps(view)
         def wrapper(request, *args, **kwargs):
             # Loaded with the user by accounts.backends.PortalBackend (no query here).
-            try:
-                membership = request.user.membership
-            except Membership.DoesNotExist:
-                raise PermissionDenied from None
+            membership = membership_chosen(request)
+            if membership is None:
+                raise PermissionDenied
             organisation = membership.organisation
+            # Set before the closed page too: its header offers the person's other accounts.
+            request.membership = membership
+            request.organisation = organisation
+            if request.method not in READ_METHODS and _shown_for_another_account(request):
+                return _account_changed(request)
             if organisation.is_closed and not (
                 closed_owner and membership.is_owner and request.method in READ_METHODS
             ):
@@ -47,13 +80,35 @@ def portal_view(*, methods=("GET",), owner_only: bool = False, closed_owner: boo
                 )
             if owner_only and not membership.is_owner:
                 raise PermissionDenied
-            request.membership = membership
-            request.organisation = organisation
             return view(request, *args, **kwargs)
 
         return login_required(require_http_methods(list(methods))(wrapper))
 
     return decorator
+
+
+def _shown_for_another_account(request) -> bool:
+    """A form (or htmx request) from a page shown for another account than the one now
+    chosen: another tab switched accounts meanwhile. Without the field or header (a client
+    of its own, the tests' plain POSTs) the session's account stands."""
+    shown = request.headers.get(ACCOUNT_HEADER) or request.POST.get(ACCOUNT_FIELD)
+    return bool(shown) and shown != str(request.organisation.pk)
+
+
+def _account_changed(request):
+    """Nothing is done: the change was meant for another account. The person is shown the
+    account now chosen, and told why (the whole page, for htmx too: its header changed)."""
+    messages.warning(
+        request,
+        _(
+            "Vous avez changé de compte dans un autre onglet : rien n'a été enregistré. "
+            "Vous consultez maintenant le compte « %(name)s »."
+        )
+        % {"name": request.organisation.name},
+    )
+    if request.htmx:
+        return HttpResponseClientRedirect(reverse("portal:home"))
+    return redirect("portal:home")
 
 
 def client_ip(request) -> str | None:

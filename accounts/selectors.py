@@ -1,6 +1,6 @@
 from dataclasses import dataclass
 
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, F, OuterRef, Q
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from . import hooks
@@ -31,6 +31,28 @@ def contacts_page(*, organisation: Organisation) -> ContactsPage:
         managers=[m for m in members if not m.is_owner],
         billing_contacts=list(BillingContact.objects.filter(organisation=organisation)),
     )
+
+
+# The order of a person's accounts: the one they chose last first (the account a new
+# session opens on), then the others by name. The switcher lists them in this order.
+MEMBERSHIP_ORDER = (F("chosen_at").desc(nulls_last=True), "organisation__name", "organisation_id")
+
+
+def user_memberships(user) -> list[Membership]:
+    """`user`'s memberships with their accounts, in MEMBERSHIP_ORDER. Loaded with the user
+    by accounts.backends.PortalBackend on every request (no query here); read once per
+    request otherwise (a user signed in by another backend, a service's own user)."""
+    loaded = getattr(user, "loaded_memberships", None)
+    if loaded is None:
+        loaded = list(
+            Membership.objects.filter(user_id=user.pk)
+            .select_related("organisation")
+            .order_by(*MEMBERSHIP_ORDER)
+        )
+        for membership in loaded:
+            membership.user = user
+        user.loaded_memberships = loaded
+    return loaded
 
 
 def account_owner(*, organisation: Organisation) -> Membership | None:

@@ -5,6 +5,8 @@ from . import two_factor_views, views
 # Mounted under the portal namespace ("portal:") by billing_portal/urls.py.
 portal_patterns = [
     path("", views.home, name="home"),
+    # The header's account switcher (a person with several accounts).
+    path("account/", views.account_switch, name="account_switch"),
     path("contacts/", views.contacts, name="contacts"),
     path("contacts/owner/", views.owner_change, name="owner_change"),
     path("contacts/add/", views.contact_add, name="contact_add"),

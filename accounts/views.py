@@ -1,15 +1,18 @@
 from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from . import selectors, services
 from .forms import ContactForm, OwnerForm, service_errors
 from .models import BillingContact
-from .permissions import client_ip, portal_view
+from .permissions import ACCOUNT_SESSION_KEY, client_ip, portal_view
 
 CONTACTS_TEMPLATE = "accounts/contacts.html"
 
@@ -40,6 +43,40 @@ def home(request):
     if request.organisation.is_closed:
         # All the owner of a closed account still has: its invoices.
         return redirect("portal:invoices")
+    return redirect("portal:contacts")
+
+
+# The tabs the switcher returns to, and whether a role may see them (portal_view's rules).
+OWNER_TABS = {"invoices", "subscription"}
+
+
+@login_required
+@require_POST
+def account_switch(request):
+    """The header's switcher: work on another of one's accounts. A form (POST, CSRF),
+    usable without JavaScript; the choice goes in the session, so every following request
+    is about that account (accounts.permissions.membership_chosen). Back to the same tab,
+    or to Contacts when the new role may not see it (a program manager has no Factures).
+    Not an outer portal_view: it must work from the closed-account page too."""
+    try:
+        membership = services.organisation_choose(
+            user=request.user, organisation_id=request.POST.get("organisation")
+        )
+    except ValidationError as exc:
+        messages.error(request, exc.messages[0])
+        return redirect("portal:home")
+    request.session[ACCOUNT_SESSION_KEY] = membership.organisation_id
+    organisation = membership.organisation
+    messages.success(
+        request,
+        _("Vous consultez maintenant le compte « %(name)s ».") % {"name": organisation.name},
+    )
+    tab = request.POST.get("tab", "")
+    if organisation.is_closed:
+        # Its owner lands on its invoices, anyone else on the closed-account page.
+        return redirect("portal:home")
+    if tab in OWNER_TABS and membership.is_owner:
+        return redirect(f"portal:{tab}")
     return redirect("portal:contacts")
 
 

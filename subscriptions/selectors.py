@@ -111,35 +111,22 @@ def subscription_page(*, organisation: Organisation, user) -> SubscriptionPage:
     )
 
 
-def visitor_currency(user) -> str:
-    """The signed-in visitor's account currency, EUR for everyone else."""
-    if user.is_authenticated:
-        currency = (
-            Membership.objects.filter(user_id=user.pk)
-            .values_list("organisation__currency", flat=True)
-            .first()
-        )
-        if currency in CURRENCIES:
-            return currency
+def visitor_currency(membership: Membership | None) -> str:
+    """The currency of the visitor's account (`membership`: the one they chose, see
+    accounts.permissions.membership_chosen), EUR for everyone else."""
+    if membership is not None and membership.organisation.currency in CURRENCIES:
+        return membership.organisation.currency
     return DEFAULT_CURRENCY
 
 
-def subscription_account(user) -> Organisation | None:
-    """The account whose « Abonnement » tab `user` sees, or None: their own, when they are
-    its owner and it is open (accounts.permissions.portal_view's rule for owner-only pages).
-    A program manager, support staff or an anonymous visitor sees no account's plan."""
-    if not user.is_authenticated:
+def subscription_account(membership: Membership | None) -> Organisation | None:
+    """The account whose « Abonnement » tab the visitor sees, or None: the account of
+    `membership` (the one they chose), when they are its owner and it is open
+    (accounts.permissions.portal_view's rule for owner-only pages). A program manager,
+    support staff or an anonymous visitor sees no account's plan."""
+    if membership is None or not membership.is_owner or membership.organisation.is_closed:
         return None
-    membership = (
-        Membership.objects.filter(
-            user_id=user.pk,
-            role=Membership.Role.OWNER,
-            organisation__status=Organisation.Status.ACTIVE,
-        )
-        .select_related("organisation")
-        .first()
-    )
-    return membership.organisation if membership is not None else None
+    return membership.organisation
 
 
 def plan_names() -> dict[str, str]:

@@ -8,7 +8,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts.forms import TwoFactorCodeForm, service_errors
-from accounts.permissions import client_ip, portal_view
+from accounts.permissions import client_ip, membership_chosen, portal_view
 from accounts.two_factor import two_factor_enabled
 from invoices.selectors import amount_due_summary
 
@@ -180,11 +180,12 @@ def pricing(request):
     the « Abonnement » tab) gets it in the account's currency, with their plan marked, the
     links to upgrade and their VAT; anyone else the public comparison, in their account's
     currency or in euros."""
-    organisation = selectors.subscription_account(request.user)
+    membership = membership_chosen(request)  # the account chosen in the header
+    organisation = selectors.subscription_account(membership)
     if organisation is not None:
         currency = organisation.currency
     else:
-        currency = selectors.visitor_currency(request.user)
+        currency = selectors.visitor_currency(membership)
     table = comparison(currency=currency, organisation=organisation)
     return render(request, "subscriptions/pricing.html", {"table": table})
 

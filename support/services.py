@@ -9,6 +9,7 @@ from django.utils.translation import gettext as _
 from accounts.audit import ANONYMISED, audit_record
 from accounts.models import Membership
 from accounts.ratelimit import Limit, address_bucket, ratelimit_hit
+from accounts.selectors import user_memberships
 from emails.addresses import is_email_address
 from emails.services import email_queue
 
@@ -58,14 +59,17 @@ def support_request_create(
     message: str,
     topic: str = SupportRequest.Topic.GENERAL,
     user=None,
+    membership: Membership | None = None,
     name: str = "",
     email: str = "",
     ip: str | None = None,
 ) -> SupportRequest:
     """Store a support request, email it to support and acknowledge it to the sender.
 
-    A signed-in user's name, email, account and role are attached automatically; an
-    anonymous visitor gives a name and an email. Raises RateLimited past the limits.
+    A signed-in user's name, email, account and role are attached automatically (the
+    account of `membership`, the one chosen in the header, when they have several; else
+    their default one); an anonymous visitor gives a name and an email. Raises RateLimited
+    past the limits.
 
     The acknowledgement repeats the request only to a signed-in user, whose address is
     verified. An anonymous visitor may type anyone's address: that person gets a fixed
@@ -73,9 +77,11 @@ def support_request_create(
     so no link either), at most ACKNOWLEDGEMENTS_PER_UNVERIFIED_ADDRESS times an hour.
     """
     subject, message = (subject or "").strip(), (message or "").strip()
-    membership = None
+    if user is None or (membership is not None and membership.user_id != user.pk):
+        membership = None
     if user is not None:
-        membership = Membership.objects.select_related("organisation").filter(user=user).first()
+        if membership is None:
+            membership = next(iter(user_memberships(user)), None)
         name, email = user.get_full_name() or user.email, user.email
     name, email = (name or "").strip(), (email or "").strip().lower()
     errors = {}

@@ -3,7 +3,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
-from accounts.permissions import client_ip
+from accounts.permissions import client_ip, membership_chosen
 
 from . import services
 from .forms import SupportRequestForm
@@ -21,7 +21,10 @@ def contact(request):
     if request.method == "POST" and form.is_valid():
         try:
             services.support_request_create(
-                user=request.user if signed_in else None, ip=client_ip(request), **form.cleaned_data
+                user=request.user if signed_in else None,
+                membership=membership_chosen(request),
+                ip=client_ip(request),
+                **form.cleaned_data,
             )
         except ValidationError as exc:
             form.add_error(None, exc)

@@ -1,15 +1,23 @@
 """Access control, built from the URLconf: every URL × role × method has an expected status.
 
 A URL added without an entry here fails `test_every_url_has_an_expectation`.
+
+A person may hold a role in several accounts: `test_access_with_two_accounts` gives the
+person of each role a second account and checks that every URL answers as the role of the
+account chosen in the session alone would get (EXPECTED), whatever the other role.
 """
 
 from datetime import timedelta
+from http.cookies import SimpleCookie
 
 import pytest
+from django.conf import settings
+from django.db import transaction
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
 from accounts.models import Membership, Organisation
+from accounts.permissions import ACCOUNT_SESSION_KEY
 from tests.factories import (
     BillingContactFactory,
     InvoiceFactory,
@@ -72,6 +80,9 @@ EXPECTED = {
     "root": {"GET": _expect(302, 302, 302, 302, 302, 302, 302, 302)},
     # The owner of a closed account lands on the invoices.
     "portal:home": {"GET": _expect(302, 302, 302, 302, 403, 403, 302), "POST": NOT_ALLOWED},
+    # The header's account switcher: a POST, from any page (the closed-account page too);
+    # without a valid choice it redirects with a message and changes nothing.
+    "portal:account_switch": {"GET": NOT_ALLOWED, "POST": _expect(302, 302, 302, 302, 302, 302)},
     "portal:contacts": {"GET": MEMBER_PAGE, "POST": NOT_ALLOWED},
     "portal:owner_change": {"GET": OWNER_PAGE, "POST": OWNER_PAGE},
     "portal:contact_add": {"GET": OWNER_PAGE, "POST": OWNER_PAGE},
@@ -209,7 +220,10 @@ URL_KWARGS = {
 
 
 def _owners_membership(objs):
-    return Membership.objects.get(user=objs["owner"], role=Membership.Role.OWNER)
+    # The example account (its contact's): the owner may own a second one (pairs below).
+    return Membership.objects.get(
+        user=objs["owner"], organisation_id=objs["contact"].organisation_id
+    )
 
 
 def _walk(patterns, namespace=""):
@@ -348,3 +362,103 @@ def test_closed_owner_reads_own_invoices_until_anonymisation(db, client, name):
     client.force_login(owner.user)
     response = client.get(url)
     assert (response.status_code, response.url.split("?")[0]) == (302, reverse("login"))
+
+
+# --- One person, two accounts ----------------------------------------------------------
+
+# The roles a person holds in an account (A), and what they may hold in a second one (B):
+# a role, no role at all (B is someone else's account, named in the session all the same),
+# or a role in an account anonymised since (they kept their user: it lost only B).
+ACCOUNT_ROLES = ("manager", "owner", "closed_member", "closed_owner")
+SECOND_ROLES = (*ACCOUNT_ROLES, "none", "anonymised")
+# The health probes and the brand's stylesheet read no session (and the readiness probe
+# waits on the broker): the single-role matrix above covers them.
+SESSIONLESS = {"healthz", "readyz", "brand_css"}
+URL_METHODS = [
+    (name, method)
+    for name, methods in EXPECTED.items()
+    if name not in SESSIONLESS
+    for method in methods
+]
+
+
+def _second_account(user, role, actors):
+    """B for `user` (who holds a role in A): returns B's id as the session would name it.
+    A B of theirs comes first by name: the account a session without a choice opens on, so
+    that A answers only if the session's choice is followed."""
+    if role == "none":
+        return Membership.objects.get(user=actors["other_owner"]).organisation_id
+    if role == "anonymised":
+        from subscriptions.services import account_anonymise
+
+        anonymised = _closed_account(days_ago=40)
+        MembershipFactory(user=user, organisation=anonymised.organisation)
+        assert account_anonymise(organisation=anonymised.organisation)
+        user.refresh_from_db()
+        assert user.is_active and user.memberships.count() == 1
+        return anonymised.organisation_id
+    closed = role.startswith("closed")
+    organisation = OrganisationFactory(
+        name="Aa second account", status="closed" if closed else "active"
+    )
+    is_owner = role.endswith("owner")
+    MembershipFactory(
+        user=user,
+        organisation=organisation,
+        role=Membership.Role.OWNER if is_owner else Membership.Role.MANAGER,
+    )
+    return organisation.pk
+
+
+def _statuses(client, user, organisation_id, actors, htmx):
+    """Every URL × method, as `user` with `organisation_id` in the session. Each POST
+    runs in a savepoint rolled back after it (one that closes an account, removes a
+    contact or signs out leaves nothing for the next request): one setup for ~80 requests.
+    A GET changes nothing but the invoice's stored PDF, kept: rendered once per test."""
+    client.force_login(user)
+    session = client.session
+    session[ACCOUNT_SESSION_KEY] = organisation_id
+    session.save()
+    headers = {"HX-Request": "true"} if htmx else {}
+    found = {}
+    for name, method in URL_METHODS:
+        url = reverse(name, kwargs=URL_KWARGS.get(name, lambda objs: {})(actors))
+        client.cookies = SimpleCookie({settings.SESSION_COOKIE_NAME: session.session_key})
+        with transaction.atomic():
+            found[(name, method)] = getattr(client, method.lower())(url, headers=headers)
+            transaction.set_rollback(method != "GET")
+    return {key: response.status_code for key, response in found.items()}
+
+
+def _expected(role, htmx):
+    def pick(status):
+        return (status[1] if htmx else status[0]) if isinstance(status, tuple) else status
+
+    return {(name, method): pick(EXPECTED[name][method][role]) for name, method in URL_METHODS}
+
+
+def _differences(found, expected):
+    return {key: (found[key], expected[key]) for key in expected if found[key] != expected[key]}
+
+
+PAIRS = [(first, second) for first in ACCOUNT_ROLES for second in SECOND_ROLES]
+
+
+@pytest.mark.parametrize(("first", "second"), PAIRS)
+def test_access_with_two_accounts(client, actors, first, second):
+    """The person of role `first` in A also has `second` in B. With A in the session, every
+    URL answers as to `first` alone. With B: when B is not (or no longer) theirs, as with A
+    (never a 403, never B's data); when they own B, as to B's owner alone, A's contact,
+    invoice and mandate being another account's (404). B chosen with another role answers
+    as A chosen in the pair the other way round, so it is not walked twice. Plain and htmx
+    requests alternate from pair to pair: each pair once, each role in A both ways."""
+    htmx = SECOND_ROLES.index(second) % 2 == 1
+    user = actors[first]
+    account_a = Membership.objects.get(user=user).organisation_id
+    account_b = _second_account(user, second, actors)
+    found = _statuses(client, user, account_a, actors, htmx=htmx)
+    assert _differences(found, _expected(first, htmx)) == {}
+    if second in ("owner", "none", "anonymised"):
+        as_b = "other_owner" if second == "owner" else first
+        found = _statuses(client, user, account_b, actors, htmx=htmx)
+        assert _differences(found, _expected(as_b, htmx)) == {}

@@ -1,5 +1,6 @@
 """Every change to an account, its members and its billing contacts goes through here."""
 
+from .choice import organisation_choose
 from .contacts import contact_add, contact_remove, contact_update
 from .members import member_add, member_remove, member_update
 from .organisation import (
@@ -13,7 +14,7 @@ from .organisation import (
     organisation_update_vat,
 )
 from .ownership import ownership_transfer
-from .people import machine_user_create, people_anonymise
+from .people import machine_user_create, people_anonymise, user_update_by_support
 from .sign_in import OidcIdentity, oidc_user_resolve, sign_in_record
 from .two_factor import (
     TwoFactorProof,
@@ -46,7 +47,9 @@ __all__ = [
     "organisation_update_vat",
     "ownership_transfer",
     "oidc_user_resolve",
+    "organisation_choose",
     "people_anonymise",
+    "user_update_by_support",
     "sign_in_record",
     "TwoFactorProof",
     "TwoFactorRequired",

@@ -39,22 +39,6 @@ def _clean_email(value, errors: dict) -> str:
     return email
 
 
-def _check_not_member_elsewhere(user: User, organisation: Organisation) -> None:
-    """Today a person belongs to one account at most (Membership.user is one-to-one): refuse
-    one who is a member of another. Delete this check when a person may join several."""
-    elsewhere = Membership.objects.filter(user=user).exclude(organisation=organisation)
-    if elsewhere.exists():
-        raise ValidationError(
-            {
-                "email": _(
-                    "Cette personne est déjà membre d'un autre compte : une personne ne peut "
-                    "appartenir qu'à un seul compte."
-                )
-            },
-            code="member_elsewhere",
-        )
-
-
 def _member_data(membership: Membership) -> dict:
     user = membership.user
     return {
@@ -78,10 +62,12 @@ def member_add(
 ) -> Membership:
     """Add a person to the account as a program manager, or as its owner when it has none.
 
-    A person already known (a former member) keeps their user row, with the names given
-    now. Raises ValidationError per field: an invalid email or name, a person already a
-    member of this account or of another one, an owner when the account has one (a
-    program manager becomes the owner through `ownership_transfer`). Saves nothing then.
+    A person already known keeps their user row: a former member with the names given now;
+    a member of another account joins this one too, with the names they have (a person may
+    belong to several, docs/architecture.md, Permissions). Raises ValidationError per
+    field: an invalid email or name, a person already a member of this account, an owner
+    when the account has one (a program manager becomes the owner through
+    `ownership_transfer`). Saves nothing then.
     """
     organisation = lock_account(organisation)
     require_open(organisation)
@@ -105,13 +91,15 @@ def member_add(
             raise ValidationError(
                 {"email": _("Cette personne est déjà membre de ce compte.")}, code="member"
             )
-        _check_not_member_elsewhere(user, organisation)
         if not user.is_active:
             raise ValidationError(
                 {"email": _("Cette adresse appartient à un utilisateur désactivé.")},
                 code="inactive",
             )
-        if (user.first_name, user.last_name) != (first_name, last_name):
+        # The names are the person's: a member of another account keeps theirs (this
+        # account's input never renames them there); a former member gets the names given.
+        member_elsewhere = Membership.objects.filter(user=user).exists()
+        if not member_elsewhere and (user.first_name, user.last_name) != (first_name, last_name):
             user.first_name, user.last_name = first_name, last_name
             user.save(update_fields=["first_name", "last_name"])
     try:

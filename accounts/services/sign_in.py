@@ -6,6 +6,7 @@ from django.db import IntegrityError, transaction
 
 from ..audit import audit_record
 from ..models import Membership, User
+from ..selectors import MEMBERSHIP_ORDER
 
 # Why an identity did not sign in (the callback page shown for each: accounts/views.py).
 UNKNOWN = "unknown"
@@ -72,7 +73,14 @@ def sign_in_record(
 
 
 def _audit(*, user: User, action: str, after: dict, ip: str | None) -> None:
-    membership = Membership.objects.filter(user=user).select_related("organisation").first()
+    # A person with several accounts: the event names the account the portal opens on
+    # (the one chosen last, else the first by name: accounts.permissions.membership_chosen).
+    membership = (
+        Membership.objects.filter(user=user)
+        .select_related("organisation")
+        .order_by(*MEMBERSHIP_ORDER)
+        .first()
+    )
     audit_record(
         organisation=membership.organisation if membership else None,
         action=action,

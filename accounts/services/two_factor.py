@@ -26,6 +26,7 @@ from emails.services import email_queue
 
 from ..audit import audit_record
 from ..models import Membership, User
+from ..selectors import MEMBERSHIP_ORDER
 from ..two_factor import (
     RECOVERY_CODE_COUNT,
     recovery_code_normalise,
@@ -82,7 +83,14 @@ def _wait_message(locked_until: datetime) -> str:
 
 
 def _membership(user: User) -> Membership | None:
-    return Membership.objects.filter(user=user).select_related("organisation").first()
+    # A person with several accounts: the account the portal opens on (the one chosen
+    # last, else the first by name), as for the sign-in's own event.
+    return (
+        Membership.objects.filter(user=user)
+        .select_related("organisation")
+        .order_by(*MEMBERSHIP_ORDER)
+        .first()
+    )
 
 
 def _audit(

@@ -221,3 +221,44 @@ def test_the_standard_admin_forms_are_no_side_door(
 
     invoice = invoice_issue(organisation=organisation, lines=one_line())
     assert (invoice.buyer_country, invoice.currency) == ("FR", "EUR")
+
+
+def test_a_superuser_changing_a_persons_email_is_in_each_accounts_journal(
+    client, owner, other_owner
+):
+    """An email is where the person signs in and receives the invoices: changing it in the
+    admin (superusers only: the support group has no right to change users) is recorded,
+    naming who did it, in the journal of every account the person is in."""
+    from tests.factories import MembershipFactory, UserFactory
+
+    admin_user = UserFactory(email="admin@example.com", is_staff=True, is_superuser=True)
+    client.force_login(admin_user)
+    user = owner.user
+    MembershipFactory(organisation=other_owner.organisation, user=user, role="manager")
+    url = reverse("admin:accounts_user_change", args=[user.pk])
+    form = {
+        "email": user.email,
+        "first_name": user.first_name,
+        "last_name": user.last_name,
+        "is_active": "on",
+        "date_joined_0": "2026-01-05",
+        "date_joined_1": "10:00:00",
+    }
+
+    assert client.post(url, form).status_code == 302  # nothing of the person changed
+    assert not AuditEvent.objects.filter(action="user.updated").exists()
+
+    old_email = user.email
+    assert client.post(url, {**form, "email": "nouvelle@example.com"}).status_code == 302
+    user.refresh_from_db()
+    assert user.email == "nouvelle@example.com"
+    events = AuditEvent.objects.filter(action="user.updated").order_by("organisation_id")
+    assert {e.organisation for e in events} == {owner.organisation, other_owner.organisation}
+    for event in events:
+        assert event.before == {"email": old_email}
+        assert event.after == {"email": "nouvelle@example.com"}
+        assert event.actor == admin_user
+    page = client.get(
+        reverse("admin:accounts_organisation_change", args=[owner.organisation.pk])
+    ).content.decode()
+    assert "Personne modifiée par le support" in page

@@ -1,27 +1,45 @@
-"""The authentication backend loads the user's membership and account with the user: every
-portal page starts with two queries (session, then user + membership + account)."""
+"""The authentication backend loads the user's memberships and their accounts with the user:
+every portal page starts with two queries (session, then user + memberships + accounts),
+however many accounts the person has."""
 
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from accounts.backends import PortalBackend
 from accounts.models import Membership
-from tests.factories import PASSWORD
+from tests.factories import PASSWORD, MembershipFactory, OrganisationFactory
 
 
 def test_get_user_loads_membership_and_account_in_one_query(owner, django_assert_num_queries):
     with django_assert_num_queries(1):
         user = PortalBackend().get_user(owner.user.pk)
-        assert user.membership.role == Membership.Role.OWNER
-        assert user.membership.organisation == owner.organisation
-        assert user.membership.user is user
+        [membership] = user.loaded_memberships
+        assert membership.role == Membership.Role.OWNER
+        assert membership.organisation == owner.organisation
+        assert membership.user is user
+
+
+def test_get_user_loads_every_account_in_the_same_query(owner, django_assert_num_queries):
+    """Several accounts: still one query, the last chosen first, then by name."""
+    zeta = MembershipFactory(user=owner.user, organisation=OrganisationFactory(name="Zeta"))
+    alpha = MembershipFactory(user=owner.user, organisation=OrganisationFactory(name="Alpha"))
+    with django_assert_num_queries(1):
+        user = PortalBackend().get_user(owner.user.pk)
+        names = [m.organisation.name for m in user.loaded_memberships]
+        assert all(m.user is user for m in user.loaded_memberships)
+    assert names == ["Alpha", owner.organisation.name, "Zeta"]
+    Membership.objects.filter(pk=zeta.pk).update(chosen_at=timezone.now())
+    user = PortalBackend().get_user(owner.user.pk)
+    assert [m.pk for m in user.loaded_memberships] == [zeta.pk, alpha.pk, owner.pk]
 
 
 def test_get_user_for_support_staff_without_an_account(support_user, django_assert_num_queries):
-    with django_assert_num_queries(1):
+    # No membership row to join the user to: the user is read on its own.
+    with django_assert_num_queries(2):
         user = PortalBackend().get_user(support_user.pk)
-        assert not hasattr(user, "membership")  # known absent: no second query
+        assert user.loaded_memberships == []  # known absent: no further query
 
 
 def test_get_user_refuses_inactive_and_unknown_users(owner):
@@ -42,8 +60,9 @@ def test_signed_in_page_queries_the_membership_once(client, owner):
     assert "Camille Martin" in response.content.decode()
     sqls = [q["sql"] for q in ctx.captured_queries]
     assert sqls[0].startswith('SELECT "django_session"')
-    assert 'FROM "accounts_user"' in sqls[1] and '"accounts_membership"' in sqls[1]
-    membership_by_user = [s for s in sqls if 'WHERE "accounts_membership"."user_id"' in s]
+    assert 'FROM "accounts_membership"' in sqls[1] and '"accounts_user"' in sqls[1]
+    assert '"accounts_organisation"' in sqls[1]
+    membership_by_user = [s for s in sqls[2:] if 'WHERE "accounts_membership"."user_id"' in s]
     assert membership_by_user == []
 
 

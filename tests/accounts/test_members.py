@@ -55,11 +55,15 @@ def test_refused_additions_change_nothing(owner, support_user, fields, field):
     assert not AuditEvent.objects.filter(action="member.added").exists()
 
 
-def test_a_member_of_another_account_is_refused(owner, other_owner, support_user):
-    with pytest.raises(ValidationError) as error:
-        _add(owner.organisation, support_user, email="OTHER@example.com")
-    assert "autre compte" in error.value.message_dict["email"][0]
-    assert list(Membership.objects.filter(user=other_owner.user)) == [other_owner]
+def test_a_member_of_another_account_joins_this_one_too(owner, other_owner, support_user):
+    names = (other_owner.user.first_name, other_owner.user.last_name)
+    assert names != ("Julie", "Roux")
+    added = _add(owner.organisation, support_user, email="OTHER@example.com")
+    assert added.user == other_owner.user
+    assert set(Membership.objects.filter(user=other_owner.user)) == {other_owner, added}
+    # This account's input does not rename them in the account they already belong to.
+    other_owner.user.refresh_from_db()
+    assert (other_owner.user.first_name, other_owner.user.last_name) == names
 
 
 def test_a_closed_account_takes_no_member(owner, support_user):

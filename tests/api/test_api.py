@@ -203,11 +203,11 @@ def test_a_nul_character_is_refused(api, key_a, plans):
     assert not Organisation.objects.exists()
 
 
-def test_an_owner_already_member_elsewhere_is_refused(api, key_a, other_owner, plans):
+def test_an_owner_already_member_elsewhere_owns_the_new_account_too(api, key_a, other_owner, plans):
     body = account_body(owner={"email": "other@example.com", "first_name": "E", "last_name": "L"})
-    problem = _assert_problem(api("POST", "/accounts", key_a, json=body), 422)
-    assert "autre compte" in problem["errors"]["email"][0]
-    assert Organisation.objects.count() == 1
+    assert api("POST", "/accounts", key_a, json=body).status_code == 201
+    roles = Membership.objects.filter(user=other_owner.user).values_list("role", flat=True)
+    assert list(roles) == ["owner", "owner"] and Organisation.objects.count() == 2
 
 
 def test_the_external_id_is_unique_per_client(api, key_a, key_b, account_a):
@@ -382,8 +382,8 @@ def test_member_refusals(api, key_a, account_a, other_owner):
         "déjà membre de ce compte"
         in _assert_problem(_add(api, key_a, account_a), 422)["errors"]["email"][0]
     )
-    elsewhere = _assert_problem(_add(api, key_a, account_a, email="other@example.com"), 422)
-    assert "autre compte" in elsewhere["errors"]["email"][0]
+    # A member of another account joins this one too.
+    assert _add(api, key_a, account_a, email="other@example.com").status_code == 201
     second_owner = _assert_problem(
         _add(api, key_a, account_a, email="z@example.com", role="owner"), 422
     )
@@ -397,7 +397,8 @@ def test_member_refusals(api, key_a, account_a, other_owner):
         "PATCH", f"/accounts/{account_a}/members/{owner.pk}", key_a, json={"role": "manager"}
     )
     _assert_problem(demotion, 422)
-    assert Membership.objects.filter(organisation_id=account_a).count() == 2
+    # The owner, Julie and the member of another account: the refusals added nobody.
+    assert Membership.objects.filter(organisation_id=account_a).count() == 3
     assert Membership.objects.get(pk=owner.pk).role == "owner"
 
 

@@ -173,6 +173,17 @@ def test_contacts_tab_and_its_forms(walk, demo, language, javascript):
     page.locator("main form.owner-form button[type=submit]:visible").last.click()
     expect(page.locator("#owner-section .error").first).to_be_visible()
     walk.check("ownership transfer refused")
+    # The demo owner also manages Nordic's programme: the header's switcher, open, then
+    # the other account chosen (a program manager's Contacts tab, with the message).
+    walk.goto("/billing/contacts/")
+    switcher = page.get_by_test_id("account-menu")
+    switcher.locator("summary").click()
+    expect(switcher.locator("button.account-choice")).to_be_visible()
+    walk.check("account switcher open")
+    switcher.locator("button.account-choice").click()
+    expect(page.locator(".messages")).to_be_visible()
+    expect(page.locator("main h1")).to_contain_text("Nordic Design Awards")
+    walk.check("another account chosen")
     walk.report()
 
 

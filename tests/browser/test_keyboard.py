@@ -3,12 +3,15 @@ address changed, the closure dialog opened and closed. Every focused element sho
 ring; after an htmx swap the focus is in the new content, never lost to the page's top; the
 dialog keeps Tab inside and Escape closes it, giving focus back to its button."""
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 
 from accounts.models import BillingContact, Organisation
 
 from ..factories import PASSWORD
+from .conftest import login
 
 pytestmark = pytest.mark.browser
 
@@ -124,3 +127,18 @@ def test_the_seed_flows_with_the_keyboard_only(page, demo):
     expect(dialog).to_be_hidden()
     expect(opener).to_be_focused()
     assert Organisation.objects.get(pk=demo.pk).status == Organisation.Status.ACTIVE
+
+
+def test_choosing_another_account_with_the_keyboard(page, demo):
+    """The demo owner also manages Nordic's programme: the header's switcher opens with
+    Enter, its buttons take the focus (with a ring) and Enter chooses."""
+    login(page, "owner@example.com")
+    menu = page.get_by_test_id("account-menu")
+    tab_to(page, menu.locator("summary"))
+    page.keyboard.press("Enter")
+    nordic = menu.get_by_role("button", name=re.compile("Nordic Design Awards"))
+    expect(nordic).to_be_visible()
+    tab_to(page, nordic)
+    page.keyboard.press("Enter")
+    expect(page.locator("main h1")).to_contain_text("Nordic Design Awards")
+    expect(page.get_by_role("link", name="Factures")).to_have_count(0)  # a program manager

@@ -11,6 +11,7 @@ Short texts that a reader takes in at a glance (an activity's date and author, t
 pages' links, the contact form's heading) must not break across lines at any width.
 """
 
+import re
 import time
 
 import pytest
@@ -170,6 +171,15 @@ def test_no_page_is_wider_than_the_screen(new_page, demo, widths):
     ]:
         widths.visit(page, url, name)
     widths.visit(page, "/billing/invoices/INV-0/", "error-404", status=404)
+    # The demo owner also manages Nordic's programme: the header's switcher, open.
+    page.goto("/billing/contacts/")
+    switcher = page.get_by_test_id("account-menu")
+    switcher.locator("summary").click()
+    expect(switcher.get_by_role("button", name=re.compile(NORDIC))).to_be_visible()
+    widths.check(page, "account-switcher")
+    # Back at a phone's width: the open list starts inside the screen, not left of it.
+    box = switcher.locator("fieldset").bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= WIDTHS[0]
     # A form sent back with its errors.
     page.goto("/billing/invoices/vat/")
     page.locator("input[name=vat_number]").fill("FR00")
@@ -212,6 +222,14 @@ def test_no_page_is_wider_than_the_screen(new_page, demo, widths):
     closed_page.wait_for_load_state()
     widths.check(closed_page, "confirm-closure-done")
     widths.visit(closed_page, "/billing/contacts/", "closed-account", status=403)
+    # Nordic chosen by the owner of Lyon, who manages it: its closed page, with the switcher
+    # that leads back to Lyon.
+    page.goto("/billing/contacts/")
+    page.get_by_test_id("account-menu").locator("summary").click()
+    page.get_by_test_id("account-menu").get_by_role("button", name=re.compile(NORDIC)).click()
+    expect(page.locator("main h1")).to_have_text(re.compile("closed|fermé"))
+    page.get_by_test_id("account-menu").locator("summary").click()
+    widths.check(page, "closed-account-switcher")
 
     assert widths.too_wide == [], f"screenshots in {widths.directory}"
 

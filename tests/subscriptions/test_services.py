@@ -360,7 +360,7 @@ def test_anonymisation_waits_for_the_grace_period(owner, manager, subscription, 
     assert not User.objects.filter(email__in=["owner@example.com", "manager@example.com"])
     assert not BillingContact.objects.exists()
     event = AuditEvent.objects.get(action="account.anonymised")
-    assert event.after == {"users": 2, "billing_contacts_deleted": 1}
+    assert event.after == {"users": 2, "memberships_removed": 0, "billing_contacts_deleted": 1}
     assert "example.com" not in str(event.after)
     # Nothing else of theirs stays behind: audit trail, outbox, support requests.
     trail = list(
@@ -373,6 +373,43 @@ def test_anonymisation_waits_for_the_grace_period(owner, manager, subscription, 
     # Twice is once.
     assert services.account_anonymise(organisation=owner.organisation, now=after) is False
     assert AuditEvent.objects.filter(action="account.anonymised").count() == 1
+
+
+def test_anonymisation_keeps_the_people_another_account_still_needs(
+    owner, manager, other_owner, subscription
+):
+    """The program manager also manages another account (an agency): they keep their user,
+    and lose only this account; the owner, whose only account this is, is anonymised."""
+    from tests.factories import MembershipFactory
+
+    elsewhere = MembershipFactory(user=manager.user, organisation=other_owner.organisation)
+    from accounts.audit import audit_record
+
+    audit_record(
+        organisation=owner.organisation, action="support.request_created", actor=manager.user
+    )
+    closure = close_account(owner)
+    after = closure.anonymise_after + timedelta(seconds=1)
+    assert services.account_anonymise(organisation=owner.organisation, now=after) is True
+
+    manager.user.refresh_from_db()
+    assert (manager.user.email, manager.user.first_name) == ("manager@example.com", "Julien")
+    assert manager.user.is_active and manager.user.has_usable_password()
+    assert list(Membership.objects.filter(user=manager.user)) == [elsewhere]
+    assert not Membership.objects.filter(pk=manager.pk).exists()
+    owner.user.refresh_from_db()
+    assert owner.user.email.endswith(".invalid") and not owner.user.is_active
+    assert Membership.objects.filter(pk=owner.pk).exists()
+    event = AuditEvent.objects.get(action="account.anonymised")
+    assert event.after == {"users": 1, "memberships_removed": 1, "billing_contacts_deleted": 0}
+    # This account's trail names neither of them, nor leads to the person who stays.
+    trail = AuditEvent.objects.filter(organisation=owner.organisation)
+    assert "Julien" not in str(list(trail.values_list("actor_label", "before", "after")))
+    assert not trail.filter(actor=manager.user).exists()
+    # They still sign in, to their other account only.
+    request = RequestFactory().post("/accounts/login/")
+    user = authenticate(request, username="manager@example.com", password="billing-demo")
+    assert user == manager.user
 
 
 def test_anonymisation_erases_the_accounts_support_requests(owner, other_owner, subscription):
