@@ -72,7 +72,8 @@ def rows_insert(model, objs: list) -> list:
     `auto_now_add` date set), each value through the field's `get_db_prep_save`. Both
     statements go through the connection's execute wrappers and its query log, as any
     query does: the counts of queries see them. Models with columns the database fills
-    (`db_default`, generated) are inserted by bulk_create."""
+    (`db_default`, generated), with parents or `order_with_respect_to` are inserted by
+    bulk_create."""
     objs = list(objs)
     meta = model._meta
     fields = [field for field in meta.concrete_fields if not field.generated]
@@ -80,6 +81,8 @@ def rows_insert(model, objs: list) -> list:
         len(objs) < COPY_MIN_ROWS
         or connection.vendor != "postgresql"
         or any(field.has_db_default() for field in fields)
+        or meta.parents  # bulk_create's to refuse
+        or meta.order_with_respect_to  # bulk_create's to number
     ):
         return model._default_manager.bulk_create(objs)
     db = connections[DEFAULT_DB_ALIAS]  # the connection itself, not its proxy: per value
