@@ -115,9 +115,11 @@ def rows_insert(model, objs: list) -> list:
     with db.cursor() as cursor:
         missing = [obj for obj in objs if obj.pk is None]
         if missing:
+            # The sequence named once (OFFSET 0: not pulled up into each row): nextval of
+            # a name looks it up in the catalog each time, ~6 µs a row, 10 times this.
             cursor.execute(
-                "SELECT nextval(s) FROM (SELECT pg_get_serial_sequence(%s, %s) AS s) AS q, "
-                "generate_series(1, %s)",
+                "SELECT nextval(s) FROM (SELECT pg_get_serial_sequence(%s, %s)::regclass "
+                "AS s OFFSET 0) AS q, generate_series(1, %s)",
                 [meta.db_table, pk.column, len(missing)],
             )
             for obj, (value,) in zip(missing, cursor.fetchall(), strict=True):
