@@ -14,7 +14,7 @@ from billing_portal.logging import JsonFormatter, RequestIdFilter
 
 ROOT = Path(__file__).resolve().parent.parent
 APP_FOLDERS = ("billing_portal", "accounts", "emails", "invoices", "payments", "subscriptions")
-APP_FOLDERS += ("support", "webhooks")
+APP_FOLDERS += ("support", "webhooks", "api")
 APP_FOLDERS += ("templates", "locale", "static")
 
 
