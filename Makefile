@@ -59,8 +59,8 @@ worker: $(STAMP)
 # then times the batch runs over one and two Celery workers (bench/batches.py, writes
 # docs/performance-batches.md; BATCH_ARGS="--rows 300") and runs the stalled-broker check
 # (`make bench-broker`).
-# It also imports a 50,000-credit camt.053 (bench/statement.py, bench/imports.py): ~75 s of
-# CPU (over the 60 s target: docs/payments.md, Scale), then its receipts are rendered and
+# It also imports a 50,000-credit camt.053 (bench/statement.py, bench/imports.py): ~60 s of
+# CPU (about the 60 s target: docs/payments.md, Scale), then its receipts are rendered and
 # sent in-process for ~15 minutes more; BENCH_ARGS="--statement-entries 5000" for a shorter run.
 # BENCH_ARGS passes options, e.g. BENCH_ARGS="--keep" (see python -m bench.run --help).
 bench: $(STAMP)

@@ -7,6 +7,7 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext, gettext_noop
 from django.utils.translation import gettext_lazy as _
 
+from billing_portal.bulk import rows_insert
 from billing_portal.formatting import long_date, long_datetime, money
 
 from .addresses import country_name
@@ -49,7 +50,8 @@ def audit_record(
 def audit_record_many(*, events: list[dict]) -> list[AuditEvent]:
     """Several events of a batch (a reminder run) in one INSERT; each dict holds
     audit_record's arguments. Call inside the transaction of the change."""
-    return AuditEvent.objects.bulk_create(
+    return rows_insert(
+        AuditEvent,
         [
             AuditEvent(
                 organisation=event["organisation"],
@@ -61,7 +63,7 @@ def audit_record_many(*, events: list[dict]) -> list[AuditEvent]:
                 ip_address=event.get("ip"),
             )
             for event in events
-        ]
+        ],
     )
 
 

@@ -17,7 +17,7 @@ from django.db import connection, transaction
 
 TARGET_SECONDS = 60
 SAMPLE_SIZES = (100, 200, 500)  # multiples of 100: the same mix, exactly
-# Queries per added entry: ~20 a chunk of 5,000 credits is 0.004; one a credit would be 1.
+# Queries per added entry: ~28 a chunk of 5,000 credits is 0.006; one a credit would be 1.
 MAX_QUERIES_PER_ENTRY = 0.1
 
 

@@ -1,6 +1,6 @@
 """`make bench`: seed, serve, load, measure, report. One command, about six minutes, plus
-the import of a 50,000-credit bank statement (bench/imports.py; ~1.5 ms of CPU a credit,
-about 75 s, then the rendering and sending of its receipts in-process, ~15 minutes:
+the import of a 50,000-credit bank statement (bench/imports.py; ~1.2 ms of CPU a credit,
+about 60 s, then the rendering and sending of its receipts in-process, ~15 minutes:
 docs/payments.md, Scale; --statement-entries to shorten it).
 
     python -m bench.run                 # the whole benchmark, then cleans up

@@ -23,6 +23,7 @@ from django.utils import timezone, translation
 from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext, gettext_noop
 
+from billing_portal.bulk import rows_insert
 from billing_portal.queue import enqueue_on_commit
 
 from .context import context_dump, context_load
@@ -130,7 +131,7 @@ def email_queue_many(*, messages: Iterable[dict], render_on_send: bool = False) 
             )
             for addr in _addresses(message["to"])
         ]
-    rows = Email.objects.bulk_create(rows)
+    rows = rows_insert(Email, rows)
     if rows:
         enqueue_on_commit(SEND_BATCH_TASK, [row.pk for row in rows])
     return rows

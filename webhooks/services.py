@@ -22,6 +22,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from standardwebhooks import Webhook
 
+from billing_portal.bulk import rows_insert
 from billing_portal.queue import enqueue_on_commit
 
 from .models import EVENT_TYPES, WebhookDelivery, WebhookEndpoint, WebhookEvent
@@ -91,12 +92,15 @@ def webhook_emit_many(events: Iterable[tuple[str, dict]]) -> list[WebhookEvent]:
     if not rows:
         return []
     endpoints = list(WebhookEndpoint.objects.filter(enabled=True))
-    rows = WebhookEvent.objects.bulk_create(rows)
-    deliveries = WebhookDelivery.objects.bulk_create(
-        WebhookDelivery(event=event, endpoint=endpoint)
-        for event in rows
-        for endpoint in endpoints
-        if endpoint.wants(event.type)
+    rows = rows_insert(WebhookEvent, rows)
+    deliveries = rows_insert(
+        WebhookDelivery,
+        [
+            WebhookDelivery(event=event, endpoint=endpoint)
+            for event in rows
+            for endpoint in endpoints
+            if endpoint.wants(event.type)
+        ],
     )
     if deliveries:
         enqueue_on_commit(SEND_BATCH_TASK, [row.pk for row in deliveries])

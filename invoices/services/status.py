@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.audit import audit_record, audit_record_many
-from billing_portal.bulk import rows_update
+from billing_portal.bulk import rows_insert, rows_update
 from webhooks.services import webhook_emit, webhook_emit_many
 
 from ..models import Invoice, InvoiceStatusEvent
@@ -211,7 +211,8 @@ def invoices_payments_record(
             for invoice, change in paid
         ]
     )
-    InvoiceStatusEvent.objects.bulk_create(
+    rows_insert(
+        InvoiceStatusEvent,
         [
             InvoiceStatusEvent(
                 invoice=invoice,
@@ -222,7 +223,7 @@ def invoices_payments_record(
             )
             for invoice, change in paid
             for code in change["events"]
-        ]
+        ],
     )
     webhook_emit_many(("invoice.paid", invoice_data(invoice)) for invoice, _change in paid)
     for invoice in unpaid:

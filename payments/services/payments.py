@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from accounts.audit import audit_record, audit_record_many
 from accounts.guards import lock_account
 from accounts.models import Organisation
+from billing_portal.bulk import rows_insert
 from emails.services import email_queue_many
 from invoices.models import Invoice
 from webhooks.services import account_data, webhook_emit_many
@@ -121,7 +122,8 @@ def payments_record(
         _check_invoices(received)
     keys = {(received.organisation.pk, received.currency) for received in cleaned}
     credit = _ledger.credit_balances(keys)
-    rows = Payment.objects.bulk_create(
+    rows = rows_insert(
+        Payment,
         [
             Payment(
                 organisation=accounts[received.organisation.pk],
@@ -138,11 +140,11 @@ def payments_record(
                 actor=actor,
             )
             for received in cleaned
-        ]
+        ],
     )
     allocated, settlements = _allocated(rows, [list(r.invoices) for r in cleaned], actor=actor)
     _ledger.settle(settlements, actor=actor, by_support=by_support, ip=ip)
-    Allocation.objects.bulk_create([a for allocations in allocated for a in allocations])
+    rows_insert(Allocation, [a for allocations in allocated for a in allocations])
     owners = _ledger.owner_emails(set(accounts))
     events, receipts = [], []
     for payment, allocations in zip(rows, allocated, strict=True):
